@@ -1,0 +1,160 @@
+/*
+ * Keystores: JKS (and reading JCEKS), PKCS#12 and PEM behind one entry model.
+ *
+ * A keystore maps aliases to entries. An entry is a private key with its
+ * certificate chain (leaf first), a trusted certificate, or (JCEKS only,
+ * read-only) a secret key. Every entry has a creation time.
+ *
+ * The format of a file is detected from its content, never from its name.
+ * The server, the keytool command and the client trust store all use this
+ * module, so they can never disagree about a file.
+ *
+ * Ownership: functions returning a pointer to a const object lend it; it
+ * lives as long as the keystore (or until the entry is changed or deleted).
+ * Objects passed to setters are copied (reference counted): the caller
+ * keeps its own reference. Everything returned non-const is the caller's.
+ *
+ * Passwords are NUL-terminated UTF-8. JKS encodes them as Java does
+ * (UTF-16 code units); PKCS#12 as OpenSSL and Java do for ASCII. A NULL
+ * store password loads without checking integrity (as keytool does when
+ * Enter is pressed at the prompt): for JKS every entry is still listed; for
+ * PKCS#12 only what is not encrypted can be read.
+ */
+#ifndef ATRIUM_KEYSTORE_H
+#define ATRIUM_KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "atrium/err.h"
+
+struct atr_ks;       /* a keystore in memory */
+struct atr_ks_entry; /* one entry, owned by its keystore */
+
+enum atr_ks_format {
+	ATR_KS_UNKNOWN = 0,
+	ATR_KS_JKS,
+	ATR_KS_JCEKS,  /* read only; saved as JKS */
+	ATR_KS_PKCS12,
+	ATR_KS_PEM,
+};
+
+enum atr_ks_kind {
+	ATR_KS_PRIVATE_KEY, /* Java's PrivateKeyEntry */
+	ATR_KS_TRUSTED_CERT, /* Java's trustedCertEntry */
+	ATR_KS_SECRET_KEY,  /* Java's SecretKeyEntry (JCEKS), listed only */
+};
+
+/* Largest keystore file the loaders accept. */
+#define ATR_KS_MAX_FILE (16u * 1024 * 1024)
+
+/* Guesses the format from the first bytes: JKS/JCEKS magic, a DER
+ * SEQUENCE holding a PKCS#12 PFX, or PEM armour. */
+enum atr_ks_format atr_ks_detect(const unsigned char *buf, size_t len);
+
+/* "JKS", "JCEKS", "PKCS12", "PEM" (keytool's spelling). */
+const char *atr_ks_format_name(enum atr_ks_format fmt);
+
+/* Parses keytool's -storetype value, case-insensitively; UNKNOWN if none. */
+enum atr_ks_format atr_ks_format_parse(const char *name);
+
+/* A new, empty keystore that will be saved in format fmt. */
+struct atr_ks *atr_ks_new(enum atr_ks_format fmt);
+
+/* Frees ks and wipes any key material it holds. NULL-safe. */
+void atr_ks_free(struct atr_ks *ks);
+
+/*
+ * Loads a keystore from memory or a file. The format is detected from the
+ * content. Wrong password: ATR_E_KS_PASSWORD "keystore password was
+ * incorrect" (for JKS, Java's "Keystore was tampered with, or password was
+ * incorrect"). Not a keystore: ATR_E_KS_FORMAT. Truncated or damaged:
+ * ATR_E_KS_CORRUPT. Never reads past len.
+ */
+struct atr_ks *atr_ks_load_mem(const unsigned char *buf, size_t len, const char *storepass,
+    struct atr_err *err);
+struct atr_ks *atr_ks_load_file(const char *path, const char *storepass, struct atr_err *err);
+
+/*
+ * Serialises ks in its format (atr_ks_format()) with storepass. PKCS#12 is
+ * written as Java 17's keytool writes it: PBES2 AES-256-CBC with
+ * PBKDF2-HMAC-SHA256 (10000 iterations) for keys and for the single
+ * certificate block, an HMAC-SHA256 MacData, trusted entries marked with
+ * Oracle's trustedKeyUsage attribute. A PKCS#12 with a non-ASCII password
+ * is written but sets *warning (if given) to a sentence saying Java will
+ * not open it. The returned buffer is the caller's (free()).
+ */
+int atr_ks_save_mem(struct atr_ks *ks, const char *storepass, unsigned char **out,
+    size_t *outlen, const char **warning, struct atr_err *err);
+
+/* Like atr_ks_save_mem(), written atomically to path with mode 0600. */
+int atr_ks_save_file(struct atr_ks *ks, const char *path, const char *storepass,
+    const char **warning, struct atr_err *err);
+
+enum atr_ks_format atr_ks_format(const struct atr_ks *ks);
+void atr_ks_set_format(struct atr_ks *ks, enum atr_ks_format fmt);
+
+/* Number of entries, and the entry at index i in load order (new entries
+ * last). atr_ks_entry_at() returns NULL when i is out of range. */
+size_t atr_ks_count(const struct atr_ks *ks);
+const struct atr_ks_entry *atr_ks_entry_at(const struct atr_ks *ks, size_t i);
+
+/* The entry called alias, or NULL. JKS and PKCS#12 key aliases are looked
+ * up without regard to case, as Java does. */
+const struct atr_ks_entry *atr_ks_find(const struct atr_ks *ks, const char *alias);
+
+const char *atr_ks_entry_alias(const struct atr_ks_entry *e);
+enum atr_ks_kind atr_ks_entry_kind(const struct atr_ks_entry *e);
+int64_t atr_ks_entry_created_ms(const struct atr_ks_entry *e);
+
+/* The certificate of a trusted entry, or the leaf of a key entry's chain;
+ * NULL for a secret key or a key entry with an empty chain. Borrowed. */
+X509 *atr_ks_entry_cert(const struct atr_ks_entry *e);
+
+/* A key entry's chain, leaf first (may be empty); NULL otherwise. Borrowed. */
+const STACK_OF(X509) *atr_ks_entry_chain(const struct atr_ks_entry *e);
+
+/*
+ * Recovers a key entry's private key. keypass NULL means the store
+ * password the keystore was loaded (or last saved) with. A wrong JKS key
+ * password is ATR_E_KS_KEY_PASSWORD ("Cannot recover key"). The returned
+ * key is the caller's (EVP_PKEY_free()).
+ */
+EVP_PKEY *atr_ks_entry_key(struct atr_ks *ks, const struct atr_ks_entry *e, const char *keypass,
+    struct atr_err *err);
+
+/*
+ * Adds or replaces a key entry. chain runs from the leaf (whose public key
+ * must match key) towards the root. keypass protects the key in JKS; for
+ * PKCS#12 the store password is used and keypass is ignored. created_ms 0
+ * means now. JKS aliases are lower-cased as Java does.
+ */
+int atr_ks_set_key(struct atr_ks *ks, const char *alias, EVP_PKEY *key, STACK_OF(X509) *chain,
+    const char *keypass, int64_t created_ms, struct atr_err *err);
+
+/* Replaces only the chain of an existing key entry (installing a CA reply). */
+int atr_ks_set_chain(struct atr_ks *ks, const char *alias, STACK_OF(X509) *chain,
+    struct atr_err *err);
+
+/* Adds or replaces a trusted certificate entry. */
+int atr_ks_set_trusted(struct atr_ks *ks, const char *alias, X509 *cert, int64_t created_ms,
+    struct atr_err *err);
+
+/* Removes an entry; ATR_E_KS_NO_ENTRY when there is none. */
+int atr_ks_delete(struct atr_ks *ks, const char *alias, struct atr_err *err);
+
+/* Renames an entry; fails if newalias exists. */
+int atr_ks_rename(struct atr_ks *ks, const char *alias, const char *newalias,
+    struct atr_err *err);
+
+/* Re-protects a JKS key entry's key under a new key password. */
+int atr_ks_change_keypass(struct atr_ks *ks, const char *alias, const char *oldpass,
+    const char *newpass, struct atr_err *err);
+
+/* Whether the store's integrity was checked at load (a password was given). */
+int atr_ks_verified(const struct atr_ks *ks);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * Small helpers shared by every part: bounded file reads, atomic file
+ * writes, directories, random bytes, hex, password prompts.
+ */
+#ifndef ATRIUM_UTIL_H
+#define ATRIUM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "atrium/err.h"
+
+/*
+ * Reads the whole file at path into a new buffer (NUL-terminated, the NUL
+ * not counted in *len). Fails with ATR_E_TOO_LARGE above max bytes. The
+ * buffer is the caller's to free.
+ */
+int atr_read_file(const char *path, size_t max, unsigned char **buf, size_t *len,
+    struct atr_err *err);
+
+/*
+ * Replaces path with data atomically: a temporary file beside it with the
+ * given mode, written, fsync'ed, renamed over path, and the directory
+ * fsync'ed. On failure path is untouched.
+ */
+int atr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+    struct atr_err *err);
+
+/* Creates dir and its missing parents with mode (like mkdir -p). */
+int atr_mkdirs(const char *dir, mode_t mode, struct atr_err *err);
+
+/* fsyncs the directory holding path (so a rename in it is durable). */
+int atr_fsync_dir_of(const char *path);
+
+/* Fills buf with n bytes from the OpenSSL CSPRNG. Returns 0 or -1. */
+int atr_random_bytes(void *buf, size_t n);
+
+/* Writes 2*n lowercase hex digits and a NUL to out (2*n+1 bytes). */
+void atr_hex(const unsigned char *buf, size_t n, char *out);
+
+/* Wipes n bytes at p so the compiler cannot skip it. NULL-safe. */
+void atr_wipe(void *p, size_t n);
+
+/* Frees a NUL-terminated secret after wiping it. NULL-safe. */
+void atr_free_secret(char *s);
+
+/*
+ * Reads a line from the terminal without echo, after printing prompt on
+ * stderr (Java keytool style). Returns a new string without the newline,
+ * or NULL at end of input. The caller frees it with atr_free_secret().
+ */
+char *atr_read_password(const char *prompt);
+
+/* Milliseconds since 1970-01-01 UTC. */
+int64_t atr_now_ms(void);
+
+#endif

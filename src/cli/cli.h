@@ -1,0 +1,21 @@
+/*
+ * The atrium command's subcommands. Each takes the arguments after its
+ * name (argv[0] is the subcommand's name) and returns the exit status:
+ * 0 ok, 1 failure, 2 usage error.
+ */
+#ifndef ATRIUM_CLI_H
+#define ATRIUM_CLI_H
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_project(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_checkout(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_keytool(int argc, char **argv);
+
+#endif

@@ -1,0 +1,117 @@
+/* The error table's columns, and filling struct atr_err. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "atrium/err.h"
+
+struct errinfo {
+	const char *name;
+	int http;
+	int exitc;
+	const char *text;
+};
+
+static const struct errinfo errtab[ATR_E__COUNT] = {
+#define ATR_ERR_ROW_(name, http, exitc, text) {#name, http, exitc, text},
+	ATR_ERRORS(ATR_ERR_ROW_)
+#undef ATR_ERR_ROW_
+};
+
+static const struct errinfo *
+info(enum atr_errcode code)
+{
+	if ((unsigned)code >= ATR_E__COUNT)
+		code = ATR_E_INTERNAL;
+	return &errtab[code];
+}
+
+void
+atr_err_clear(struct atr_err *err)
+{
+	if (err == NULL)
+		return;
+	err->code = ATR_E_OK;
+	err->msg[0] = '\0';
+}
+
+static void
+vset(struct atr_err *err, enum atr_errcode code, const char *fmt, va_list ap)
+{
+	err->code = code;
+	if (fmt == NULL)
+		snprintf(err->msg, sizeof(err->msg), "%s", info(code)->text);
+	else
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+}
+
+int
+atr_err_set(struct atr_err *err, enum atr_errcode code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vset(err, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+atr_err_prefix(struct atr_err *err, const char *fmt, ...)
+{
+	char old[ATR_ERR_MSG_MAX];
+	size_t n;
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	memcpy(old, err->msg, sizeof(old));
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	if (n + 2 < sizeof(err->msg)) {
+		memcpy(err->msg + n, ": ", 2);
+		n += 2;
+		/* Truncation is fine: the sentence's start says what failed. */
+		strncpy(err->msg + n, old, sizeof(err->msg) - n - 1);
+		err->msg[sizeof(err->msg) - 1] = '\0';
+	}
+	return -1;
+}
+
+const char *
+atr_err_msg(const struct atr_err *err)
+{
+	if (err == NULL)
+		return "unknown error";
+	if (err->msg[0] == '\0')
+		return info(err->code)->text;
+	return err->msg;
+}
+
+const char *
+atr_errcode_name(enum atr_errcode code)
+{
+	return info(code)->name;
+}
+
+const char *
+atr_errcode_text(enum atr_errcode code)
+{
+	return info(code)->text;
+}
+
+int
+atr_errcode_http(enum atr_errcode code)
+{
+	return info(code)->http;
+}
+
+int
+atr_errcode_exit(enum atr_errcode code)
+{
+	return info(code)->exitc;
+}

@@ -1,0 +1,3 @@
+/* TEMPORARY: replaced by the server's entry point. */
+int main(void);
+int main(void) { return 1; }

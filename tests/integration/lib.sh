@@ -1,0 +1,128 @@
+# Shared helpers for integration tests: TAP output, free loopback ports,
+# starting and stopping a real atriumd. Source it from a test script:
+#   . "$(dirname "$0")/lib.sh"
+# Everything listens on 127.0.0.1 only and is stopped on exit.
+
+set -u
+ATRIUM_TOP=${ATRIUM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+ATRIUMD=${ATRIUMD:-$ATRIUM_TOP/build/asan/atriumd}
+ATRIUM=${ATRIUM:-$ATRIUM_TOP/build/asan/atrium}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/atrium-test.XXXXXX")
+export ATRIUM_HOME=$T/home
+_pids=()
+_failed=0
+
+_cleanup() {
+	local p
+	for p in "${_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${_pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+	done
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap _cleanup EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() {
+	echo "not ok - $1"
+	shift
+	[ $# -gt 0 ] && printf '#   %s\n' "$@"
+	_failed=1
+}
+
+# check NAME CMD...: ok when CMD exits 0; its output is shown on failure.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "command: $*" "$out"; fi
+}
+
+# check_fails NAME CMD...: ok when CMD exits non-zero.
+check_fails() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then not_ok "$name" "expected failure: $*" "$out"; else ok "$name"; fi
+}
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected: $3" "actual:   $2"; fi
+}
+
+# expect_match NAME TEXT REGEX
+expect_match() {
+	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "expected to match: $3" "actual: $2"; fi
+}
+
+# A TCP port on 127.0.0.1 that nobody listens on right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_port PORT [SECONDS]: waits until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	local port=$1 limit=${2:-20} i
+	for i in $(seq $((limit * 20))); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_atriumd DIR [ARGS...]: starts atriumd on fresh ports with data in DIR.
+# Sets PORT, TLS_PORT, ADMIN_PORT, SERVER_PID; the log is DIR.log.
+start_atriumd() {
+	local dir=$1
+	shift
+	PORT=${PORT_FIXED:-$(free_port)}
+	TLS_PORT=${TLS_PORT_FIXED:-$(free_port)}
+	ADMIN_PORT=${ADMIN_PORT_FIXED:-$(free_port)}
+	: "${ATRIUM_ADMIN_PASSWORD:=admin-secret-1}"
+	export ATRIUM_ADMIN_PASSWORD
+	"$ATRIUMD" --data "$dir" --port "$PORT" --tls-port "$TLS_PORT" \
+		--admin-port "$ADMIN_PORT" "$@" >>"$dir.log" 2>&1 &
+	SERVER_PID=$!
+	_pids+=("$SERVER_PID")
+	if ! wait_port "$PORT" 30; then
+		echo "# atriumd did not start; its log:"
+		sed 's/^/#   /' "$dir.log"
+		return 1
+	fi
+	BASE=http://127.0.0.1:$PORT
+}
+
+# stop_atriumd [PID]: SIGTERM and wait (up to 20 s).
+stop_atriumd() {
+	local pid=${1:-$SERVER_PID} i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null
+}
+
+# api METHOD PATH [CURL ARGS...]: curl on the plain port with the test token.
+api() {
+	local m=$1 p=$2
+	shift 2
+	curl -sS -X "$m" ${TOKEN:+-H "Authorization: Bearer $TOKEN"} "$@" "$BASE$p"
+}
+
+# login_token USER PASSWORD: prints a session token.
+login_token() {
+	curl -sS -X POST -H 'Content-Type: application/json' \
+		-d "{\"user\":\"$1\",\"password\":\"$2\"}" "$BASE/api/v1/session" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+# json_get JSON EXPR: evaluates a Python expression on j (the parsed JSON).
+json_get() {
+	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+finish() {
+	exit $_failed
+}
