@@ -1,3 +1,176 @@
-/* TEMPORARY: replaced by the server's entry point. */
-int main(void);
-int main(void) { return 1; }
+/* atriumd: command line, then the server. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+#include <http_parser.h>
+
+#include "atrium/config.h"
+#include "atrium/log.h"
+#include "server/req_int.h"
+#include "server/server.h"
+#include "version.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: atriumd --data DIR [OPTIONS]\n"
+	    "\n"
+	    "Serves Atrium projects from DIR (created if missing). Settings live in\n"
+	    "DIR/atrium.conf, written with documented defaults on first start; the\n"
+	    "options below override it, and so do ATRIUM_<KEY> environment variables.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --data DIR          data directory (required)\n"
+	    "  --bind ADDR         address to listen on (default 127.0.0.1: this machine only)\n"
+	    "  --port N            plain API port (default 3579)\n"
+	    "  --tls-port N        TLS API port (default 10002)\n"
+	    "  --admin-port N      admin console port (default 8443)\n"
+	    "  --set KEY=VALUE     any other setting (see --print-defaults)\n"
+	    "  --check-config      check the settings and exit\n"
+	    "  --print-config      print the effective settings and exit\n"
+	    "  --print-defaults    print every setting with its default and exit\n"
+	    "  --version           print the version and exit\n"
+	    "  -h, --help          this text\n"
+	    "\n"
+	    "First start: the user 'admin' gets the password in ATRIUM_ADMIN_PASSWORD, or a\n"
+	    "generated one written to DIR/initial-admin-password (mode 0600).\n"
+	    "Signals: SIGHUP re-reads the settings; SIGTERM finishes open requests and exits.\n");
+}
+
+static int
+set_flag(struct atr_config *o, const char *key, const char *value, const char *flag)
+{
+	struct atr_err err;
+
+	if (atr_config_set(o, key, value, flag, &err) == -1) {
+		fprintf(stderr, "atriumd: %s\n", atr_err_msg(&err));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_BIND = 256, O_PORT, O_TLS_PORT, O_ADMIN_PORT, O_SET, O_CHECK, O_PRINT_CONFIG,
+		O_PRINT_DEFAULTS, O_VERSION };
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"bind", required_argument, NULL, O_BIND},
+		{"port", required_argument, NULL, O_PORT},
+		{"tls-port", required_argument, NULL, O_TLS_PORT},
+		{"admin-port", required_argument, NULL, O_ADMIN_PORT},
+		{"set", required_argument, NULL, O_SET},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"print-config", no_argument, NULL, O_PRINT_CONFIG},
+		{"print-defaults", no_argument, NULL, O_PRINT_DEFAULTS},
+		{"version", no_argument, NULL, O_VERSION},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct atr_config *overrides = atr_config_new();
+	struct atr_err err;
+	struct server *srv;
+	const char *datadir = NULL;
+	int c, check = 0, print_config = 0, rc;
+
+	if (overrides == NULL)
+		return 1;
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		char *eq;
+		switch (c) {
+		case 'd': datadir = optarg; break;
+		case O_BIND: if (set_flag(overrides, "bind", optarg, "--bind")) return 2; break;
+		case O_PORT: if (set_flag(overrides, "port", optarg, "--port")) return 2; break;
+		case O_TLS_PORT:
+			if (set_flag(overrides, "tls_port", optarg, "--tls-port"))
+				return 2;
+			break;
+		case O_ADMIN_PORT:
+			if (set_flag(overrides, "admin_port", optarg, "--admin-port"))
+				return 2;
+			break;
+		case O_SET:
+			if ((eq = strchr(optarg, '=')) == NULL) {
+				fprintf(stderr, "atriumd: --set wants KEY=VALUE, not '%s'\n", optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (set_flag(overrides, optarg, eq + 1, "--set"))
+				return 2;
+			break;
+		case O_CHECK: check = 1; break;
+		case O_PRINT_CONFIG: print_config = 1; break;
+		case O_PRINT_DEFAULTS:
+			atr_config_print(overrides, stdout); /* no file: the defaults */
+			atr_config_free(overrides);
+			return 0;
+		case O_VERSION:
+			printf("atriumd %s\n", ATRIUM_VERSION);
+			atr_config_free(overrides);
+			return 0;
+		case 'h':
+			usage(stdout);
+			atr_config_free(overrides);
+			return 0;
+		default:
+			usage(stderr);
+			atr_config_free(overrides);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "atriumd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		atr_config_free(overrides);
+		return 2;
+	}
+	if (datadir == NULL) {
+		fprintf(stderr, "atriumd: --data DIR is required (e.g. atriumd --data ./atrium-data)\n");
+		atr_config_free(overrides);
+		return 2;
+	}
+	if (check || print_config) {
+		struct atr_config *cfg = server_load_config(datadir, overrides, 0, &err);
+		if (cfg == NULL && err.code != ATR_E_NOT_FOUND) {
+			fprintf(stderr, "atriumd: %s\n", atr_err_msg(&err));
+			atr_config_free(overrides);
+			return 1;
+		}
+		if (cfg == NULL) {
+			/* No file yet: defaults, environment and flags. */
+			cfg = atr_config_new();
+			if (atr_config_load_env(cfg, &err) == -1 ||
+			    atr_config_merge(cfg, overrides, &err) == -1) {
+				fprintf(stderr, "atriumd: %s\n", atr_err_msg(&err));
+				atr_config_free(cfg);
+				atr_config_free(overrides);
+				return 1;
+			}
+		}
+		if (print_config)
+			atr_config_print(cfg, stdout);
+		else
+			printf("atriumd: the settings for %s are valid\n", datadir);
+		atr_config_free(cfg);
+		atr_config_free(overrides);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	http_parser_set_max_header_size(REQ_HEADER_BYTES_MAX);
+	atr_info("atriumd %s starting with data in %s", ATRIUM_VERSION, datadir);
+	if ((srv = server_new(datadir, overrides, &err)) == NULL) {
+		atr_error("cannot start: %s", atr_err_msg(&err));
+		return 1;
+	}
+	rc = server_run(srv);
+	server_free(srv);
+	return rc;
+}

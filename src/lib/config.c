@@ -1,0 +1,464 @@
+/* The directive table and the key = value parser built on it. */
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atrium/config.h"
+#include "atrium/util.h"
+
+enum dtype { T_STR, T_INT, T_BOOL, T_PORT, T_SIZE, T_ENUM };
+
+struct directive {
+	const char *name;
+	enum dtype type;
+	const char *def;     /* default, as text */
+	int64_t min, max;    /* T_INT, T_SIZE */
+	const char *choices; /* T_ENUM: "a|b|c" */
+	int secret;          /* never printed */
+	const char *help;
+};
+
+/* One row per directive: parser, defaults, the written atrium.conf,
+ * --print-defaults and docs/configuration.md all read this table. */
+static const struct directive table[] = {
+	{"name", T_STR, "Atrium", 0, 0, NULL, 0,
+	    "The server's name, shown to clients."},
+	{"bind", T_STR, "127.0.0.1", 0, 0, NULL, 0,
+	    "Address every listener binds to. 127.0.0.1 accepts local connections only; "
+	    "0.0.0.0 (or ::) opens the server to the network."},
+	{"plain", T_BOOL, "on", 0, 0, NULL, 0,
+	    "Serve the API without TLS on `port`. Turn off to close the plain port."},
+	{"port", T_PORT, "3579", 1, 65535, NULL, 0,
+	    "Port of the plain (unencrypted) API."},
+	{"tls", T_BOOL, "on", 0, 0, NULL, 0,
+	    "Serve the API over TLS on `tls_port`."},
+	{"tls_port", T_PORT, "10002", 1, 65535, NULL, 0,
+	    "Port of the TLS API."},
+	{"admin_port", T_PORT, "8443", 1, 65535, NULL, 0,
+	    "Port of the admin console (HTTPS only)."},
+	{"workers", T_INT, "0", 0, 256, NULL, 0,
+	    "Event loops (threads serving connections); 0 means one per CPU core."},
+	{"store_threads", T_INT, "4", 1, 256, NULL, 0,
+	    "Threads for slow work off the event loops: password hashing, fsync, "
+	    "database round trips. Also the database connection pool size."},
+	{"max_connections", T_INT, "10000", 1, 1000000, NULL, 0,
+	    "Open connections above this are refused."},
+	{"idle_timeout", T_INT, "60", 1, 86400, NULL, 0,
+	    "Seconds an idle keep-alive connection is kept open."},
+	{"session_hours", T_INT, "24", 1, 8760, NULL, 0,
+	    "Hours a login session (token) stays valid."},
+	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, 0,
+	    "Largest revision content accepted (K, M, G, T suffixes)."},
+	{"database", T_STR, "sqlite", 0, 0, NULL, 0,
+	    "Where data lives: `sqlite` (embedded, in the data directory)."},
+	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
+	    "Least important log lines written: debug, info, warn or error."},
+};
+
+#define NDIRECTIVES (sizeof(table) / sizeof(table[0]))
+
+struct atr_config {
+	char *values[NDIRECTIVES]; /* NULL: the default */
+};
+
+static int
+find(const char *key)
+{
+	for (size_t i = 0; i < NDIRECTIVES; i++)
+		if (strcmp(table[i].name, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct atr_config *
+atr_config_new(void)
+{
+	return calloc(1, sizeof(struct atr_config));
+}
+
+struct atr_config *
+atr_config_dup(const struct atr_config *cfg)
+{
+	struct atr_config *copy = atr_config_new();
+
+	if (copy == NULL)
+		return NULL;
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		if (cfg->values[i] == NULL)
+			continue;
+		if ((copy->values[i] = strdup(cfg->values[i])) == NULL) {
+			atr_config_free(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+void
+atr_config_free(struct atr_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < NDIRECTIVES; i++)
+		atr_free_secret(cfg->values[i]);
+	free(cfg);
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"on", "yes", "true", "1"};
+	static const char *const no[] = {"off", "no", "false", "0"};
+
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int
+parse_int(const char *v, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+parse_size(const char *v, int64_t *out)
+{
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	case 'T': shift = 40; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0' && strcasecmp(end + 1, "B") != 0 &&
+	    strcasecmp(end + 1, "iB") != 0)
+		return -1;
+	if (n > (unsigned long long)(INT64_MAX >> shift))
+		return -1;
+	*out = (int64_t)(n << shift);
+	return 0;
+}
+
+static int
+validate(const struct directive *d, const char *v, const char *source, struct atr_err *err)
+{
+	int64_t n;
+	int b;
+
+	switch (d->type) {
+	case T_STR:
+		return 0;
+	case T_BOOL:
+		if (parse_bool(v, &b) == 0)
+			return 0;
+		return atr_err_set(err, ATR_E_CONFIG, "%s: %s must be on or off, not '%s'",
+		    source, d->name, v);
+	case T_INT:
+	case T_PORT:
+		if (parse_int(v, &n) == 0 && n >= d->min && n <= d->max)
+			return 0;
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "%s: %s must be a whole number from %lld to %lld, not '%s'", source,
+		    d->name, (long long)d->min, (long long)d->max, v);
+	case T_SIZE:
+		if (parse_size(v, &n) == 0 && n >= d->min && n <= d->max)
+			return 0;
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "%s: %s must be a size such as 512M or 64G, not '%s'", source, d->name, v);
+	case T_ENUM: {
+		size_t len = strlen(v);
+		for (const char *p = d->choices; *p;) {
+			size_t w = strcspn(p, "|");
+			if (w == len && strncmp(p, v, w) == 0)
+				return 0;
+			p += w + (p[w] == '|');
+		}
+		return atr_err_set(err, ATR_E_CONFIG, "%s: %s must be one of %s, not '%s'",
+		    source, d->name, d->choices, v);
+	}
+	}
+	return 0;
+}
+
+int
+atr_config_set(struct atr_config *cfg, const char *key, const char *value, const char *source,
+    struct atr_err *err)
+{
+	int i = find(key);
+	char *copy;
+
+	if (i < 0)
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "%s: unknown setting '%s' (atriumd --print-defaults lists them)", source, key);
+	if (validate(&table[i], value, source, err) == -1)
+		return -1;
+	if ((copy = strdup(value)) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	atr_free_secret(cfg->values[i]);
+	cfg->values[i] = copy;
+	return 0;
+}
+
+int
+atr_config_merge(struct atr_config *dst, const struct atr_config *src, struct atr_err *err)
+{
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		char *copy;
+		if (src->values[i] == NULL)
+			continue;
+		if ((copy = strdup(src->values[i])) == NULL)
+			return atr_err_set(err, ATR_E_NOMEM, NULL);
+		atr_free_secret(dst->values[i]);
+		dst->values[i] = copy;
+	}
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *err)
+{
+	unsigned char *buf;
+	size_t len;
+	char *line, *next, source[512];
+	int lineno = 0, rc = 0;
+
+	if (atr_read_file(path, 1024 * 1024, &buf, &len, err) == -1)
+		return -1;
+	if (memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		return atr_err_set(err, ATR_E_CONFIG, "%s: not a text file", path);
+	}
+	for (line = (char *)buf; line != NULL && rc == 0; line = next) {
+		char *eq, *key, *value;
+
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		snprintf(source, sizeof(source), "%s:%d", path, lineno);
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			rc = atr_err_set(err, ATR_E_CONFIG,
+			    "%s: expected 'key = value', found '%.60s'", source, line);
+			break;
+		}
+		*eq = '\0';
+		key = trim(line);
+		value = trim(eq + 1);
+		if (*value == '"') {
+			char *close = strrchr(value + 1, '"');
+			if (close == NULL || trim(close + 1)[0] != '\0') {
+				rc = atr_err_set(err, ATR_E_CONFIG,
+				    "%s: the quoted value of %s has no closing quote", source, key);
+				break;
+			}
+			*close = '\0';
+			value++;
+		} else {
+			char *hash = strstr(value, " #");
+			if (hash != NULL)
+				*hash = '\0';
+			value = trim(value);
+		}
+		rc = atr_config_set(cfg, key, value, source, err);
+	}
+	atr_wipe(buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+atr_config_load_env(struct atr_config *cfg, struct atr_err *err)
+{
+	char var[128];
+
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const char *v;
+		size_t j;
+		snprintf(var, sizeof(var), "ATRIUM_%s", table[i].name);
+		for (j = 7; var[j]; j++)
+			var[j] = (char)toupper((unsigned char)var[j]);
+		if ((v = getenv(var)) == NULL)
+			continue;
+		if (atr_config_set(cfg, table[i].name, v, var, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *
+value_of(const struct atr_config *cfg, int i)
+{
+	return cfg->values[i] != NULL ? cfg->values[i] : table[i].def;
+}
+
+static int
+must_find(const char *key)
+{
+	int i = find(key);
+
+	assert(i >= 0 && "config key not in the directive table");
+	return i;
+}
+
+const char *
+atr_config_str(const struct atr_config *cfg, const char *key)
+{
+	return value_of(cfg, must_find(key));
+}
+
+int64_t
+atr_config_int(const struct atr_config *cfg, const char *key)
+{
+	int i = must_find(key);
+	int64_t n = 0;
+
+	if (table[i].type == T_SIZE)
+		parse_size(value_of(cfg, i), &n);
+	else
+		parse_int(value_of(cfg, i), &n);
+	return n;
+}
+
+int
+atr_config_bool(const struct atr_config *cfg, const char *key)
+{
+	int b = 0;
+
+	parse_bool(value_of(cfg, must_find(key)), &b);
+	return b;
+}
+
+int
+atr_config_is_set(const struct atr_config *cfg, const char *key)
+{
+	int i = must_find(key);
+
+	return cfg->values[i] != NULL && strcmp(cfg->values[i], table[i].def) != 0;
+}
+
+static void
+print_wrapped(FILE *out, const char *prefix, const char *text)
+{
+	size_t col = 0, plen = strlen(prefix);
+
+	fputs(prefix, out);
+	col = plen;
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (col > plen && col + 1 + w > 76) {
+			fputc('\n', out);
+			fputs(prefix, out);
+			col = plen;
+		} else if (col > plen) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, w, out);
+		col += w;
+		text += w;
+		while (*text == ' ')
+			text++;
+	}
+	fputc('\n', out);
+}
+
+static int
+needs_quotes(const char *v)
+{
+	return *v == '\0' || isspace((unsigned char)*v) ||
+	    isspace((unsigned char)v[strlen(v) - 1]) || strchr(v, '#') != NULL;
+}
+
+int
+atr_config_write_defaults(const char *path, struct atr_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int rc;
+
+	if (mem == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	fputs("# atriumd settings: `key = value`, `#` starts a comment.\n"
+	      "# Every setting is shown with its default, commented out; remove the '#'\n"
+	      "# to change one. Flags on the command line and ATRIUM_<KEY> environment\n"
+	      "# variables override this file. `kill -HUP` re-reads it without a restart.\n",
+	    mem);
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		fputc('\n', mem);
+		print_wrapped(mem, "# ", table[i].help);
+		if (needs_quotes(table[i].def))
+			fprintf(mem, "#%s = \"%s\"\n", table[i].name, table[i].def);
+		else
+			fprintf(mem, "#%s = %s\n", table[i].name, table[i].def);
+	}
+	fclose(mem);
+	rc = atr_write_file_atomic(path, text, len, 0600, err);
+	free(text);
+	return rc;
+}
+
+void
+atr_config_print(const struct atr_config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const char *v = value_of(cfg, (int)i);
+		if (table[i].secret && *v != '\0')
+			v = "(set, not shown)";
+		if (needs_quotes(v))
+			fprintf(out, "%s = \"%s\"\n", table[i].name, v);
+		else
+			fprintf(out, "%s = %s\n", table[i].name, v);
+	}
+}
+
+void
+atr_config_print_markdown(FILE *out)
+{
+	fputs("| setting | default | meaning |\n| --- | --- | --- |\n", out);
+	for (size_t i = 0; i < NDIRECTIVES; i++)
+		fprintf(out, "| `%s` | `%s` | %s |\n", table[i].name, table[i].def,
+		    table[i].help);
+}

@@ -1,0 +1,39 @@
+/* The API's handlers (api_*.c), called by router.c. See docs/api.md. */
+#ifndef ATRIUM_SERVER_API_H
+#define ATRIUM_SERVER_API_H
+
+#include "server/http.h"
+
+/* Validates a user or project name (docs/api.md "Names"). NULL when fine,
+ * else a sentence saying what is wrong. */
+const char *api_name_problem(const char *name);
+
+/* Formats seconds since 1970 as RFC 3339 UTC into out (32 bytes). */
+void api_time(int64_t t, char *out);
+
+void api_health(struct req *r);
+void api_server_info(struct req *r);
+
+void api_session_create(struct req *r);
+void api_session_delete(struct req *r);
+
+void api_projects_list(struct req *r);
+void api_project_create(struct req *r);
+void api_project_get(struct req *r);
+void api_project_delete(struct req *r);
+
+void api_revisions_list(struct req *r);
+void api_revision_get(struct req *r);
+void api_revision_content(struct req *r);
+void api_revision_begin(struct req *r);
+void api_revision_commit(struct req *r);
+
+void api_users_list(struct req *r);
+void api_user_create(struct req *r);
+void api_user_delete(struct req *r);
+void api_user_password(struct req *r);
+
+/* Creates the first admin on an empty store (main thread, at start). */
+int api_bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *err);
+
+#endif

@@ -1,0 +1,141 @@
+/* Health, server information, names, times and the first admin. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atrium/log.h"
+#include "atrium/util.h"
+#include "server/api.h"
+#include "server/password.h"
+#include "server/server_int.h"
+#include "version.h"
+
+const char *
+api_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (len == 0)
+		return "the name is empty";
+	if (len > STORE_NAME_MAX)
+		return "the name is longer than 64 bytes";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "'.' and '..' are not allowed as names";
+	if (name[0] == ' ' || name[len - 1] == ' ')
+		return "the name starts or ends with a space";
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "the name contains a control character";
+		if (*p == '/' || *p == '\\')
+			return "the name contains '/' or '\\'";
+	}
+	/* Must be valid UTF-8: the name travels in JSON and URLs. */
+	for (p = (const unsigned char *)name; *p;) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+		    : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0 || (n == 1 && *p < 0xc2))
+			return "the name is not valid UTF-8";
+		p++;
+		while (n-- > 0) {
+			if ((*p & 0xc0) != 0x80)
+				return "the name is not valid UTF-8";
+			p++;
+		}
+	}
+	return NULL;
+}
+
+void
+api_time(int64_t t, char *out)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *
+listeners_json(struct server *srv)
+{
+	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
+	json_t *arr = json_array();
+
+	for (int k = 0; k < LK__COUNT; k++) {
+		int port = atomic_load(&srv->ports[k]);
+		if (port == 0)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:b}", "name", names[k], "port", port,
+		    "tls", k != LK_PLAIN));
+	}
+	return arr;
+}
+
+void
+api_health(struct req *r)
+{
+	struct server *srv = req_server(r);
+
+	resp_json(r, 200, json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners",
+	    listeners_json(srv), "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - srv->started)));
+}
+
+void
+api_server_info(struct req *r)
+{
+	struct server *srv = req_server(r);
+
+	/* The name is read-only after start; a reload changes srv->cfg only
+	 * on the main thread, so copy it through the env-free default. */
+	resp_json(r, 200, json_pack("{s:s,s:s,s:o}", "name", "Atrium", "version", ATRIUM_VERSION,
+	    "listeners", listeners_json(srv)));
+}
+
+int
+api_bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *err)
+{
+	int64_t users = 0;
+	const char *env = getenv("ATRIUM_ADMIN_PASSWORD");
+	char generated[33], hash[PASSWORD_HASH_MAX], path[4200];
+	const char *password, *weak;
+	unsigned char raw[16];
+
+	if (store_user_count(sc, &users, err) == -1)
+		return -1;
+	if (users > 0)
+		return 0;
+	if (env != NULL && *env != '\0') {
+		if ((weak = password_weakness(env)) != NULL)
+			return atr_err_set(err, ATR_E_CONFIG, "ATRIUM_ADMIN_PASSWORD: %s", weak);
+		password = env;
+	} else {
+		if (atr_random_bytes(raw, sizeof(raw)) == -1)
+			return atr_err_set(err, ATR_E_INTERNAL, "no randomness for a password");
+		atr_hex(raw, sizeof(raw), generated);
+		password = generated;
+	}
+	if (password_hash(password, hash, sizeof(hash)) == -1)
+		return atr_err_set(err, ATR_E_INTERNAL, "cannot hash the admin password");
+	if (password == generated) {
+		char line[40];
+		int n = snprintf(line, sizeof(line), "%s\n", generated);
+		snprintf(path, sizeof(path), "%s/initial-admin-password", datadir);
+		if (atr_write_file_atomic(path, line, (size_t)n, 0600, err) == -1) {
+			atr_wipe(generated, sizeof(generated));
+			return -1;
+		}
+		atr_wipe(line, sizeof(line));
+	}
+	atr_wipe(generated, sizeof(generated));
+	if (store_user_create(sc, "admin", hash, "admin", err) == -1)
+		return -1;
+	if (env != NULL && *env != '\0')
+		atr_info("created user 'admin' with the password from ATRIUM_ADMIN_PASSWORD");
+	else
+		atr_info("created user 'admin'; its password is in %s (readable by this user only);"
+			 " change it with `atrium user passwd` and delete the file",
+		    path);
+	return 0;
+}

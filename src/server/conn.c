@@ -1,0 +1,704 @@
+/*
+ * Connections: bytes in, HTTP requests parsed with http-parser, responses
+ * out, with backpressure in both directions.
+ *
+ * One request is handled at a time per connection. While a request waits
+ * for its handler (possibly on the job pool) reading stops, so a client
+ * cannot make the server buffer without bound. Bodies of JSON calls are
+ * buffered up to REQ_JSON_MAX; revision content streams into a blob writer
+ * as it arrives. File responses are fed to the socket in chunks as the
+ * output drains, so memory stays flat whatever the file size.
+ *
+ * A connection is freed only in conn_free(), and never while a job holds
+ * its request: a connection that dies meanwhile is marked and freed when
+ * the job comes back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <http_parser.h>
+
+#include "atrium/log.h"
+#include "server/req_int.h"
+
+#define FILE_CHUNK (256 * 1024)
+#define OUT_HIGH (512 * 1024)
+#define OUT_LOW (128 * 1024)
+#define IN_HIGH (256 * 1024)
+
+enum conn_state {
+	C_READ,  /* reading a request (or waiting for one) */
+	C_WAIT,  /* a handler (or begin step) is running */
+	C_WRITE, /* sending a response */
+};
+
+struct conn {
+	struct loop *lp;
+	struct server *srv;
+	struct bufferevent *bev; /* NULL once the socket is gone */
+	enum listener_kind kind;
+	http_parser parser;
+	struct req *req;
+	enum conn_state state;
+	int close_after;  /* close when the response is out */
+	int dead;         /* socket gone; free when the job returns */
+	int responded;    /* response of the current request is queued */
+	int in_parse;     /* inside http_parser_execute: never re-enter it */
+	char peer[INET6_ADDRSTRLEN];
+	struct conn *prev, *next;
+
+	/* A file response in progress. */
+	int ffd;
+	off_t foff, fleft;
+	struct evbuffer_file_segment *seg;
+};
+
+static void conn_parse(struct conn *c);
+static void conn_free(struct conn *c);
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+/* ---- http-parser callbacks: they only collect; decisions come after. */
+
+static struct conn *
+parser_conn(http_parser *p)
+{
+	return p->data;
+}
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct conn *c = parser_conn(p);
+
+	req_free(c->req);
+	c->req = req_new(c, c->srv, c->lp);
+	c->responded = 0;
+	return c->req == NULL ? -1 : 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct req *r = parser_conn(p)->req;
+	char *bigger;
+
+	if (r->urllen + len > REQ_URL_MAX) {
+		r->status = 414;
+		return -1;
+	}
+	if ((bigger = realloc(r->url, r->urllen + len + 1)) == NULL)
+		return -1;
+	r->url = bigger;
+	memcpy(r->url + r->urllen, at, len);
+	r->urllen += len;
+	r->url[r->urllen] = '\0';
+	return 0;
+}
+
+/* Appends header bytes; a new name or value starts after a NUL. */
+static int
+header_bytes(struct req *r, const char *at, size_t len, int is_value)
+{
+	int starts = is_value != r->in_value || r->nhdrs == 0;
+
+	if (!is_value && r->in_value)
+		starts = 1;
+	if (starts && !is_value && r->nhdrs == REQ_HEADERS_MAX) {
+		r->status = 431;
+		return -1;
+	}
+	if (r->hlen + len + 2 > REQ_HEADER_BYTES_MAX) {
+		r->status = 431;
+		return -1;
+	}
+	if (r->hlen + len + 2 > r->hcap) {
+		size_t cap = r->hcap ? r->hcap : 1024;
+		char *bigger;
+		while (cap < r->hlen + len + 2)
+			cap *= 2;
+		if ((bigger = realloc(r->hbuf, cap)) == NULL)
+			return -1;
+		r->hbuf = bigger;
+		r->hcap = cap;
+	}
+	if (starts) {
+		if (r->hlen > 0)
+			r->hbuf[r->hlen++] = '\0';
+		if (!is_value)
+			r->hdrs[r->nhdrs++].name = (uint32_t)r->hlen;
+		else
+			r->hdrs[r->nhdrs - 1].value = (uint32_t)r->hlen;
+	}
+	memcpy(r->hbuf + r->hlen, at, len);
+	r->hlen += len;
+	r->hbuf[r->hlen] = '\0';
+	r->in_value = is_value;
+	return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	return header_bytes(parser_conn(p)->req, at, len, 0);
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct req *r = parser_conn(p)->req;
+
+	if (r->nhdrs == 0)
+		return -1;
+	return header_bytes(r, at, len, 1);
+}
+
+static void
+respond_now(struct conn *c, int status, const char *sentence, int close_after)
+{
+	struct req *r = c->req;
+
+	resp_json(r, status, json_pack("{s:s}", "error", sentence));
+	c->close_after |= close_after;
+	conn_respond(r);
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+	struct conn *c = parser_conn(p);
+	struct req *r = c->req;
+	const char *expect;
+
+	if (r->nhdrs > 0 && !r->in_value)
+		r->hdrs[r->nhdrs - 1].value = (uint32_t)r->hlen; /* a name without value */
+	if (r->hlen > 0)
+		r->hlen++;
+	r->method = p->method;
+	if (p->flags & F_CONTENTLENGTH)
+		r->content_length = (int64_t)p->content_length;
+	if (!http_should_keep_alive(p))
+		c->close_after = 1;
+	if (p->upgrade) {
+		http_parser_pause(p, 1);
+		c->state = C_WAIT;
+		respond_now(c, 501, "protocol upgrades are not supported", 1);
+		return 0;
+	}
+	expect = req_header(r, "Expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") != 0) {
+		http_parser_pause(p, 1);
+		c->state = C_WAIT;
+		respond_now(c, 417, "only 'Expect: 100-continue' is supported", 1);
+		return 0;
+	}
+	if (req_parse_target(r) == -1) {
+		http_parser_pause(p, 1);
+		c->state = C_WAIT;
+		respond_now(c, 400, "the request target must be a path starting with '/'", 1);
+		return 0;
+	}
+	http_parser_pause(p, 1);
+	c->state = C_WAIT;
+	switch (router_route(r)) {
+	case ROUTE_BUFFER:
+		c->state = C_READ;
+		http_parser_pause(p, 0);
+		if (expect != NULL && r->status == 0)
+			bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		break;
+	case ROUTE_STREAM:
+		router_begin(r);
+		break;
+	case ROUTE_RESPONDED:
+		/* The body (if any) will not be read: close after answering. */
+		if (r->content_length > 0 || (p->flags & F_CHUNKED))
+			c->close_after = 1;
+		conn_respond(r);
+		break;
+	}
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	struct req *r = c->req;
+	struct atr_err err;
+
+	r->received += (int64_t)len;
+	if (r->upload != NULL) {
+		if (r->received > atomic_load(&c->srv->max_revision_size)) {
+			store_blob_abort(req_take_upload(r));
+			http_parser_pause(p, 1);
+			c->state = C_WAIT;
+			resp_error(r, ATR_E_TOO_LARGE,
+			    "the content is larger than this server's max_revision_size (%lld bytes)",
+			    (long long)atomic_load(&c->srv->max_revision_size));
+			c->close_after = 1;
+			conn_respond(r);
+			return 0;
+		}
+		if (store_blob_write(r->upload, at, len, &err) == -1) {
+			atr_error("upload from %s failed: %s", c->peer, atr_err_msg(&err));
+			store_blob_abort(req_take_upload(r));
+			http_parser_pause(p, 1);
+			c->state = C_WAIT;
+			resp_err(r, &err);
+			c->close_after = 1;
+			conn_respond(r);
+		}
+		return 0;
+	}
+	if (r->received > REQ_JSON_MAX) {
+		http_parser_pause(p, 1);
+		c->state = C_WAIT;
+		respond_now(c, 413, "the request body is larger than 64 KiB", 1);
+		return 0;
+	}
+	if (r->body == NULL && (r->body = evbuffer_new()) == NULL)
+		return -1;
+	return evbuffer_add(r->body, at, len);
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct conn *c = parser_conn(p);
+
+	http_parser_pause(p, 1);
+	if (c->state != C_READ)
+		return 0; /* already answered (413 and the like) */
+	c->state = C_WAIT;
+	router_run(c->req);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+/* ---- output */
+
+static void
+feed_file(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (c->fleft > 0 && evbuffer_get_length(out) < OUT_HIGH) {
+		off_t n = c->fleft < FILE_CHUNK ? c->fleft : FILE_CHUNK;
+		if (c->seg != NULL) {
+			/* Plain sockets: sendfile, no copy through user space. */
+			if (evbuffer_add_file_segment(out, c->seg, c->foff, n) == -1)
+				goto fail;
+		} else {
+			struct evbuffer_iovec v;
+			ssize_t got;
+			if (evbuffer_reserve_space(out, n, &v, 1) < 1)
+				goto fail;
+			do
+				got = pread(c->ffd, v.iov_base, (size_t)n, c->foff);
+			while (got == -1 && errno == EINTR);
+			if (got <= 0)
+				goto fail;
+			v.iov_len = (size_t)got;
+			n = got;
+			if (evbuffer_commit_space(out, &v, 1) == -1)
+				goto fail;
+		}
+		c->foff += n;
+		c->fleft -= n;
+	}
+	if (c->fleft == 0)
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	return;
+fail:
+	atr_error("sending a file to %s failed: %s", c->peer, strerror(errno));
+	c->fleft = 0;
+	c->close_after = 1;
+	/* The length was promised: the only honest end is closing. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static void
+release_file(struct conn *c)
+{
+	if (c->seg != NULL) {
+		evbuffer_file_segment_free(c->seg); /* closes ffd when the last chunk is sent */
+		c->seg = NULL;
+	} else if (c->ffd != -1) {
+		close(c->ffd);
+	}
+	c->ffd = -1;
+	c->fleft = 0;
+}
+
+void
+conn_respond(struct req *r)
+{
+	struct conn *c = r->conn;
+	struct server *srv = c->srv;
+	struct evbuffer *out;
+	off_t len;
+	int status;
+
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	if (r->status == 0)
+		resp_error(r, ATR_E_INTERNAL, "the handler gave no answer");
+	status = r->status;
+	if (c->lp->draining)
+		c->close_after = 1;
+	if (status >= 100 && status < 600)
+		atomic_fetch_add(&srv->responses[status / 100], 1);
+	if (r->rfd != -1)
+		len = r->rlen;
+	else if (r->rstatic != NULL)
+		len = (off_t)r->rstatic_len;
+	else
+		len = r->rbody != NULL ? (off_t)evbuffer_get_length(r->rbody) : 0;
+
+	out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	if (r->ctype[0] != '\0')
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", r->ctype);
+	if (status != 204 && status != 304 && status >= 200)
+		evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)len);
+	if (r->rfd == -1)
+		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
+	evbuffer_add_printf(out, "X-Content-Type-Options: nosniff\r\n");
+	if (c->close_after)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	if (r->rhdrs != NULL)
+		evbuffer_add_buffer(out, r->rhdrs);
+	evbuffer_add(out, "\r\n", 2);
+	c->responded = 1;
+	c->state = C_WRITE;
+	if (r->head_only || r->method == HTTP_HEAD) {
+		if (r->rfd != -1)
+			close(r->rfd);
+		r->rfd = -1;
+	} else if (r->rfd != -1) {
+		c->ffd = r->rfd;
+		r->rfd = -1;
+		c->foff = r->roff;
+		c->fleft = r->rlen;
+		if (c->kind == LK_PLAIN)
+			c->seg = evbuffer_file_segment_new(c->ffd, 0, -1,
+			    EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP | EVBUF_FS_DISABLE_LOCKING);
+		bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+		feed_file(c);
+	} else if (r->rstatic != NULL) {
+		evbuffer_add_reference(out, r->rstatic, r->rstatic_len, NULL, NULL);
+	} else if (r->rbody != NULL) {
+		evbuffer_add_buffer(out, r->rbody);
+	}
+	/* Nothing more is read until the response is out. */
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void
+conn_begin_done(struct req *r)
+{
+	struct conn *c = r->conn;
+	const char *expect;
+
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	if (r->status != 0) {
+		/* Refused before the body was read: answer and close. */
+		if (r->content_length != 0)
+			c->close_after = 1;
+		conn_respond(r);
+		return;
+	}
+	expect = req_header(r, "Expect");
+	if (expect != NULL)
+		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	c->state = C_READ;
+	http_parser_pause(&c->parser, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	/* When begin ran inline, the parser is still running below us and
+	 * simply carries on with the body. */
+	if (!c->in_parse)
+		conn_parse(c);
+}
+
+/* ---- input */
+
+static void
+parse_error(struct conn *c, enum http_errno e)
+{
+	int status = 400;
+	char sentence[200];
+
+	if (c->req == NULL && on_message_begin(&c->parser) == -1) {
+		conn_free(c);
+		return;
+	}
+	if (c->req->status == 414 || c->req->status == 431)
+		status = c->req->status;
+	else if (e == HPE_HEADER_OVERFLOW)
+		status = 431;
+	if (status == 431)
+		snprintf(sentence, sizeof(sentence), "the request headers are too large");
+	else if (status == 414)
+		snprintf(sentence, sizeof(sentence), "the request URL is longer than 8 KiB");
+	else
+		snprintf(sentence, sizeof(sentence), "malformed HTTP request: %s",
+		    http_errno_description(e));
+	c->req->status = 0;
+	c->state = C_WAIT;
+	respond_now(c, status, sentence, 1);
+}
+
+static void
+conn_parse(struct conn *c)
+{
+	struct evbuffer *in;
+
+	if (c->bev == NULL)
+		return;
+	in = bufferevent_get_input(c->bev);
+	while (c->state == C_READ && !c->dead && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+		enum http_errno e;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		c->in_parse = 1;
+		n = http_parser_execute(&c->parser, &settings, v.iov_base, v.iov_len);
+		c->in_parse = 0;
+		e = HTTP_PARSER_ERRNO(&c->parser);
+		if (c->bev == NULL)
+			return;
+		evbuffer_drain(in, n);
+		if (e == HPE_PAUSED)
+			break;
+		if (e != HPE_OK) {
+			parse_error(c, e);
+			break;
+		}
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_parse(arg);
+}
+
+static void
+request_finished(struct conn *c)
+{
+	release_file(c);
+	req_free(c->req);
+	c->req = NULL;
+	c->responded = 0;
+	if (c->close_after || c->lp->draining) {
+		conn_free(c);
+		return;
+	}
+	c->state = C_READ;
+	http_parser_pause(&c->parser, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_parse(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state != C_WRITE)
+		return;
+	if (c->fleft > 0) {
+		feed_file(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		request_finished(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		atr_debug("closing idle connection from %s", c->peer);
+	conn_free(c);
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct loop *lp = c->lp;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (lp->conns == c)
+		lp->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Frees c, or (when a job holds its request) closes its socket and lets
+ * the job's return finish the job. */
+static void
+conn_free(struct conn *c)
+{
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		c->lp->nconns--;
+		atomic_fetch_sub(&c->srv->open_conns, 1);
+		conn_unlink(c);
+	}
+	if (c->state == C_WAIT && !c->dead) {
+		c->dead = 1; /* the job's completion frees us */
+		return;
+	}
+	release_file(c);
+	req_free(c->req);
+	free(c);
+}
+
+void
+conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct sockaddr *sa,
+    int salen)
+{
+	struct server *srv = lp->srv;
+	struct conn *c;
+	struct timeval idle;
+	int one = 1;
+
+	(void)salen;
+	atomic_fetch_add(&srv->accepted[kind], 1);
+	if (lp->draining || atomic_load(&srv->open_conns) >= atomic_load(&srv->max_connections)) {
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->lp = lp;
+	c->srv = srv;
+	c->kind = kind;
+	c->ffd = -1;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer,
+		    sizeof(c->peer));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
+		    sizeof(c->peer));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(lp->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	idle.tv_sec = atomic_load(&srv->idle_timeout);
+	idle.tv_usec = 0;
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = lp->conns;
+	if (lp->conns != NULL)
+		lp->conns->prev = c;
+	lp->conns = c;
+	lp->nconns++;
+	atomic_fetch_add(&srv->open_conns, 1);
+}
+
+void
+conn_close_idle(struct loop *lp)
+{
+	struct conn *c = lp->conns, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == C_READ && c->req == NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			conn_free(c);
+		else
+			c->close_after = 1;
+	}
+}
+
+void
+conn_free_all(struct loop *lp)
+{
+	while (lp->conns != NULL)
+		conn_free(lp->conns);
+}
+
+const char *
+req_peer(const struct req *r)
+{
+	return r->conn->peer;
+}

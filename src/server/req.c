@@ -1,0 +1,345 @@
+/* The request's accessors and the response builders handlers use. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "atrium/util.h"
+#include "server/req_int.h"
+
+struct req *
+req_new(struct conn *c, struct server *srv, struct loop *lp)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->conn = c;
+	r->srv = srv;
+	r->loop = lp;
+	r->content_length = -1;
+	r->rfd = -1;
+	return r;
+}
+
+void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->url);
+	free(r->path);
+	free(r->query);
+	for (int i = 0; i < r->nparams; i++)
+		free(r->params[i]);
+	free(r->qcache);
+	free(r->hbuf);
+	if (r->body != NULL)
+		evbuffer_free(r->body);
+	json_decref(r->json);
+	store_blob_abort(r->upload);
+	free(r->basic_user);
+	atr_free_secret(r->basic_pass);
+	if (r->rhdrs != NULL)
+		evbuffer_free(r->rhdrs);
+	if (r->rbody != NULL)
+		evbuffer_free(r->rbody);
+	if (r->rfd != -1)
+		close(r->rfd);
+	free(r);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *
+req_decode(const char *src, size_t len, int plus_is_space)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (src[i] == '%') {
+			int hi, lo;
+			if (i + 2 >= len || (hi = hexval(src[i + 1])) < 0 ||
+			    (lo = hexval(src[i + 2])) < 0 || (hi == 0 && lo == 0)) {
+				free(out);
+				return NULL;
+			}
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (plus_is_space && src[i] == '+') {
+			*o++ = ' ';
+		} else {
+			*o++ = src[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+int
+req_parse_target(struct req *r)
+{
+	const char *q;
+	size_t plen;
+
+	if (r->url == NULL || r->url[0] != '/')
+		return -1;
+	q = memchr(r->url, '?', r->urllen);
+	plen = q != NULL ? (size_t)(q - r->url) : r->urllen;
+	if ((r->path = strndup(r->url, plen)) == NULL)
+		return -1;
+	if (q != NULL) {
+		const char *hash = memchr(q, '#', r->urllen - plen);
+		size_t qlen = hash != NULL ? (size_t)(hash - q - 1) : r->urllen - plen - 1;
+		if ((r->query = strndup(q + 1, qlen)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+req_method(const struct req *r)
+{
+	return http_method_str((enum http_method)r->method);
+}
+
+const char *
+req_path(const struct req *r)
+{
+	return r->path;
+}
+
+const char *
+req_param(const struct req *r, int i)
+{
+	return i >= 0 && i < r->nparams ? r->params[i] : NULL;
+}
+
+const char *
+req_query(struct req *r, const char *key)
+{
+	size_t klen = strlen(key);
+
+	if (r->query == NULL)
+		return NULL;
+	for (const char *p = r->query; *p;) {
+		size_t n = strcspn(p, "&");
+		const char *eq = memchr(p, '=', n);
+		size_t kl = eq != NULL ? (size_t)(eq - p) : n;
+		if (kl == klen && strncmp(p, key, klen) == 0) {
+			free(r->qcache);
+			r->qcache = eq != NULL ? req_decode(eq + 1, n - kl - 1, 1) : strdup("");
+			return r->qcache;
+		}
+		p += n + (p[n] == '&');
+	}
+	return NULL;
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	for (int i = 0; i < r->nhdrs; i++)
+		if (strcasecmp(r->hbuf + r->hdrs[i].name, name) == 0)
+			return r->hbuf + r->hdrs[i].value;
+	return NULL;
+}
+
+json_t *
+req_json(struct req *r, struct atr_err *err)
+{
+	json_error_t jerr;
+	size_t len;
+
+	if (r->json != NULL)
+		return r->json;
+	len = r->body != NULL ? evbuffer_get_length(r->body) : 0;
+	if (len == 0) {
+		atr_err_set(err, ATR_E_BAD_REQUEST, "the request needs a JSON object as its body");
+		return NULL;
+	}
+	r->json = json_loadb((const char *)evbuffer_pullup(r->body, -1), len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (r->json == NULL) {
+		atr_err_set(err, ATR_E_BAD_REQUEST, "the body is not valid JSON: %s (line %d)",
+		    jerr.text, jerr.line);
+		return NULL;
+	}
+	if (!json_is_object(r->json)) {
+		json_decref(r->json);
+		r->json = NULL;
+		atr_err_set(err, ATR_E_BAD_REQUEST, "the body must be a JSON object");
+		return NULL;
+	}
+	return r->json;
+}
+
+const struct store_user *
+req_user(const struct req *r)
+{
+	return r->authed ? &r->user : NULL;
+}
+
+const char *
+req_token_hash(const struct req *r)
+{
+	return r->authed && r->token_hash[0] ? r->token_hash : NULL;
+}
+
+int
+req_is_admin(const struct req *r)
+{
+	return r->authed && strcmp(r->user.role, "admin") == 0;
+}
+
+struct store_conn *
+req_store(struct req *r)
+{
+	return r->sc;
+}
+
+struct server *
+req_server(struct req *r)
+{
+	return r->srv;
+}
+
+void
+req_set_upload(struct req *r, struct store_blob_writer *w)
+{
+	store_blob_abort(r->upload);
+	r->upload = w;
+}
+
+struct store_blob_writer *
+req_take_upload(struct req *r)
+{
+	struct store_blob_writer *w = r->upload;
+
+	r->upload = NULL;
+	return w;
+}
+
+int64_t
+req_body_received(const struct req *r)
+{
+	return r->received;
+}
+
+int64_t
+req_content_length(const struct req *r)
+{
+	return r->content_length;
+}
+
+static void
+reset_response(struct req *r)
+{
+	if (r->rbody != NULL)
+		evbuffer_drain(r->rbody, evbuffer_get_length(r->rbody));
+	if (r->rfd != -1)
+		close(r->rfd);
+	r->rfd = -1;
+	r->rstatic = NULL;
+	r->rstatic_len = 0;
+	r->ctype[0] = '\0';
+}
+
+void
+resp_json(struct req *r, int status, json_t *body)
+{
+	reset_response(r);
+	r->status = status;
+	snprintf(r->ctype, sizeof(r->ctype), "application/json");
+	if (r->rbody == NULL)
+		r->rbody = evbuffer_new();
+	if (body != NULL && r->rbody != NULL) {
+		char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (text != NULL) {
+			evbuffer_add(r->rbody, text, strlen(text));
+			evbuffer_add(r->rbody, "\n", 1);
+			free(text);
+		}
+	}
+	json_decref(body);
+}
+
+void
+resp_empty(struct req *r, int status)
+{
+	reset_response(r);
+	r->status = status;
+}
+
+void
+resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
+{
+	struct atr_err err;
+	va_list ap;
+
+	err.code = code;
+	if (fmt == NULL) {
+		snprintf(err.msg, sizeof(err.msg), "%s", atr_errcode_text(code));
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+		va_end(ap);
+	}
+	resp_err(r, &err);
+}
+
+void
+resp_err(struct req *r, const struct atr_err *err)
+{
+	int status = atr_errcode_http(err->code);
+
+	resp_json(r, status, json_pack("{s:s}", "error", atr_err_msg(err)));
+	if (status == 401)
+		resp_header(r, "WWW-Authenticate", "Bearer realm=\"atrium\"");
+}
+
+void
+resp_header(struct req *r, const char *name, const char *value)
+{
+	if (r->rhdrs == NULL && (r->rhdrs = evbuffer_new()) == NULL)
+		return;
+	/* Header values never carry a line break into the response. */
+	if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
+		return;
+	evbuffer_add_printf(r->rhdrs, "%s: %s\r\n", name, value);
+}
+
+void
+resp_file(struct req *r, int status, int fd, off_t off, off_t len, const char *content_type)
+{
+	reset_response(r);
+	r->status = status;
+	r->rfd = fd;
+	r->roff = off;
+	r->rlen = len;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", content_type);
+}
+
+void
+resp_static(struct req *r, int status, const void *data, size_t len, const char *content_type)
+{
+	reset_response(r);
+	r->status = status;
+	r->rstatic = data;
+	r->rstatic_len = len;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", content_type);
+}

@@ -1,0 +1,363 @@
+/*
+ * Routing and dispatch: which handler answers a request, who may call it,
+ * and on which thread it runs.
+ *
+ * A handler runs inline on the event loop when it is cheap (the embedded
+ * store answers in microseconds), and on the job pool when it is slow
+ * (R_SLOW: password hashing, fsync) or the store waits on the network.
+ * Authentication is part of the dispatched work, since it reads the store.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+
+#include "atrium/log.h"
+#include "atrium/util.h"
+#include "server/api.h"
+#include "server/password.h"
+#include "server/req_int.h"
+
+#define R_AUTH 0x01   /* needs a logged-in user */
+#define R_ADMIN 0x02  /* needs an admin */
+#define R_SLOW 0x04   /* always on the job pool */
+#define R_STREAM 0x08 /* body streams to a blob writer after begin() */
+
+struct route {
+	int method;          /* enum http_method; HEAD matches GET */
+	const char *pattern; /* '*' matches one path segment */
+	unsigned flags;
+	void (*handle)(struct req *r);
+	void (*begin)(struct req *r); /* R_STREAM only */
+};
+
+static const struct route routes[] = {
+	{HTTP_GET, "/healthz", 0, api_health, NULL},
+	{HTTP_GET, "/api/v1/server", 0, api_server_info, NULL},
+	{HTTP_POST, "/api/v1/session", R_SLOW, api_session_create, NULL},
+	{HTTP_DELETE, "/api/v1/session", R_AUTH, api_session_delete, NULL},
+	{HTTP_GET, "/api/v1/projects", R_AUTH, api_projects_list, NULL},
+	{HTTP_POST, "/api/v1/projects", R_AUTH, api_project_create, NULL},
+	{HTTP_GET, "/api/v1/projects/*", R_AUTH, api_project_get, NULL},
+	{HTTP_DELETE, "/api/v1/projects/*", R_AUTH | R_SLOW, api_project_delete, NULL},
+	{HTTP_GET, "/api/v1/projects/*/revisions", R_AUTH, api_revisions_list, NULL},
+	{HTTP_POST, "/api/v1/projects/*/revisions", R_AUTH | R_SLOW | R_STREAM,
+	    api_revision_commit, api_revision_begin},
+	{HTTP_GET, "/api/v1/projects/*/revisions/*", R_AUTH, api_revision_get, NULL},
+	{HTTP_GET, "/api/v1/projects/*/revisions/*/content", R_AUTH, api_revision_content, NULL},
+	{HTTP_GET, "/api/v1/users", R_AUTH | R_ADMIN, api_users_list, NULL},
+	{HTTP_POST, "/api/v1/users", R_AUTH | R_ADMIN | R_SLOW, api_user_create, NULL},
+	{HTTP_DELETE, "/api/v1/users/*", R_AUTH | R_ADMIN, api_user_delete, NULL},
+	{HTTP_PUT, "/api/v1/users/*/password", R_AUTH | R_SLOW, api_user_password, NULL},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Matches path against pattern; on success the '*' segments are decoded
+ * into r->params. Returns 1 on a match, 0 otherwise, -1 on a bad escape. */
+static int
+match(struct req *r, const char *pattern, const char *path, int keep)
+{
+	int n = 0;
+	char *params[REQ_MAX_PARAMS];
+
+	for (;;) {
+		if (*pattern == '\0' || *path == '\0') {
+			if (*pattern != *path)
+				goto nomatch;
+			break;
+		}
+		if (*pattern == '*') {
+			size_t len = strcspn(path, "/");
+			if (len == 0 || n == REQ_MAX_PARAMS)
+				goto nomatch;
+			if (keep) {
+				if ((params[n] = req_decode(path, len, 0)) == NULL) {
+					while (n > 0)
+						free(params[--n]);
+					return -1;
+				}
+			}
+			n++;
+			pattern++;
+			path += len;
+			continue;
+		}
+		if (*pattern != *path)
+			goto nomatch;
+		pattern++;
+		path++;
+	}
+	if (keep) {
+		for (int i = 0; i < n; i++)
+			r->params[i] = params[i];
+		r->nparams = n;
+	}
+	return 1;
+nomatch:
+	if (keep)
+		while (n > 0)
+			free(params[--n]);
+	return 0;
+}
+
+static void
+method_not_allowed(struct req *r)
+{
+	char allow[128] = "";
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (match(r, routes[i].pattern, r->path, 0) != 1)
+			continue;
+		if (allow[0] != '\0')
+			strcat(allow, ", ");
+		strcat(allow, http_method_str((enum http_method)routes[i].method));
+	}
+	resp_error(r, ATR_E_BAD_REQUEST, "%s is not allowed on %s; allowed: %s", req_method(r),
+	    r->path, allow);
+	r->status = 405;
+	resp_header(r, "Allow", allow);
+}
+
+/* Reads the Authorization header into the request: a bearer token is
+ * hashed now (cheap); Basic credentials are kept for the slow check. */
+static int
+parse_authorization(struct req *r)
+{
+	const char *h = req_header(r, "Authorization");
+	unsigned char md[32];
+
+	if (h == NULL)
+		return 0;
+	if (strncasecmp(h, "Bearer ", 7) == 0) {
+		const char *tok = h + 7;
+		size_t len = strlen(tok);
+		if (len == 0 || len > 256)
+			return -1;
+		EVP_Digest(tok, len, md, NULL, EVP_sha256(), NULL);
+		atr_hex(md, sizeof(md), r->token_hash);
+		return 0;
+	}
+	if (strncasecmp(h, "Basic ", 6) == 0) {
+		size_t len = strlen(h + 6);
+		unsigned char *dec;
+		char *colon;
+		int n;
+		if (len == 0 || len > 4096)
+			return -1;
+		if ((dec = malloc(len)) == NULL)
+			return -1;
+		n = EVP_DecodeBlock(dec, (const unsigned char *)h + 6, (int)len);
+		if (n <= 0) {
+			free(dec);
+			return -1;
+		}
+		/* EVP_DecodeBlock counts '=' padding as zero bytes. */
+		while (n > 0 && len > 0 && h[6 + len - 1] == '=' && dec[n - 1] == '\0') {
+			n--;
+			len--;
+		}
+		dec[n] = '\0';
+		if (memchr(dec, '\0', (size_t)n) != NULL ||
+		    (colon = strchr((char *)dec, ':')) == NULL) {
+			atr_wipe(dec, (size_t)n);
+			free(dec);
+			return -1;
+		}
+		*colon = '\0';
+		r->basic_user = strdup((char *)dec);
+		r->basic_pass = strdup(colon + 1);
+		atr_wipe(dec, (size_t)n);
+		free(dec);
+		r->wants_basic = 1;
+		return r->basic_user != NULL && r->basic_pass != NULL ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Authenticates and authorises r on the thread that runs its handler.
+ * Returns 0 when the handler may run; else a response is set. */
+static int
+authorize(struct req *r)
+{
+	struct atr_err err;
+	char hash[PASSWORD_HASH_MAX];
+
+	atr_err_clear(&err);
+	if (!(r->route->flags & R_AUTH))
+		return 0;
+	if (r->token_hash[0] != '\0') {
+		if (store_session_lookup(r->sc, r->token_hash, atr_now_ms() / 1000, &r->user,
+			&err) == -1) {
+			resp_err(r, &err);
+			return -1;
+		}
+	} else if (r->wants_basic) {
+		if (store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == -1 ||
+		    !password_verify(r->basic_pass, hash)) {
+			if (err.code != ATR_E_OK && err.code != ATR_E_NOT_FOUND) {
+				resp_err(r, &err);
+				return -1;
+			}
+			atr_warn("failed Basic login for '%s' from %s", r->basic_user,
+			    req_peer(r));
+			resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
+			return -1;
+		}
+	} else {
+		resp_error(r, ATR_E_UNAUTHORIZED,
+		    "log in first: POST /api/v1/session, then send 'Authorization: Bearer TOKEN'");
+		return -1;
+	}
+	r->authed = 1;
+	if ((r->route->flags & R_ADMIN) && !req_is_admin(r)) {
+		resp_error(r, ATR_E_FORBIDDEN, "only an admin may do this; '%s' is not an admin",
+		    r->user.name);
+		return -1;
+	}
+	return 0;
+}
+
+enum route_action
+router_route(struct req *r)
+{
+	int method = r->method == HTTP_HEAD ? HTTP_GET : r->method;
+	int path_known = 0;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		int m = match(r, routes[i].pattern, r->path, 0);
+		if (m != 1)
+			continue;
+		path_known = 1;
+		if (routes[i].method != method)
+			continue;
+		if (match(r, routes[i].pattern, r->path, 1) == -1) {
+			resp_error(r, ATR_E_BAD_REQUEST,
+			    "the path has a malformed %%-escape (or an encoded NUL)");
+			return ROUTE_RESPONDED;
+		}
+		r->route = &routes[i];
+		break;
+	}
+	if (r->route == NULL) {
+		if (path_known)
+			method_not_allowed(r);
+		else
+			resp_error(r, ATR_E_NOT_FOUND, "there is nothing at %s", r->path);
+		return ROUTE_RESPONDED;
+	}
+	if (parse_authorization(r) == -1) {
+		resp_error(r, ATR_E_UNAUTHORIZED,
+		    "the Authorization header is malformed; use 'Bearer TOKEN' or 'Basic ...'");
+		return ROUTE_RESPONDED;
+	}
+	if (r->route->flags & R_STREAM) {
+		if (r->content_length > atomic_load(&r->srv->max_revision_size)) {
+			resp_error(r, ATR_E_TOO_LARGE,
+			    "the content (%lld bytes) is larger than this server's max_revision_size"
+			    " (%lld bytes)",
+			    (long long)r->content_length,
+			    (long long)atomic_load(&r->srv->max_revision_size));
+			return ROUTE_RESPONDED;
+		}
+		return ROUTE_STREAM;
+	}
+	if (r->content_length > REQ_JSON_MAX) {
+		resp_error(r, ATR_E_TOO_LARGE, "the request body is larger than 64 KiB");
+		return ROUTE_RESPONDED;
+	}
+	return ROUTE_BUFFER;
+}
+
+static int
+must_defer(struct req *r, int slow)
+{
+	return slow || r->wants_basic || store_is_blocking(r->srv->store);
+}
+
+/* ---- run: authenticate, then the handler. */
+
+static void
+run_work(struct job *j, struct store_conn *sc)
+{
+	struct req *r = (struct req *)j;
+
+	r->sc = sc;
+	if (authorize(r) == 0)
+		r->route->handle(r);
+	r->sc = NULL;
+}
+
+/* A streamed body was authorised in begin(): run the handler only. */
+static void
+handle_work(struct job *j, struct store_conn *sc)
+{
+	struct req *r = (struct req *)j;
+
+	r->sc = sc;
+	r->route->handle(r);
+	r->sc = NULL;
+}
+
+static void
+run_done(struct job *j)
+{
+	conn_respond((struct req *)j);
+}
+
+void
+router_run(struct req *r)
+{
+	int authed_already = (r->route->flags & R_STREAM) != 0;
+
+	if (!must_defer(r, r->route->flags & R_SLOW)) {
+		r->sc = r->loop->sc;
+		if (authed_already || authorize(r) == 0)
+			r->route->handle(r);
+		r->sc = NULL;
+		conn_respond(r);
+		return;
+	}
+	r->job.work = authed_already ? handle_work : run_work;
+	r->job.done = run_done;
+	r->job.loop = r->loop;
+	job_submit(r->srv, &r->job);
+}
+
+/* ---- begin (streaming routes): authenticate, then begin(). */
+
+static void
+begin_work(struct job *j, struct store_conn *sc)
+{
+	struct req *r = (struct req *)j;
+
+	r->sc = sc;
+	if (authorize(r) == 0)
+		r->route->begin(r);
+	r->sc = NULL;
+}
+
+static void
+begin_done(struct job *j)
+{
+	conn_begin_done((struct req *)j);
+}
+
+void
+router_begin(struct req *r)
+{
+	if (!must_defer(r, 0)) {
+		r->sc = r->loop->sc;
+		if (authorize(r) == 0)
+			r->route->begin(r);
+		r->sc = NULL;
+		conn_begin_done(r);
+		return;
+	}
+	r->job.work = begin_work;
+	r->job.done = begin_done;
+	r->job.loop = r->loop;
+	job_submit(r->srv, &r->job);
+}

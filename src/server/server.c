@@ -1,0 +1,699 @@
+/*
+ * Threads and sockets. The main thread binds the listening sockets, owns
+ * the settings and handles signals; each event loop accepts from the
+ * shared sockets and serves its own connections; the job pool runs slow
+ * work. A reload (SIGHUP) builds the new settings and sockets completely
+ * before switching, so a bad file or a port in use changes nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <http_parser.h>
+
+#include "atrium/log.h"
+#include "atrium/util.h"
+#include "server/api.h"
+#include "server/server.h"
+#include "server/server_int.h"
+#include "version.h"
+
+#define DRAIN_SECONDS 20
+#define ACCEPTS_PER_WAKEUP 16
+
+static const char *const kind_names[LK__COUNT] = {"plain", "tls", "admin"};
+
+/* ---- the job pool */
+
+void
+job_submit(struct server *srv, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&srv->pool_mu);
+	if (srv->pool_tail != NULL)
+		srv->pool_tail->next = j;
+	else
+		srv->pool_head = j;
+	srv->pool_tail = j;
+	pthread_cond_signal(&srv->pool_cv);
+	pthread_mutex_unlock(&srv->pool_mu);
+}
+
+void
+loop_post(struct loop *lp, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&lp->mu);
+	if (lp->done_tail != NULL)
+		lp->done_tail->next = j;
+	else
+		lp->done_head = j;
+	lp->done_tail = j;
+	pthread_mutex_unlock(&lp->mu);
+	event_active(lp->wakeup, EV_READ, 0);
+}
+
+struct pool_arg {
+	struct server *srv;
+	struct store_conn *sc;
+};
+
+static void *
+pool_main(void *arg)
+{
+	struct pool_arg *pa = arg;
+	struct server *srv = pa->srv;
+	struct store_conn *sc = pa->sc;
+
+	free(pa);
+	for (;;) {
+		struct job *j;
+		pthread_mutex_lock(&srv->pool_mu);
+		while (srv->pool_head == NULL && !srv->pool_stop)
+			pthread_cond_wait(&srv->pool_cv, &srv->pool_mu);
+		if (srv->pool_head == NULL) {
+			pthread_mutex_unlock(&srv->pool_mu);
+			break;
+		}
+		j = srv->pool_head;
+		srv->pool_head = j->next;
+		if (srv->pool_head == NULL)
+			srv->pool_tail = NULL;
+		pthread_mutex_unlock(&srv->pool_mu);
+		if (j->work != NULL)
+			j->work(j, sc);
+		loop_post(j->loop, j);
+	}
+	store_conn_close(sc);
+	return NULL;
+}
+
+/* ---- event loops */
+
+static void
+wakeup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+	struct job *j;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&lp->mu);
+	j = lp->done_head;
+	lp->done_head = lp->done_tail = NULL;
+	pthread_mutex_unlock(&lp->mu);
+	while (j != NULL) {
+		struct job *next = j->next;
+		j->done(j);
+		j = next;
+	}
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct loop *lp = arg;
+	enum listener_kind kind = LK__COUNT;
+
+	(void)what;
+	for (int k = 0; k < LK__COUNT; k++)
+		if (lp->srv->lst[k].fd == lfd)
+			kind = (enum listener_kind)k;
+	/* A few per wakeup, so the other loops get their share. */
+	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE)
+				atr_warn("cannot accept a connection: %s", strerror(errno));
+			break;
+		}
+		if (kind == LK__COUNT) {
+			close(fd); /* the socket was just replaced */
+			continue;
+		}
+		conn_accept(lp, fd, kind, (struct sockaddr *)&ss, (int)sl);
+	}
+}
+
+/* Makes this loop accept on the server's current sockets (loop thread). */
+static void
+loop_listen(struct loop *lp)
+{
+	for (int k = 0; k < LK__COUNT; k++) {
+		int fd = lp->srv->lst[k].fd;
+		if (lp->accept_ev[k] != NULL) {
+			if (event_get_fd(lp->accept_ev[k]) == fd && !lp->draining)
+				continue;
+			event_free(lp->accept_ev[k]);
+			lp->accept_ev[k] = NULL;
+		}
+		if (fd == -1 || lp->draining)
+			continue;
+		lp->accept_ev[k] = event_new(lp->base, fd, EV_READ | EV_PERSIST, accept_cb, lp);
+		if (lp->accept_ev[k] != NULL)
+			event_add(lp->accept_ev[k], NULL);
+	}
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct loop *lp = arg;
+
+	loop_listen(lp);
+	event_base_dispatch(lp->base);
+	return NULL;
+}
+
+/* A message to every loop, waited for: done() runs on each loop. */
+struct broadcast {
+	struct job job;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+	int *pending;
+	void (*fn)(struct loop *lp);
+};
+
+static void
+broadcast_done(struct job *j)
+{
+	struct broadcast *b = (struct broadcast *)j;
+
+	b->fn(j->loop);
+	pthread_mutex_lock(b->mu);
+	if (--*b->pending == 0)
+		pthread_cond_signal(b->cv);
+	pthread_mutex_unlock(b->mu);
+}
+
+static void
+broadcast(struct server *srv, void (*fn)(struct loop *lp))
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	int pending = srv->nloops;
+	struct broadcast *msgs = calloc((size_t)srv->nloops, sizeof(*msgs));
+
+	if (msgs == NULL) {
+		atr_error("out of memory while reconfiguring the event loops");
+		return;
+	}
+	for (int i = 0; i < srv->nloops; i++) {
+		msgs[i].job.done = broadcast_done;
+		msgs[i].job.loop = &srv->loops[i];
+		msgs[i].mu = &mu;
+		msgs[i].cv = &cv;
+		msgs[i].pending = &pending;
+		msgs[i].fn = fn;
+		loop_post(&srv->loops[i], &msgs[i].job);
+	}
+	pthread_mutex_lock(&mu);
+	while (pending > 0)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	free(msgs);
+}
+
+/* ---- listening sockets */
+
+static int
+bind_listener(const char *addr, int port, struct atr_err *err)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[16];
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((rc = getaddrinfo(addr, portstr, &hints, &res)) != 0) {
+		atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s: %s; check `bind`", addr,
+		    gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		atr_err_set(err, ATR_E_IO, "cannot create a socket: %s", strerror(errno));
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 1024) == -1) {
+		if (errno == EADDRINUSE)
+			atr_err_set(err, ATR_E_CONFIG,
+			    "cannot listen on %s port %d: the port is already in use by another "
+			    "program (another atriumd?); stop it or choose another port",
+			    addr, port);
+		else
+			atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s port %d: %s", addr, port,
+			    strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Which listeners cfg asks for: port, or 0 for none. */
+static void
+wanted_ports(const struct atr_config *cfg, int ports[LK__COUNT])
+{
+	ports[LK_PLAIN] = atr_config_bool(cfg, "plain") ? (int)atr_config_int(cfg, "port") : 0;
+	/* TLS and the admin console come with the TLS work; until then only
+	 * the plain API listens. */
+	ports[LK_TLS] = 0;
+	ports[LK_ADMIN] = 0;
+}
+
+/* Binds what cfg asks for that is not already bound. On failure nothing
+ * changes and newfds holds -1s. */
+static int
+bind_wanted(struct server *srv, const struct atr_config *cfg, int newfds[LK__COUNT],
+    struct atr_err *err)
+{
+	int ports[LK__COUNT];
+	const char *addr = atr_config_str(cfg, "bind");
+	int same_addr = strcmp(addr, srv->bind) == 0;
+
+	wanted_ports(cfg, ports);
+	for (int k = 0; k < LK__COUNT; k++) {
+		newfds[k] = -1;
+		for (int j = 0; j < k; j++) {
+			if (ports[k] != 0 && ports[j] == ports[k]) {
+				atr_err_set(err, ATR_E_CONFIG,
+				    "the %s and %s listeners cannot share port %d", kind_names[j],
+				    kind_names[k], ports[k]);
+				goto fail;
+			}
+		}
+	}
+	for (int k = 0; k < LK__COUNT; k++) {
+		if (ports[k] == 0 || (same_addr && srv->lst[k].port == ports[k]))
+			continue;
+		if ((newfds[k] = bind_listener(addr, ports[k], err)) == -1)
+			goto fail;
+	}
+	return 0;
+fail:
+	for (int k = 0; k < LK__COUNT; k++) {
+		if (newfds[k] != -1)
+			close(newfds[k]);
+		newfds[k] = -1;
+	}
+	return -1;
+}
+
+/* Installs newfds (from bind_wanted) and closes what cfg no longer wants. */
+static void
+switch_listeners(struct server *srv, const struct atr_config *cfg, int newfds[LK__COUNT])
+{
+	int ports[LK__COUNT], oldfds[LK__COUNT], changed = 0;
+
+	wanted_ports(cfg, ports);
+	for (int k = 0; k < LK__COUNT; k++) {
+		oldfds[k] = -1;
+		if (newfds[k] != -1 || (ports[k] == 0 && srv->lst[k].fd != -1)) {
+			oldfds[k] = srv->lst[k].fd;
+			srv->lst[k].fd = newfds[k];
+			srv->lst[k].port = newfds[k] != -1 ? ports[k] : 0;
+			atomic_store(&srv->ports[k], srv->lst[k].port);
+			changed = 1;
+			if (newfds[k] != -1)
+				atr_info("listening on %s port %d (%s)", atr_config_str(cfg, "bind"),
+				    ports[k], kind_names[k]);
+			else
+				atr_info("closed the %s port", kind_names[k]);
+		}
+	}
+	snprintf(srv->bind, sizeof(srv->bind), "%s", atr_config_str(cfg, "bind"));
+	if (changed && srv->loops != NULL && srv->loops[0].thread != 0)
+		broadcast(srv, loop_listen);
+	for (int k = 0; k < LK__COUNT; k++)
+		if (oldfds[k] != -1)
+			close(oldfds[k]);
+}
+
+/* ---- settings */
+
+struct atr_config *
+server_load_config(const char *datadir, const struct atr_config *overrides, int write_defaults,
+    struct atr_err *err)
+{
+	struct atr_config *cfg = atr_config_new();
+	char path[4200];
+
+	if (cfg == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/atrium.conf", datadir);
+	if (atr_config_load_file(cfg, path, err) == -1) {
+		if (err->code != ATR_E_NOT_FOUND || !write_defaults)
+			goto fail;
+		if (atr_config_write_defaults(path, err) == -1)
+			goto fail;
+		atr_info("wrote the default settings to %s", path);
+	}
+	if (atr_config_load_env(cfg, err) == -1 ||
+	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1))
+		goto fail;
+	return cfg;
+fail:
+	atr_config_free(cfg);
+	return NULL;
+}
+
+static void
+apply_settings(struct server *srv, const struct atr_config *cfg)
+{
+	enum atr_log_level level = ATR_LOG_INFO;
+
+	atr_log_parse_level(atr_config_str(cfg, "log_level"), &level);
+	atr_log_set_level(level);
+	atomic_store(&srv->max_revision_size, atr_config_int(cfg, "max_revision_size"));
+	atomic_store(&srv->idle_timeout, (int)atr_config_int(cfg, "idle_timeout"));
+	atomic_store(&srv->session_hours, (int)atr_config_int(cfg, "session_hours"));
+	atomic_store(&srv->max_connections, (int)atr_config_int(cfg, "max_connections"));
+}
+
+static void
+log_exposure(const struct atr_config *cfg)
+{
+	const char *bind = atr_config_str(cfg, "bind");
+
+	if (strcmp(bind, "127.0.0.1") == 0 || strcmp(bind, "::1") == 0 ||
+	    strcmp(bind, "localhost") == 0)
+		atr_info("bind = %s: only this machine can connect; to open the server to the "
+			 "network set `bind = 0.0.0.0` in atrium.conf (or --bind 0.0.0.0)",
+		    bind);
+	else
+		atr_info("bind = %s: the server is reachable from the network", bind);
+}
+
+static void
+reload(struct server *srv)
+{
+	struct atr_err err;
+	struct atr_config *cfg;
+	int newfds[LK__COUNT];
+
+	atr_err_clear(&err);
+	atr_info("SIGHUP: reloading settings from %s", srv->confpath);
+	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, &err)) == NULL) {
+		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
+		return;
+	}
+	if (bind_wanted(srv, cfg, newfds, &err) == -1) {
+		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
+		atr_config_free(cfg);
+		return;
+	}
+	switch_listeners(srv, cfg, newfds);
+	apply_settings(srv, cfg);
+	atr_config_free(srv->cfg);
+	srv->cfg = cfg;
+	atr_info("reload done");
+}
+
+/* ---- lifecycle */
+
+static int
+lock_datadir(const char *datadir, struct atr_err *err)
+{
+	char path[4200], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/atriumd.lock", datadir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return atr_err_set(err, ATR_E_IO, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		ssize_t n = read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "another atriumd (pid %s) is already serving %s; stop it first",
+		    pid[0] ? pid : "?", datadir);
+	}
+	if (ftruncate(fd, 0) == 0) {
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (write(fd, pid, (size_t)n) < 0)
+			atr_debug("cannot record the pid in %s", path);
+	}
+	return fd; /* held open (and locked) for the life of the process */
+}
+
+struct server *
+server_new(const char *datadir, struct atr_config *overrides, struct atr_err *err)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	struct store_conn *sc = NULL;
+	int newfds[LK__COUNT];
+	long ncpu;
+
+	if (srv == NULL) {
+		atr_config_free(overrides);
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	srv->overrides = overrides;
+	for (int k = 0; k < LK__COUNT; k++)
+		srv->lst[k].fd = -1;
+	pthread_mutex_init(&srv->pool_mu, NULL);
+	pthread_cond_init(&srv->pool_cv, NULL);
+	srv->started = atr_now_ms() / 1000;
+	if ((srv->datadir = strdup(datadir)) == NULL ||
+	    asprintf(&srv->confpath, "%s/atrium.conf", datadir) < 0) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	if (atr_mkdirs(datadir, 0700, err) == -1)
+		goto fail;
+	if (lock_datadir(datadir, err) == -1)
+		goto fail;
+	if ((srv->cfg = server_load_config(datadir, overrides, 1, err)) == NULL)
+		goto fail;
+	apply_settings(srv, srv->cfg);
+	if ((srv->store = store_open(srv->cfg, datadir, err)) == NULL)
+		goto fail;
+	if ((sc = store_conn_open(srv->store, err)) == NULL)
+		goto fail;
+	if (api_bootstrap_admin(sc, datadir, err) == -1)
+		goto fail;
+	store_session_purge(sc, atr_now_ms() / 1000, NULL);
+	store_conn_close(sc);
+	sc = NULL;
+
+	if (bind_wanted(srv, srv->cfg, newfds, err) == -1)
+		goto fail;
+	switch_listeners(srv, srv->cfg, newfds);
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	srv->nloops = (int)atr_config_int(srv->cfg, "workers");
+	if (srv->nloops == 0)
+		srv->nloops = ncpu > 0 ? (int)ncpu : 1;
+	srv->npool = (int)atr_config_int(srv->cfg, "store_threads");
+	if ((srv->loops = calloc((size_t)srv->nloops, sizeof(*srv->loops))) == NULL ||
+	    (srv->pool = calloc((size_t)srv->npool, sizeof(*srv->pool))) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	for (int i = 0; i < srv->nloops; i++) {
+		struct loop *lp = &srv->loops[i];
+		lp->srv = srv;
+		lp->index = i;
+		pthread_mutex_init(&lp->mu, NULL);
+		if ((lp->base = event_base_new()) == NULL ||
+		    (lp->wakeup = event_new(lp->base, -1, EV_READ | EV_PERSIST, wakeup_cb, lp)) ==
+			NULL) {
+			atr_err_set(err, ATR_E_NOMEM, "cannot create an event loop");
+			goto fail;
+		}
+		event_add(lp->wakeup, NULL);
+		if ((lp->sc = store_conn_open(srv->store, err)) == NULL)
+			goto fail;
+	}
+	return srv;
+fail:
+	store_conn_close(sc);
+	server_free(srv);
+	return NULL;
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	if (lp->nconns == 0)
+		event_base_loopexit(lp->base, NULL);
+}
+
+static void
+drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	if (lp->nconns > 0)
+		atr_warn("closing %d connection(s) that did not finish within %d s", lp->nconns,
+		    DRAIN_SECONDS);
+	conn_free_all(lp);
+	event_base_loopexit(lp->base, NULL);
+}
+
+static void
+loop_drain(struct loop *lp)
+{
+	struct timeval tick = {0, 100000}, deadline = {DRAIN_SECONDS, 0};
+
+	lp->draining = 1;
+	loop_listen(lp); /* removes the accept events */
+	conn_close_idle(lp);
+	lp->drain_timer = event_new(lp->base, -1, EV_PERSIST, drain_check, lp);
+	event_add(lp->drain_timer, &tick);
+	event_base_once(lp->base, -1, EV_TIMEOUT, drain_deadline, lp, &deadline);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		reload(srv);
+		return;
+	}
+	atr_info("%s: finishing open requests, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	event_base_loopexit(srv->main_base, NULL);
+}
+
+static void
+purge_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct atr_err err;
+	struct store_conn *sc;
+
+	(void)fd;
+	(void)what;
+	if (store_is_blocking(srv->store))
+		return; /* the database purges on its own schedule */
+	if ((sc = store_conn_open(srv->store, &err)) == NULL)
+		return;
+	if (store_session_purge(sc, atr_now_ms() / 1000, &err) == -1)
+		atr_warn("purging expired sessions failed: %s", atr_err_msg(&err));
+	store_conn_close(sc);
+}
+
+int
+server_run(struct server *srv)
+{
+	struct event *sigs[3] = {NULL, NULL, NULL}, *purge = NULL;
+	struct timeval hourly = {3600, 0};
+	const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
+	int rc = 0;
+
+	if ((srv->main_base = event_base_new()) == NULL) {
+		atr_error("cannot create the main event loop");
+		return 1;
+	}
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(srv->main_base, signums[i], signal_cb, srv);
+		event_add(sigs[i], NULL);
+	}
+	purge = event_new(srv->main_base, -1, EV_PERSIST, purge_cb, srv);
+	event_add(purge, &hourly);
+
+	for (int i = 0; i < srv->npool; i++) {
+		struct pool_arg *pa = malloc(sizeof(*pa));
+		struct atr_err err;
+		if (pa == NULL || (pa->sc = store_conn_open(srv->store, &err)) == NULL) {
+			atr_error("cannot start the job pool: %s", pa ? atr_err_msg(&err) : "no memory");
+			free(pa);
+			return 1;
+		}
+		pa->srv = srv;
+		pthread_create(&srv->pool[i], NULL, pool_main, pa);
+	}
+	for (int i = 0; i < srv->nloops; i++)
+		pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
+	log_exposure(srv->cfg);
+	atr_info("atriumd %s ready: %d event loop(s), %d store thread(s), store %s", ATRIUM_VERSION,
+	    srv->nloops, srv->npool, store_describe(srv->store));
+
+	event_base_dispatch(srv->main_base);
+
+	/* Drain: stop accepting, finish what is in flight, then stop. */
+	broadcast(srv, loop_drain);
+	for (int i = 0; i < srv->nloops; i++)
+		pthread_join(srv->loops[i].thread, NULL);
+	pthread_mutex_lock(&srv->pool_mu);
+	srv->pool_stop = 1;
+	pthread_cond_broadcast(&srv->pool_cv);
+	pthread_mutex_unlock(&srv->pool_mu);
+	for (int i = 0; i < srv->npool; i++)
+		pthread_join(srv->pool[i], NULL);
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_free(purge);
+	atr_info("atriumd stopped");
+	return rc;
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	for (int i = 0; srv->loops != NULL && i < srv->nloops; i++) {
+		struct loop *lp = &srv->loops[i];
+		for (int k = 0; k < LK__COUNT; k++)
+			if (lp->accept_ev[k] != NULL)
+				event_free(lp->accept_ev[k]);
+		if (lp->base != NULL)
+			conn_free_all(lp);
+		if (lp->drain_timer != NULL)
+			event_free(lp->drain_timer);
+		if (lp->wakeup != NULL)
+			event_free(lp->wakeup);
+		if (lp->base != NULL)
+			event_base_free(lp->base);
+		store_conn_close(lp->sc);
+		pthread_mutex_destroy(&lp->mu);
+	}
+	for (int k = 0; k < LK__COUNT; k++)
+		if (srv->lst[k].fd != -1)
+			close(srv->lst[k].fd);
+	if (srv->main_base != NULL)
+		event_base_free(srv->main_base);
+	free(srv->loops);
+	free(srv->pool);
+	store_close(srv->store);
+	atr_config_free(srv->cfg);
+	atr_config_free(srv->overrides);
+	free(srv->datadir);
+	free(srv->confpath);
+	pthread_mutex_destroy(&srv->pool_mu);
+	pthread_cond_destroy(&srv->pool_cv);
+	free(srv);
+}

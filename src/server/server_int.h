@@ -1,0 +1,106 @@
+/*
+ * atriumd's internals shared by server.c (threads, listeners, signals),
+ * conn.c (connections and HTTP I/O) and router.c (dispatch).
+ *
+ * Threads: one event loop per core serves connections; a job pool runs
+ * slow work (password hashing, fsync, blocking database calls); the main
+ * thread handles signals, reloads and timers. Work moves between them
+ * only as struct job: a loop hands a job to the pool, the pool hands it
+ * back to the loop that owns it.
+ */
+#ifndef ATRIUM_SERVER_INT_H
+#define ATRIUM_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "atrium/config.h"
+#include "server/store.h"
+
+struct conn;
+struct loop;
+struct server;
+
+enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
+
+/* A unit of work: work() runs on a pool thread (if set), then done() runs
+ * on the loop that submitted it. Owned by whoever embeds it. */
+struct job {
+	void (*work)(struct job *j, struct store_conn *sc);
+	void (*done)(struct job *j);
+	struct loop *loop;
+	struct job *next;
+};
+
+struct loop {
+	struct server *srv;
+	int index;
+	pthread_t thread;
+	struct event_base *base;
+	struct store_conn *sc;  /* for handlers run inline on this loop */
+	struct event *accept_ev[LK__COUNT]; /* on the shared listening sockets */
+	pthread_mutex_t mu;     /* guards done_head/done_tail */
+	struct job *done_head, *done_tail;
+	struct event *wakeup;   /* activated when jobs come back */
+	struct event *drain_timer;
+	struct conn *conns;     /* every open connection, for draining */
+	int nconns;
+	int draining;
+};
+
+struct listener {
+	int fd;   /* -1: closed */
+	int port;
+};
+
+struct server {
+	char *datadir;
+	char *confpath;
+	struct atr_config *cfg;       /* effective settings; main thread only */
+	struct atr_config *overrides; /* from the command line; main thread only */
+	struct store *store;
+	struct loop *loops;
+	int nloops;
+
+	/* The job pool. */
+	pthread_t *pool;
+	int npool;
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cv;
+	struct job *pool_head, *pool_tail;
+	int pool_stop;
+
+	struct listener lst[LK__COUNT];
+	char bind[256];
+
+	/* Settings the loops read while running; written on reload. */
+	_Atomic int64_t max_revision_size;
+	_Atomic int idle_timeout;
+	_Atomic int session_hours;
+	_Atomic int max_connections;
+	_Atomic int open_conns;
+	_Atomic int ports[LK__COUNT]; /* 0: not listening */
+
+	/* Counters for /metrics. */
+	_Atomic uint64_t accepted[LK__COUNT];
+	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
+
+	int64_t started;
+	struct event_base *main_base;
+};
+
+/* server.c */
+void job_submit(struct server *srv, struct job *j);
+void loop_post(struct loop *lp, struct job *j);
+
+/* conn.c */
+struct sockaddr;
+void conn_accept(struct loop *lp, int fd, enum listener_kind kind,
+    const struct sockaddr *sa, int salen);
+void conn_close_idle(struct loop *lp);
+void conn_free_all(struct loop *lp);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * The store: users, sessions, projects, revisions and revision content.
+ *
+ * One struct store per process (the backend), one struct store_conn per
+ * thread that uses it. Every call is synchronous; a backend whose calls
+ * wait on the network (store_is_blocking()) is only called from the job
+ * pool, never from an event loop.
+ *
+ * Revision content ("blobs") is addressed by its SHA-256. It is written
+ * through a blob writer: bytes are streamed in, then store_blob_finish()
+ * makes them durable under their hash. A revision row is committed only
+ * after that, so an acknowledged revision is never lost.
+ */
+#ifndef ATRIUM_SERVER_STORE_H
+#define ATRIUM_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atrium/config.h"
+#include "atrium/err.h"
+
+#define STORE_NAME_MAX 64
+#define STORE_MESSAGE_MAX 4096
+#define STORE_DESC_MAX 4096
+
+struct store;
+struct store_conn;
+struct store_blob_writer;
+
+struct store_user {
+	char name[STORE_NAME_MAX + 1];
+	char role[8]; /* "admin" or "user" */
+	int64_t created;
+};
+
+struct store_revision {
+	int64_t number;
+	char author[STORE_NAME_MAX + 1];
+	char message[STORE_MESSAGE_MAX + 1];
+	int64_t time;
+	int64_t size;
+	char sha256[65];
+};
+
+struct store_project {
+	char name[STORE_NAME_MAX + 1];
+	char description[STORE_DESC_MAX + 1];
+	int64_t created;
+	char created_by[STORE_NAME_MAX + 1];
+	int64_t head;               /* 0: no revision yet */
+	struct store_revision last; /* valid when head > 0 */
+};
+
+/* Opens the backend named by cfg's `database` with data under datadir
+ * (created if missing). */
+struct store *store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err);
+void store_close(struct store *st);
+
+/* Whether calls may wait on the network (then: job pool only). */
+int store_is_blocking(const struct store *st);
+
+/* A human-readable description for the log, e.g. "sqlite DIR/atrium.db". */
+const char *store_describe(const struct store *st);
+
+struct store_conn *store_conn_open(struct store *st, struct atr_err *err);
+void store_conn_close(struct store_conn *sc);
+
+/* Users. Hashes are opaque strings from password.h. */
+int store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err);
+int store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
+    struct atr_err *err);
+/* hash may be NULL; hashlen is its buffer size. ATR_E_NOT_FOUND if none. */
+int store_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
+    size_t hashlen, struct atr_err *err);
+int store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *),
+    void *arg, struct atr_err *err);
+/* Refuses (ATR_E_CONFLICT) to delete the last admin; ends the user's sessions. */
+int store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err);
+/* Replaces the hash and ends the user's sessions except keep_token_hash. */
+int store_user_set_password(struct store_conn *sc, const char *name, const char *hash,
+    const char *keep_token_hash, struct atr_err *err);
+int store_user_set_role(struct store_conn *sc, const char *name, const char *role,
+    struct atr_err *err);
+
+/* Sessions, keyed by the hex SHA-256 of the token. */
+int store_session_create(struct store_conn *sc, const char *token_hash, const char *user,
+    int64_t expires, struct atr_err *err);
+/* ATR_E_UNAUTHORIZED when unknown or expired. */
+int store_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
+    struct store_user *u, struct atr_err *err);
+int store_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err);
+int store_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err);
+
+/* Projects. */
+int store_project_create(struct store_conn *sc, const char *name, const char *description,
+    const char *created_by, int64_t now, struct atr_err *err);
+int store_project_get(struct store_conn *sc, const char *name, struct store_project *p,
+    struct atr_err *err);
+int store_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
+    void *arg, struct atr_err *err);
+int store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err);
+
+/* Revisions, newest first. */
+int store_revision_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err);
+int store_revision_get(struct store_conn *sc, const char *project, int64_t number,
+    struct store_revision *r, struct atr_err *err);
+
+/*
+ * Adds revision base+1 to project if base is still its head. The content
+ * must already be durable (store_blob_finish()). On a newer head: -1 with
+ * ATR_E_CONFLICT and *head filled with the newest revision.
+ */
+int store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
+    const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
+    struct store_revision *head, struct atr_err *err);
+
+/* Blob writing: new (any thread), write (the thread that owns it; cheap,
+ * no fsync), finish (fsync + rename: job pool), abort (frees). */
+struct store_blob_writer *store_blob_writer_new(struct store *st, struct atr_err *err);
+int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
+    struct atr_err *err);
+int64_t store_blob_written(const struct store_blob_writer *w);
+/* Makes the content durable under its SHA-256; fills sha256 (65 bytes)
+ * and frees w whatever happens. */
+int store_blob_finish(struct store_blob_writer *w, char *sha256, struct atr_err *err);
+void store_blob_abort(struct store_blob_writer *w);
+
+/* Opens a blob for reading; returns a file descriptor the caller closes. */
+int store_blob_open(struct store *st, const char *sha256, struct atr_err *err);
+
+#endif

@@ -1,0 +1,902 @@
+/*
+ * The embedded store: SQLite (WAL) for rows, one file per blob under
+ * DIR/blobs/ named by its SHA-256.
+ *
+ * Durability: a blob is written to DIR/blobs/tmp/, fsync'ed, renamed to
+ * DIR/blobs/XX/SHA256 and its directory fsync'ed before its revision row is
+ * committed (synchronous=FULL), so a revision that was acknowledged survives
+ * a kill -9 or a power cut. Identical content is stored once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "atrium/util.h"
+#include "server/store.h"
+
+#define MAX_PINS 1024
+
+struct store {
+	char *dbpath;
+	char *blobdir;
+	char describe[600];
+	pthread_mutex_t pin_lock;
+	char (*pins)[65]; /* blobs made durable whose row is not committed yet */
+	int npins;
+};
+
+struct store_conn {
+	struct store *st;
+	sqlite3 *db;
+};
+
+struct store_blob_writer {
+	struct store *st;
+	int fd;
+	char tmppath[4200];
+	EVP_MD_CTX *md;
+	int64_t written;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS users("
+    "  name TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('admin','user')), created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sessions("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  expires INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS projects("
+    "  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, description TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, created_by TEXT NOT NULL, head INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS revisions("
+    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  number INTEGER NOT NULL, author TEXT NOT NULL, message TEXT NOT NULL,"
+    "  time INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+    "  PRIMARY KEY (project_id, number));"
+    "CREATE INDEX IF NOT EXISTS revisions_sha256 ON revisions(sha256);";
+
+static int
+db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
+{
+	return atr_err_set(err, ATR_E_DATABASE, "database error while %s: %s", what,
+	    sqlite3_errmsg(sc->db));
+}
+
+static void
+copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	snprintf(dst, size, "%s", src != NULL ? (const char *)src : "");
+}
+
+struct store *
+store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err)
+{
+	struct store *st;
+	struct store_conn *sc;
+	char path[4200];
+	const char *db = atr_config_str(cfg, "database");
+
+	if (strcmp(db, "sqlite") != 0) {
+		atr_err_set(err, ATR_E_CONFIG,
+		    "database = %s is not supported; use sqlite", db);
+		return NULL;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	pthread_mutex_init(&st->pin_lock, NULL);
+	if (asprintf(&st->dbpath, "%s/atrium.db", datadir) < 0 ||
+	    asprintf(&st->blobdir, "%s/blobs", datadir) < 0) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	if ((st->pins = calloc(MAX_PINS, sizeof(*st->pins))) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	snprintf(st->describe, sizeof(st->describe), "sqlite %s", st->dbpath);
+	snprintf(path, sizeof(path), "%s/tmp", st->blobdir);
+	if (atr_mkdirs(path, 0700, err) == -1)
+		goto fail;
+	/* Leftovers of uploads cut short by a crash: never acknowledged. */
+	DIR *d = opendir(path);
+	if (d != NULL) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	if ((sc = store_conn_open(st, err)) == NULL)
+		goto fail;
+	if (sqlite3_exec(sc->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(sc, err, "creating the schema");
+		store_conn_close(sc);
+		goto fail;
+	}
+	store_conn_close(sc);
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_destroy(&st->pin_lock);
+	free(st->pins);
+	free(st->dbpath);
+	free(st->blobdir);
+	free(st);
+}
+
+int
+store_is_blocking(const struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
+const char *
+store_describe(const struct store *st)
+{
+	return st->describe;
+}
+
+struct store_conn *
+store_conn_open(struct store *st, struct atr_err *err)
+{
+	struct store_conn *sc = calloc(1, sizeof(*sc));
+	static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				      "PRAGMA foreign_keys=ON;";
+
+	if (sc == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	sc->st = st;
+	if (sqlite3_open_v2(st->dbpath, &sc->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		atr_err_set(err, ATR_E_DATABASE, "cannot open %s: %s", st->dbpath,
+		    sc->db ? sqlite3_errmsg(sc->db) : "out of memory");
+		store_conn_close(sc);
+		return NULL;
+	}
+	sqlite3_busy_timeout(sc->db, 30000);
+	if (sqlite3_exec(sc->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(sc, err, "configuring the connection");
+		store_conn_close(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+void
+store_conn_close(struct store_conn *sc)
+{
+	if (sc == NULL)
+		return;
+	sqlite3_close_v2(sc->db);
+	free(sc);
+}
+
+/* Prepares sql, binding "%s"-free positional text/int args described by
+ * types ('t' text, 'i' int64) from the varargs. */
+static sqlite3_stmt *
+prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+
+	if (sqlite3_prepare_v2(sc->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		db_fail(sc, err, "preparing a query");
+		return NULL;
+	}
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't')
+			sqlite3_bind_text(stmt, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(stmt, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	return stmt;
+}
+
+/* Runs a statement that returns no rows. */
+static int
+run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *stmt)
+{
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT)
+		return atr_err_set(err, ATR_E_EXISTS, NULL);
+	return db_fail(sc, err, what);
+}
+
+static int
+exec(struct store_conn *sc, const char *sql, struct atr_err *err)
+{
+	if (sqlite3_exec(sc->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(sc, err, sql);
+	return 0;
+}
+
+int
+store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, "SELECT count(*) FROM users", "");
+
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return db_fail(sc, err, "counting users");
+	}
+	*count = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
+    struct atr_err *err)
+{
+	if (run(sc, err, "adding a user",
+		prep(sc, err, "INSERT INTO users(name, hash, role, created) VALUES (?,?,?,?)",
+		    "ttti", name, hash, role, (int64_t)(atr_now_ms() / 1000))) == -1) {
+		if (err != NULL && err->code == ATR_E_EXISTS)
+			atr_err_set(err, ATR_E_EXISTS, "a user named '%s' already exists", name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+user_from_row(sqlite3_stmt *s, struct store_user *u)
+{
+	copy_text(u->name, sizeof(u->name), sqlite3_column_text(s, 0));
+	copy_text(u->role, sizeof(u->role), sqlite3_column_text(s, 1));
+	u->created = sqlite3_column_int64(s, 2);
+}
+
+int
+store_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
+    size_t hashlen, struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created, hash FROM users WHERE name = ?",
+	    "t", name);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		user_from_row(s, u);
+		if (hash != NULL)
+			copy_text(hash, hashlen, sqlite3_column_text(s, 3));
+		sqlite3_finalize(s);
+		return 0;
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
+	return db_fail(sc, err, "reading a user");
+}
+
+int
+store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *), void *arg,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created FROM users ORDER BY name", "");
+	struct store_user u;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		user_from_row(s, &u);
+		if (each(&u, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(sc, err, "listing users");
+	return 0;
+}
+
+int
+store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+{
+	struct store_user u;
+	sqlite3_stmt *s;
+	int64_t admins = 0;
+
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (store_user_get(sc, name, &u, NULL, 0, err) == -1)
+		goto fail;
+	if (strcmp(u.role, "admin") == 0) {
+		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
+			goto fail;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			admins = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		if (admins <= 1) {
+			atr_err_set(err, ATR_E_CONFLICT,
+			    "'%s' is the last admin; make another user an admin first", name);
+			goto fail;
+		}
+	}
+	if (run(sc, err, "deleting a user",
+		prep(sc, err, "DELETE FROM users WHERE name = ?", "t", name)) == -1)
+		goto fail;
+	return exec(sc, "COMMIT", err);
+fail:
+	exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+int
+store_user_set_password(struct store_conn *sc, const char *name, const char *hash,
+    const char *keep_token_hash, struct atr_err *err)
+{
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (run(sc, err, "changing a password",
+		prep(sc, err, "UPDATE users SET hash = ? WHERE name = ?", "tt", hash, name)) == -1)
+		goto fail;
+	if (sqlite3_changes(sc->db) == 0) {
+		atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
+		goto fail;
+	}
+	if (run(sc, err, "ending sessions",
+		prep(sc, err, "DELETE FROM sessions WHERE user = ? AND token_hash != ?", "tt", name,
+		    keep_token_hash != NULL ? keep_token_hash : "")) == -1)
+		goto fail;
+	return exec(sc, "COMMIT", err);
+fail:
+	exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+int
+store_user_set_role(struct store_conn *sc, const char *name, const char *role,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t admins = 0;
+	struct store_user u;
+
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (store_user_get(sc, name, &u, NULL, 0, err) == -1)
+		goto fail;
+	if (strcmp(u.role, "admin") == 0 && strcmp(role, "admin") != 0) {
+		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
+			goto fail;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			admins = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		if (admins <= 1) {
+			atr_err_set(err, ATR_E_CONFLICT,
+			    "'%s' is the last admin; make another user an admin first", name);
+			goto fail;
+		}
+	}
+	if (run(sc, err, "changing a role",
+		prep(sc, err, "UPDATE users SET role = ? WHERE name = ?", "tt", role, name)) == -1)
+		goto fail;
+	return exec(sc, "COMMIT", err);
+fail:
+	exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+int
+store_session_create(struct store_conn *sc, const char *token_hash, const char *user,
+    int64_t expires, struct atr_err *err)
+{
+	return run(sc, err, "creating a session",
+	    prep(sc, err, "INSERT INTO sessions(token_hash, user, expires) VALUES (?,?,?)", "tti",
+		token_hash, user, expires));
+}
+
+int
+store_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
+    struct store_user *u, struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err,
+	    "SELECT u.name, u.role, u.created FROM sessions s JOIN users u ON u.name = s.user"
+	    " WHERE s.token_hash = ? AND s.expires > ?",
+	    "ti", token_hash, now);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		user_from_row(s, u);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return atr_err_set(err, ATR_E_UNAUTHORIZED,
+		    "your session has expired or was ended; log in again");
+	return db_fail(sc, err, "looking up a session");
+}
+
+int
+store_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err)
+{
+	return run(sc, err, "ending a session",
+	    prep(sc, err, "DELETE FROM sessions WHERE token_hash = ?", "t", token_hash));
+}
+
+int
+store_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
+{
+	return run(sc, err, "purging sessions",
+	    prep(sc, err, "DELETE FROM sessions WHERE expires <= ?", "i", now));
+}
+
+int
+store_project_create(struct store_conn *sc, const char *name, const char *description,
+    const char *created_by, int64_t now, struct atr_err *err)
+{
+	if (run(sc, err, "creating a project",
+		prep(sc, err,
+		    "INSERT INTO projects(name, description, created, created_by) VALUES (?,?,?,?)",
+		    "ttit", name, description, now, created_by)) == -1) {
+		if (err != NULL && err->code == ATR_E_EXISTS)
+			atr_err_set(err, ATR_E_EXISTS, "a project named '%s' already exists", name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
+{
+	r->number = sqlite3_column_int64(s, col);
+	copy_text(r->author, sizeof(r->author), sqlite3_column_text(s, col + 1));
+	copy_text(r->message, sizeof(r->message), sqlite3_column_text(s, col + 2));
+	r->time = sqlite3_column_int64(s, col + 3);
+	r->size = sqlite3_column_int64(s, col + 4);
+	copy_text(r->sha256, sizeof(r->sha256), sqlite3_column_text(s, col + 5));
+}
+
+#define PROJECT_COLUMNS                                                                    \
+	"SELECT p.name, p.description, p.created, p.created_by, p.head,"                   \
+	" r.number, r.author, r.message, r.time, r.size, r.sha256 FROM projects p"         \
+	" LEFT JOIN revisions r ON r.project_id = p.id AND r.number = p.head"
+
+static void
+project_from_row(sqlite3_stmt *s, struct store_project *p)
+{
+	copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
+	copy_text(p->description, sizeof(p->description), sqlite3_column_text(s, 1));
+	p->created = sqlite3_column_int64(s, 2);
+	copy_text(p->created_by, sizeof(p->created_by), sqlite3_column_text(s, 3));
+	p->head = sqlite3_column_int64(s, 4);
+	if (p->head > 0)
+		revision_from_row(s, 5, &p->last);
+	else
+		memset(&p->last, 0, sizeof(p->last));
+}
+
+int
+store_project_get(struct store_conn *sc, const char *name, struct store_project *p,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " WHERE p.name = ?", "t", name);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		project_from_row(s, p);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
+	return db_fail(sc, err, "reading a project");
+}
+
+int
+store_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
+    void *arg, struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " ORDER BY p.name", "");
+	struct store_project *p = malloc(sizeof(*p));
+	int rc = SQLITE_DONE;
+
+	if (s == NULL || p == NULL) {
+		sqlite3_finalize(s);
+		free(p);
+		return s == NULL ? -1 : atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		project_from_row(s, p);
+		if (each(p, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	free(p);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(sc, err, "listing projects");
+	return 0;
+}
+
+static int
+pinned(struct store *st, const char *sha256)
+{
+	for (int i = 0; i < st->npins; i++)
+		if (strcmp(st->pins[i], sha256) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+blob_path(const struct store *st, const char *sha256, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%.2s/%s", st->blobdir, sha256, sha256);
+}
+
+/* Removes the blob files named by the statement's rows that no revision
+ * references any more. Called with pin_lock held. */
+static void
+remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
+{
+	char path[4200];
+
+	for (int i = 0; i < n; i++) {
+		sqlite3_stmt *s = prep(sc, NULL, "SELECT 1 FROM revisions WHERE sha256 = ? LIMIT 1",
+		    "t", shas[i]);
+		int used = s == NULL || sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (used || pinned(sc->st, shas[i]))
+			continue;
+		blob_path(sc->st, shas[i], path, sizeof(path));
+		unlink(path);
+	}
+}
+
+int
+store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+{
+	sqlite3_stmt *s;
+	char (*shas)[65] = NULL;
+	int n = 0, cap = 0, rc;
+
+	pthread_mutex_lock(&sc->st->pin_lock);
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		goto out_unlock;
+	s = prep(sc, err,
+	    "SELECT DISTINCT r.sha256 FROM revisions r JOIN projects p ON p.id = r.project_id"
+	    " WHERE p.name = ?",
+	    "t", name);
+	if (s == NULL)
+		goto fail;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			int ncap = cap ? cap * 2 : 64;
+			void *bigger = realloc(shas, (size_t)ncap * sizeof(*shas));
+			if (bigger == NULL) {
+				sqlite3_finalize(s);
+				atr_err_set(err, ATR_E_NOMEM, NULL);
+				goto fail;
+			}
+			shas = bigger;
+			cap = ncap;
+		}
+		copy_text(shas[n++], 65, sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	if (run(sc, err, "deleting a project",
+		prep(sc, err, "DELETE FROM projects WHERE name = ?", "t", name)) == -1)
+		goto fail;
+	if (sqlite3_changes(sc->db) == 0) {
+		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
+		goto fail;
+	}
+	if (exec(sc, "COMMIT", err) == -1)
+		goto fail;
+	remove_unreferenced(sc, shas, n);
+	pthread_mutex_unlock(&sc->st->pin_lock);
+	free(shas);
+	return 0;
+fail:
+	exec(sc, "ROLLBACK", NULL);
+out_unlock:
+	pthread_mutex_unlock(&sc->st->pin_lock);
+	free(shas);
+	return -1;
+}
+
+#define REVISION_COLUMNS "SELECT r.number, r.author, r.message, r.time, r.size, r.sha256"
+
+int
+store_revision_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
+{
+	struct store_project p;
+	sqlite3_stmt *s;
+	struct store_revision *r;
+	int rc = SQLITE_DONE;
+
+	if (store_project_get(sc, project, &p, err) == -1)
+		return -1;
+	s = prep(sc, err,
+	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
+			     " WHERE p.name = ? ORDER BY r.number DESC",
+	    "t", project);
+	if (s == NULL)
+		return -1;
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		sqlite3_finalize(s);
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		revision_from_row(s, 0, r);
+		if (each(r, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	free(r);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(sc, err, "listing revisions");
+	return 0;
+}
+
+int
+store_revision_get(struct store_conn *sc, const char *project, int64_t number,
+    struct store_revision *r, struct atr_err *err)
+{
+	struct store_project p;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_project_get(sc, project, &p, err) == -1)
+		return -1;
+	if (number < 0)
+		number = p.head;
+	s = prep(sc, err,
+	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
+			     " WHERE p.name = ? AND r.number = ?",
+	    "ti", project, number);
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		revision_from_row(s, 0, r);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE) {
+		if (p.head == 0)
+			return atr_err_set(err, ATR_E_NOT_FOUND,
+			    "project '%s' has no revisions yet", project);
+		return atr_err_set(err, ATR_E_NOT_FOUND,
+		    "project '%s' has no revision %lld (its newest is %lld)", project,
+		    (long long)number, (long long)p.head);
+	}
+	return db_fail(sc, err, "reading a revision");
+}
+
+static void
+unpin(struct store *st, const char *sha256)
+{
+	for (int i = 0; i < st->npins; i++) {
+		if (strcmp(st->pins[i], sha256) == 0) {
+			memcpy(st->pins[i], st->pins[--st->npins], 65);
+			return;
+		}
+	}
+}
+
+int
+store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
+    const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
+    struct store_revision *head, struct atr_err *err)
+{
+	struct store_project p;
+	int rc = -1;
+
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		goto out;
+	if (store_project_get(sc, project, &p, err) == -1)
+		goto rollback;
+	if (p.head != base) {
+		if (head != NULL)
+			*head = p.last;
+		atr_err_set(err, ATR_E_CONFLICT,
+		    "%s committed revision %lld (\"%s\") at %lld after your base %lld",
+		    p.last.author, (long long)p.head, p.last.message, (long long)p.last.time,
+		    (long long)base);
+		goto rollback;
+	}
+	if (run(sc, err, "adding a revision",
+		prep(sc, err,
+		    "INSERT INTO revisions(project_id, number, author, message, time, size, sha256)"
+		    " SELECT id, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ?",
+		    "ittiitt", base + 1, author, message, now, size, sha256, project)) == -1)
+		goto rollback;
+	if (run(sc, err, "moving the head",
+		prep(sc, err, "UPDATE projects SET head = ? WHERE name = ?", "it", base + 1,
+		    project)) == -1)
+		goto rollback;
+	if (exec(sc, "COMMIT", err) == -1)
+		goto rollback;
+	rc = 0;
+	goto out;
+rollback:
+	exec(sc, "ROLLBACK", NULL);
+out:
+	pthread_mutex_lock(&sc->st->pin_lock);
+	unpin(sc->st, sha256);
+	if (rc == -1) {
+		char one[1][65];
+		memcpy(one[0], sha256, 65);
+		remove_unreferenced(sc, one, 1);
+	}
+	pthread_mutex_unlock(&sc->st->pin_lock);
+	return rc;
+}
+
+struct store_blob_writer *
+store_blob_writer_new(struct store *st, struct atr_err *err)
+{
+	struct store_blob_writer *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	w->st = st;
+	snprintf(w->tmppath, sizeof(w->tmppath), "%s/tmp/upload-XXXXXX", st->blobdir);
+	if ((w->fd = mkostemp(w->tmppath, O_CLOEXEC)) == -1) {
+		atr_err_set(err, ATR_E_IO, "cannot create an upload file in %s/tmp: %s",
+		    st->blobdir, strerror(errno));
+		free(w);
+		return NULL;
+	}
+	if ((w->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		store_blob_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+int
+store_blob_write(struct store_blob_writer *w, const void *buf, size_t len, struct atr_err *err)
+{
+	const unsigned char *p = buf;
+
+	if (EVP_DigestUpdate(w->md, buf, len) != 1)
+		return atr_err_set(err, ATR_E_INTERNAL, "hashing failed");
+	while (len > 0) {
+		ssize_t n = write(w->fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return atr_err_set(err, ATR_E_IO, "cannot store the upload: %s",
+			    strerror(errno));
+		p += n;
+		len -= (size_t)n;
+		w->written += n;
+	}
+	return 0;
+}
+
+int64_t
+store_blob_written(const struct store_blob_writer *w)
+{
+	return w->written;
+}
+
+int
+store_blob_finish(struct store_blob_writer *w, char *sha256, struct atr_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char path[4200], dir[4200];
+	struct store *st = w->st;
+	int rc = -1;
+
+	if (EVP_DigestFinal_ex(w->md, md, &mdlen) != 1) {
+		atr_err_set(err, ATR_E_INTERNAL, "hashing failed");
+		goto out;
+	}
+	atr_hex(md, mdlen, sha256);
+	if (fsync(w->fd) == -1) {
+		atr_err_set(err, ATR_E_IO, "cannot store the upload: fsync: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "%s/%.2s", st->blobdir, sha256);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		atr_err_set(err, ATR_E_IO, "cannot create %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	blob_path(st, sha256, path, sizeof(path));
+	pthread_mutex_lock(&st->pin_lock);
+	if (st->npins == MAX_PINS) {
+		pthread_mutex_unlock(&st->pin_lock);
+		atr_err_set(err, ATR_E_UNAVAILABLE, "too many commits in progress; try again");
+		goto out;
+	}
+	if (access(path, F_OK) == 0) {
+		/* Identical content is already stored: keep one copy. */
+		unlink(w->tmppath);
+		rc = 0;
+	} else if (rename(w->tmppath, path) == 0) {
+		rc = atr_fsync_dir_of(path) == 0 ? 0 : -1;
+		if (rc == -1)
+			atr_err_set(err, ATR_E_IO, "cannot store the upload: fsync: %s",
+			    strerror(errno));
+	} else {
+		atr_err_set(err, ATR_E_IO, "cannot store the upload: %s", strerror(errno));
+	}
+	if (rc == 0)
+		memcpy(st->pins[st->npins++], sha256, 65);
+	pthread_mutex_unlock(&st->pin_lock);
+out:
+	if (rc == -1)
+		unlink(w->tmppath);
+	close(w->fd);
+	w->fd = -1;
+	EVP_MD_CTX_free(w->md);
+	free(w);
+	return rc;
+}
+
+void
+store_blob_abort(struct store_blob_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd != -1) {
+		close(w->fd);
+		unlink(w->tmppath);
+	}
+	EVP_MD_CTX_free(w->md);
+	free(w);
+}
+
+int
+store_blob_open(struct store *st, const char *sha256, struct atr_err *err)
+{
+	char path[4200];
+	int fd;
+
+	blob_path(st, sha256, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return atr_err_set(err, ATR_E_IO, "the content %s is missing from %s: %s", sha256,
+		    st->blobdir, strerror(errno));
+	return fd;
+}
