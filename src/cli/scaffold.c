@@ -12,10 +12,4 @@
 		return CLI_FAIL;                                           \
 	}
 
-NOT_YET(cmd_login)
-NOT_YET(cmd_logout)
-NOT_YET(cmd_project)
-NOT_YET(cmd_commit)
-NOT_YET(cmd_checkout)
-NOT_YET(cmd_user)
 NOT_YET(cmd_keytool)

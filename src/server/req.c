@@ -268,7 +268,7 @@ resp_json(struct req *r, int status, json_t *body)
 	if (r->rbody == NULL)
 		r->rbody = evbuffer_new();
 	if (body != NULL && r->rbody != NULL) {
-		char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+		char *text = json_dumps(body, JSON_COMPACT);
 		if (text != NULL) {
 			evbuffer_add(r->rbody, text, strlen(text));
 			evbuffer_add(r->rbody, "\n", 1);

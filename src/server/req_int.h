@@ -9,7 +9,7 @@
 #include "server/http.h"
 #include "server/server_int.h"
 
-#define REQ_URL_MAX 8192
+#define REQ_URL_MAX (16 * 1024) /* a 4 KiB message, percent-encoded, fits */
 #define REQ_HEADERS_MAX 100
 #define REQ_HEADER_BYTES_MAX (32 * 1024)
 

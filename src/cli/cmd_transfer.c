@@ -1,0 +1,433 @@
+/*
+ * atrium commit, atrium checkout: a file up as a project's next revision,
+ * a revision down into a file. Both stream, so memory does not grow with
+ * the file, and a checkout writes a temporary file beside the target that
+ * is renamed into place only once its SHA-256 matches the revision's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "atrium/util.h"
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/progress.h"
+
+#define MESSAGE_MAX 4096 /* bytes of a commit message (docs/api.md) */
+
+enum { COMMIT_MESSAGE, COMMIT_BASE };
+
+static const struct cli_opt commit_opts[] = {
+	[COMMIT_MESSAGE] = {"message", 'm', "MSG", "what changed (required)"},
+	[COMMIT_BASE] = {"base", 0, "N",
+	    "the revision FILE is based on (default: the newest this client has "
+	    "checked out or committed)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct cli_usage commit_usage = {
+	"atrium commit", "NAME FILE -m MSG [--base N]",
+	"Sends FILE as the next revision of project NAME. The server takes it only\n"
+	"when the base is still the newest revision; otherwise it says who\n"
+	"committed what, and you check that revision out, merge, and commit again\n"
+	"with --base set to it.",
+	commit_opts,
+};
+
+enum { CHECKOUT_REVISION, CHECKOUT_OUTPUT };
+
+static const struct cli_opt checkout_opts[] = {
+	[CHECKOUT_REVISION] = {"revision", 'r', "N", "the revision to get (default: the newest)"},
+	[CHECKOUT_OUTPUT] = {"output", 'o', "FILE",
+	    "where to write it (default: ./NAME; a directory gets NAME inside; "
+	    "- for standard output)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct cli_usage checkout_usage = {
+	"atrium checkout", "NAME [-r N] [-o FILE]",
+	"Downloads a revision of project NAME. The file appears under its name\n"
+	"only when complete and its SHA-256 matches the server's; an interrupted\n"
+	"checkout leaves the old file as it was.",
+	checkout_opts,
+};
+
+/* Prints the hints after a conflict: how to get the newer revision and retry. */
+static void
+conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
+{
+	const json_t *head = json_object_get(rep->json, "head");
+	const json_t *num = json_object_get(head, "number");
+	char *qn, *qf, *qo = NULL, *other = NULL;
+	json_int_t n;
+
+	if (!json_is_integer(num))
+		return;
+	n = json_integer_value(num);
+	qn = cli_shell_quote(name);
+	qf = cli_shell_quote(file);
+	if (asprintf(&other, "%s.r%" JSON_INTEGER_FORMAT, file, n) != -1)
+		qo = cli_shell_quote(other);
+	if (qn != NULL && qf != NULL && qo != NULL)
+		fprintf(stderr,
+		    "To go on:\n"
+		    "  atrium checkout %s -r %" JSON_INTEGER_FORMAT " -o %s\n"
+		    "  (merge the changes of %s into %s)\n"
+		    "  atrium commit %s %s -m MESSAGE --base %" JSON_INTEGER_FORMAT "\n",
+		    qn, n, qo, qo, qf, qn, qf, n);
+	free(other);
+	free(qo);
+	free(qf);
+	free(qn);
+}
+
+static int
+commit_main(int argc, char **argv)
+{
+	struct atr_err err;
+	struct cli_args a;
+	struct cli_ctx c = {0};
+	struct cli_reply rep = {0};
+	struct cli_progress *pg = NULL;
+	struct stat st, st2;
+	const char *name, *file, *msg, *sha;
+	char *path = NULL, *emsg = NULL, *label = NULL, sent[65], size_s[32];
+	uint64_t base = 0;
+	json_t *rev;
+	int fd = -1, status;
+
+	if (cli_args_get(&commit_usage, argc, argv, 2, 2, &a, &status) == -1)
+		return status;
+	name = a.pos[0];
+	file = a.pos[1];
+	msg = a.val[COMMIT_MESSAGE];
+	if (msg == NULL)
+		return cli_usage_error(&commit_usage, "a message is required: -m MSG");
+	if (strlen(msg) > MESSAGE_MAX)
+		return cli_usage_error(&commit_usage, "the message is longer than %d bytes",
+		    MESSAGE_MAX);
+	if (a.val[COMMIT_BASE] != NULL &&
+	    cli_parse_u64(a.val[COMMIT_BASE], 0, INT64_MAX, &base) == -1)
+		return cli_usage_error(&commit_usage, "--base wants a revision number, not '%s'",
+		    a.val[COMMIT_BASE]);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+		status = cli_failf("cannot open %s: %s", file, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		status = cli_failf("%s is not a regular file", file);
+		goto out;
+	}
+	if (cli_ctx_open(&c, &err) == -1)
+		goto fail;
+	if (a.val[COMMIT_BASE] == NULL &&
+	    cli_heads_get(c.home, c.session.server, name, &base) == -1)
+		base = 0; /* never seen: right for a new project, a conflict otherwise */
+	if ((path = cli_api_path("projects", name, "revisions", NULL)) == NULL ||
+	    (emsg = cli_pct_encode(msg)) == NULL)
+		goto nomem;
+	{
+		char *full;
+
+		if (asprintf(&full, "%s?base=%" PRIu64 "&message=%s", path, base, emsg) == -1)
+			goto nomem;
+		free(path);
+		path = full;
+	}
+	if (asprintf(&label, "commit %s", name) == -1) {
+		label = NULL;
+		goto nomem;
+	}
+	pg = cli_progress_new(label, (uint64_t)st.st_size);
+	if (cli_http_upload(c.http, path, fd, (uint64_t)st.st_size, pg, sent, 201, &rep,
+	    &err) == -1) {
+		cli_progress_finish(pg, 0);
+		status = cli_fail(&err);
+		if (rep.status == 409)
+			conflict_hints(&rep, name, file);
+		goto out;
+	}
+	cli_progress_finish(pg, 1);
+	rev = json_object_get(rep.json, "revision");
+	sha = json_string_value(json_object_get(rep.json, "sha256"));
+	if (!json_is_integer(rev) || json_integer_value(rev) < 1) {
+		status = cli_failf("the server took the file but its answer has no revision "
+		    "number; check with: atrium project log %s", name);
+		goto out;
+	}
+	if (sha != NULL && strcasecmp(sha, sent) != 0) {
+		status = cli_failf("the server stored revision %" JSON_INTEGER_FORMAT
+		    " with SHA-256 %.64s, but %s was sent; commit again",
+		    json_integer_value(rev), sha, sent);
+		goto out;
+	}
+	if (cli_heads_set(c.home, c.session.server, name, (uint64_t)json_integer_value(rev),
+	    0, &err) == -1)
+		fprintf(stderr, "atrium: warning: %s\n", atr_err_msg(&err));
+	if (fstat(fd, &st2) == 0 && (st2.st_size != st.st_size ||
+	    st2.st_mtim.tv_sec != st.st_mtim.tv_sec || st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
+		fprintf(stderr, "atrium: warning: %s changed while it was being sent; the "
+		    "revision holds what was read\n", file);
+	cli_format_size((uint64_t)st.st_size, size_s, sizeof(size_s));
+	printf("Committed %s as %s revision %" JSON_INTEGER_FORMAT " (%s, sha256 %.12s).\n",
+	    file, name, json_integer_value(rev), size_s, sent);
+	status = CLI_OK;
+	goto out;
+nomem:
+	atr_err_set(&err, ATR_E_NOMEM, NULL);
+fail:
+	status = cli_fail(&err);
+out:
+	cli_progress_free(pg);
+	free(label);
+	free(emsg);
+	free(path);
+	cli_reply_clear(&rep);
+	cli_ctx_close(&c);
+	if (fd != -1)
+		close(fd);
+	return status;
+}
+
+/* Whether s is 64 lowercase or uppercase hex digits. */
+static int
+is_sha256(const char *s)
+{
+	if (s == NULL || strlen(s) != 64)
+		return 0;
+	for (const char *p = s; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		    (*p >= 'A' && *p <= 'F')))
+			return 0;
+	return 1;
+}
+
+/*
+ * Where the checkout goes: -o FILE, FILE/NAME when FILE is a directory,
+ * else ./NAME. Returns a new string.
+ */
+static char *
+target_path(const char *out, const char *name)
+{
+	struct stat st;
+	char *p;
+
+	if (out == NULL)
+		return strdup(name);
+	if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+		size_t n = strlen(out);
+
+		return asprintf(&p, "%s%s%s", out, n > 0 && out[n - 1] == '/' ? "" : "/",
+		    name) == -1 ? NULL : p;
+	}
+	return strdup(out);
+}
+
+/* The mode a new file gets: the old file's, else 0666 less the umask. */
+static mode_t
+target_mode(const char *target)
+{
+	struct stat st;
+	mode_t um;
+
+	if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_mode & 07777;
+	um = umask(0);
+	umask(um);
+	return 0666 & ~um;
+}
+
+/* Fails when the directory of tmp has fewer than need bytes free. */
+static int
+check_space(int fd, uint64_t need, const char *target, struct atr_err *err)
+{
+	struct statvfs vfs;
+	uint64_t have;
+	char a[32], b[32];
+
+	if (fstatvfs(fd, &vfs) == -1)
+		return 0; /* cannot tell: let the writes say */
+	have = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (have >= need)
+		return 0;
+	cli_format_size(need, a, sizeof(a));
+	cli_format_size(have, b, sizeof(b));
+	return atr_err_set(err, ATR_E_IO, "not enough space for %s: it needs %s, %s is free",
+	    target, a, b);
+}
+
+static int
+checkout_main(int argc, char **argv)
+{
+	struct atr_err err;
+	struct cli_args a;
+	struct cli_ctx c = {0};
+	struct cli_reply rep = {0};
+	struct cli_download dl;
+	struct cli_progress *pg = NULL;
+	const char *name, *want = "head", *sha;
+	char *meta_path = NULL, *content_path = NULL, *target = NULL, *tmp = NULL;
+	char *dir_copy = NULL, *base_copy = NULL, *label = NULL, num[32], size_s[32];
+	char want_sha[65];
+	uint64_t rev = 0, size;
+	const json_t *jnum, *jsize;
+	int fd = -1, to_stdout, status;
+
+	if (cli_args_get(&checkout_usage, argc, argv, 1, 1, &a, &status) == -1)
+		return status;
+	name = a.pos[0];
+	if (a.val[CHECKOUT_REVISION] != NULL) {
+		if (cli_parse_u64(a.val[CHECKOUT_REVISION], 1, INT64_MAX, &rev) == -1)
+			return cli_usage_error(&checkout_usage,
+			    "-r wants a revision number from 1 up, not '%s'",
+			    a.val[CHECKOUT_REVISION]);
+		snprintf(num, sizeof(num), "%" PRIu64, rev);
+		want = num;
+	}
+	to_stdout = a.val[CHECKOUT_OUTPUT] != NULL && strcmp(a.val[CHECKOUT_OUTPUT], "-") == 0;
+	if (to_stdout && isatty(STDOUT_FILENO))
+		return cli_failf("standard output is a terminal: redirect it, or use -o FILE");
+	if (cli_ctx_open(&c, &err) == -1)
+		goto fail;
+
+	/* What the revision is: its number (when asked for head), size and SHA-256. */
+	if ((meta_path = cli_api_path("projects", name, "revisions", want, NULL)) == NULL)
+		goto nomem;
+	if (cli_http_call(c.http, "GET", meta_path, NULL, 200, &rep, &err) == -1)
+		goto fail;
+	jnum = json_object_get(rep.json, "number");
+	jsize = json_object_get(rep.json, "size");
+	sha = json_string_value(json_object_get(rep.json, "sha256"));
+	if (!json_is_integer(jnum) || json_integer_value(jnum) < 1 || !json_is_integer(jsize) ||
+	    json_integer_value(jsize) < 0 || !is_sha256(sha)) {
+		if (rev == 0 && json_is_integer(jnum) && json_integer_value(jnum) == 0)
+			status = cli_failf("project %s has no revisions yet", name);
+		else
+			status = cli_failf("the server's description of the revision is "
+			    "incomplete (number, size, sha256)");
+		goto out;
+	}
+	rev = (uint64_t)json_integer_value(jnum);
+	size = (uint64_t)json_integer_value(jsize);
+	snprintf(want_sha, sizeof(want_sha), "%s", sha);
+	cli_reply_clear(&rep); /* sha pointed into it */
+	snprintf(num, sizeof(num), "%" PRIu64, rev);
+	/* Ask for that number, not "head": a commit in between must not slip in. */
+	if ((content_path = cli_api_path("projects", name, "revisions", num, "content",
+	    NULL)) == NULL)
+		goto nomem;
+
+	if (to_stdout) {
+		fd = STDOUT_FILENO;
+	} else {
+		if ((target = target_path(a.val[CHECKOUT_OUTPUT], name)) == NULL ||
+		    (dir_copy = strdup(target)) == NULL || (base_copy = strdup(target)) == NULL)
+			goto nomem;
+		if (asprintf(&tmp, "%s/.%s.atrium-XXXXXX", dirname(dir_copy),
+		    basename(base_copy)) == -1) {
+			tmp = NULL;
+			goto nomem;
+		}
+		if ((fd = mkstemp(tmp)) == -1) {
+			status = cli_failf("cannot create a file beside %s: %s", target,
+			    strerror(errno));
+			free(tmp);
+			tmp = NULL;
+			goto out;
+		}
+		if (check_space(fd, size, target, &err) == -1)
+			goto fail;
+	}
+	if (asprintf(&label, "checkout %s", name) == -1) {
+		label = NULL;
+		goto nomem;
+	}
+	pg = cli_progress_new(label, size);
+	if (cli_http_download(c.http, content_path, fd, pg, &dl, &rep, &err) == -1) {
+		cli_progress_finish(pg, 0);
+		goto fail;
+	}
+	cli_progress_finish(pg, 1);
+	if (dl.bytes != size) {
+		atr_err_set(&err, ATR_E_NETWORK, "the download of %s revision %" PRIu64
+		    " stopped after %" PRIu64 " of %" PRIu64 " bytes; try again", name, rev,
+		    dl.bytes, size);
+		goto fail;
+	}
+	if (strcasecmp(dl.sha256, want_sha) != 0 || (dl.etag[0] != '\0' &&
+	    strcasecmp(dl.etag, want_sha) != 0)) {
+		atr_err_set(&err, ATR_E_NETWORK, "the download of %s revision %" PRIu64
+		    " is damaged: its SHA-256 is %s, the server's is %s; try again", name, rev,
+		    dl.sha256, want_sha);
+		goto fail;
+	}
+	if (!to_stdout) {
+		if (fchmod(fd, target_mode(target)) == -1 || fsync(fd) == -1) {
+			atr_err_set(&err, ATR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		if (close(fd) == -1) {
+			fd = -1;
+			atr_err_set(&err, ATR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		fd = -1;
+		if (rename(tmp, target) == -1) {
+			atr_err_set(&err, ATR_E_IO, "cannot rename %s to %s: %s", tmp, target,
+			    strerror(errno));
+			goto fail;
+		}
+		free(tmp);
+		tmp = NULL;
+		atr_fsync_dir_of(target);
+	}
+	if (cli_heads_set(c.home, c.session.server, name, rev, 1, &err) == -1)
+		fprintf(stderr, "atrium: warning: %s\n", atr_err_msg(&err));
+	cli_format_size(size, size_s, sizeof(size_s));
+	fprintf(to_stdout ? stderr : stdout, "Checked out %s revision %" PRIu64 " to %s (%s).\n",
+	    name, rev, to_stdout ? "standard output" : target, size_s);
+	status = CLI_OK;
+	goto out;
+nomem:
+	atr_err_set(&err, ATR_E_NOMEM, NULL);
+fail:
+	status = cli_fail(&err);
+out:
+	cli_progress_free(pg);
+	if (fd != -1 && !to_stdout)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(label);
+	free(dir_copy);
+	free(base_copy);
+	free(target);
+	free(content_path);
+	free(meta_path);
+	cli_reply_clear(&rep);
+	cli_ctx_close(&c);
+	return status;
+}
+
+int
+cmd_commit(int argc, char **argv)
+{
+	cli_init();
+	return commit_main(argc, argv);
+}
+
+int
+cmd_checkout(int argc, char **argv)
+{
+	cli_init();
+	return checkout_main(argc, argv);
+}
