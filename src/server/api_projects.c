@@ -238,10 +238,10 @@ api_revision_content(struct req *r)
 	struct store_revision rev;
 	const char *name = project_param(r), *inm, *range;
 	char etag[80], cr[100];
-	struct stat st;
+	struct store_blob_reader *rd;
 	off_t off = 0, len;
 	int64_t n;
-	int fd, ranged = 0;
+	int ranged = 0;
 
 	if (name == NULL || revision_param(r, req_param(r, 1), &n) == -1)
 		return;
@@ -254,17 +254,10 @@ api_revision_content(struct req *r)
 		resp_header(r, "ETag", etag);
 		return;
 	}
-	if ((fd = store_blob_open(req_server(r)->store, rev.sha256, &err)) == -1) {
+	if ((rd = store_blob_reader_open(req_store(r), rev.sha256, rev.size, &err)) == NULL) {
 		atr_error("revision %lld of '%s': %s", (long long)rev.number, name, atr_err_msg(&err));
 		return resp_error(r, ATR_E_INTERNAL,
-		    "the content of this revision is missing on the server; see its log");
-	}
-	if (fstat(fd, &st) == -1 || st.st_size != rev.size) {
-		close(fd);
-		atr_error("revision %lld of '%s': content %s has the wrong size", (long long)rev.number,
-		    name, rev.sha256);
-		return resp_error(r, ATR_E_INTERNAL,
-		    "the content of this revision is damaged on the server; see its log");
+		    "the content of this revision is missing or damaged on the server; see its log");
 	}
 	len = (off_t)rev.size;
 	if ((range = req_header(r, "Range")) != NULL) {
@@ -273,14 +266,14 @@ api_revision_content(struct req *r)
 			ranged = parse_range(range, rev.size, &off, &len);
 	}
 	if (ranged == -1) {
-		close(fd);
+		store_blob_reader_close(rd);
 		resp_error(r, ATR_E_RANGE, "the range '%s' is outside the content (%lld bytes)",
 		    range, (long long)rev.size);
 		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)rev.size);
 		resp_header(r, "Content-Range", cr);
 		return;
 	}
-	resp_file(r, ranged ? 206 : 200, fd, off, len, "application/octet-stream");
+	resp_blob(r, ranged ? 206 : 200, rd, off, len, "application/octet-stream");
 	resp_header(r, "ETag", etag);
 	resp_header(r, "Accept-Ranges", "bytes");
 	if (ranged) {
@@ -371,19 +364,21 @@ api_revision_commit(struct req *r)
 {
 	struct atr_err err;
 	struct store_revision head;
-	struct store_blob_writer *w = req_take_upload(r);
+	struct store_blob_writer *w;
 	const char *name, *message;
 	char sha256[65];
 	int64_t base, size;
 
-	if (w == NULL)
+	if (commit_params(r, &name, &base, &message) == -1)
+		return;
+	if (req_upload_flush(r, &err) == -1) {
+		atr_error("storing a revision of '%s' failed: %s", name, atr_err_msg(&err));
+		return resp_err(r, &err);
+	}
+	if ((w = req_take_upload(r)) == NULL)
 		return resp_error(r, ATR_E_INTERNAL, "the upload was lost");
 	size = store_blob_written(w);
-	if (commit_params(r, &name, &base, &message) == -1) {
-		store_blob_abort(w);
-		return;
-	}
-	if (store_blob_finish(w, sha256, &err) == -1) {
+	if (store_blob_finish(w, req_store(r), sha256, &err) == -1) {
 		atr_error("storing a revision of '%s' failed: %s", name, atr_err_msg(&err));
 		return resp_err(r, &err);
 	}

@@ -35,6 +35,7 @@
 #define OUT_HIGH (512 * 1024)
 #define OUT_LOW (128 * 1024)
 #define IN_HIGH (256 * 1024)
+#define UPLOAD_PIECE (1024 * 1024)
 
 enum conn_state {
 	C_READ,  /* reading a request (or waiting for one) */
@@ -57,14 +58,28 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
 
-	/* A file response in progress. */
+	/* A file or blob response in progress. */
 	int ffd;
 	off_t foff, fleft;
 	struct evbuffer_file_segment *seg;
+	struct store_blob_reader *rd; /* content read on the job pool */
+
+	/* Jobs that point at this connection; it is freed only when none is
+	 * outstanding (the request's own job is state C_WAIT). */
+	struct piece_job {
+		struct job job;
+		struct conn *c;
+		unsigned char *buf;
+		size_t len, cap;
+		int64_t got;
+		struct atr_err err;
+		int pending;
+	} rjob, wjob;
 };
 
 static void conn_parse(struct conn *c);
 static void conn_free(struct conn *c);
+static void upload_flush_async(struct conn *c);
 
 static const char *
 reason(int status)
@@ -262,6 +277,149 @@ on_headers_complete(http_parser *p)
 	return 0;
 }
 
+static int jobs_pending(const struct conn *c);
+
+/* ---- pieces of content through the job pool (blocking stores) */
+
+static void
+wjob_work(struct job *j, struct store_conn *sc)
+{
+	struct piece_job *pj = (struct piece_job *)j;
+	struct req *r = pj->c->req;
+
+	atr_err_clear(&pj->err);
+	pj->got = store_blob_write(r->upload, sc, pj->buf, pj->len, &pj->err);
+}
+
+static void
+wjob_done(struct job *j)
+{
+	struct piece_job *pj = (struct piece_job *)j;
+	struct conn *c = pj->c;
+
+	pj->pending = 0;
+	pj->len = 0;
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	if (pj->got == -1) {
+		atr_error("upload from %s failed: %s", c->peer, atr_err_msg(&pj->err));
+		store_blob_abort(req_take_upload(c->req));
+		c->state = C_WAIT;
+		resp_err(c->req, &pj->err);
+		c->close_after = 1;
+		conn_respond(c->req);
+		return;
+	}
+	http_parser_pause(&c->parser, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	conn_parse(c);
+}
+
+/* Collects upload bytes; about every UPLOAD_PIECE they go to the store on
+ * the job pool while reading pauses (the store is the backpressure). */
+static int
+upload_piece(struct conn *c, const char *at, size_t len)
+{
+	struct piece_job *pj = &c->wjob;
+
+	if (pj->len + len > pj->cap) {
+		size_t cap = pj->len + len > UPLOAD_PIECE ? pj->len + len : UPLOAD_PIECE;
+		unsigned char *bigger = realloc(pj->buf, cap);
+		if (bigger == NULL)
+			return -1;
+		pj->buf = bigger;
+		pj->cap = cap;
+	}
+	memcpy(pj->buf + pj->len, at, len);
+	pj->len += len;
+	if (pj->len >= UPLOAD_PIECE)
+		upload_flush_async(c);
+	return 0;
+}
+
+static void
+upload_flush_async(struct conn *c)
+{
+	struct piece_job *pj = &c->wjob;
+
+	pj->c = c;
+	pj->pending = 1;
+	pj->job.work = wjob_work;
+	pj->job.done = wjob_done;
+	pj->job.loop = c->lp;
+	http_parser_pause(&c->parser, 1);
+	bufferevent_disable(c->bev, EV_READ);
+	job_submit(c->srv, &pj->job);
+}
+
+static void
+rjob_work(struct job *j, struct store_conn *sc)
+{
+	struct piece_job *pj = (struct piece_job *)j;
+
+	atr_err_clear(&pj->err);
+	pj->got = store_blob_read(pj->c->rd, sc, pj->buf, pj->len, (int64_t)pj->c->foff, &pj->err);
+}
+
+static void feed_blob(struct conn *c);
+
+static void
+rjob_done(struct job *j)
+{
+	struct piece_job *pj = (struct piece_job *)j;
+	struct conn *c = pj->c;
+
+	pj->pending = 0;
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	if (pj->got <= 0) {
+		atr_error("sending content to %s failed: %s", c->peer,
+		    pj->got == 0 ? "it ended early" : atr_err_msg(&pj->err));
+		c->fleft = 0;
+		c->close_after = 1;
+		/* The length was promised: the only honest end is closing. */
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		bufferevent_trigger(c->bev, EV_WRITE, 0);
+		return;
+	}
+	evbuffer_add(bufferevent_get_output(c->bev), pj->buf, (size_t)pj->got);
+	c->foff += pj->got;
+	c->fleft -= pj->got;
+	feed_blob(c);
+}
+
+/* Asks the pool for the next piece of a blob response when there is room. */
+static void
+feed_blob(struct conn *c)
+{
+	struct piece_job *pj = &c->rjob;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->fleft == 0) {
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		return;
+	}
+	if (pj->pending || evbuffer_get_length(out) >= OUT_LOW)
+		return;
+	if (pj->buf == NULL && (pj->buf = malloc(UPLOAD_PIECE)) == NULL) {
+		c->fleft = 0;
+		c->close_after = 1;
+		return;
+	}
+	pj->cap = UPLOAD_PIECE;
+	pj->c = c;
+	pj->len = c->fleft < UPLOAD_PIECE ? (size_t)c->fleft : UPLOAD_PIECE;
+	pj->pending = 1;
+	pj->job.work = rjob_work;
+	pj->job.done = rjob_done;
+	pj->job.loop = c->lp;
+	job_submit(c->srv, &pj->job);
+}
+
 static int
 on_body(http_parser *p, const char *at, size_t len)
 {
@@ -284,7 +442,9 @@ on_body(http_parser *p, const char *at, size_t len)
 			conn_respond(r);
 			return 0;
 		}
-		if (store_blob_write(r->upload, at, len, &err) == -1) {
+		if (store_is_blocking(c->srv->store))
+			return upload_piece(c, at, len);
+		if (store_blob_write(r->upload, c->lp->sc, at, len, &err) == -1) {
 			atr_error("upload from %s failed: %s", c->peer, atr_err_msg(&err));
 			store_blob_abort(req_take_upload(r));
 			http_parser_pause(p, 1);
@@ -378,6 +538,8 @@ fail:
 static void
 release_file(struct conn *c)
 {
+	store_blob_reader_close(c->rd);
+	c->rd = NULL;
 	if (c->seg != NULL) {
 		evbuffer_file_segment_free(c->seg); /* closes ffd when the last chunk is sent */
 		c->seg = NULL;
@@ -398,6 +560,7 @@ conn_respond(struct req *r)
 	int status;
 
 	if (c->dead) {
+		c->state = C_READ; /* the request's job is over */
 		conn_free(c);
 		return;
 	}
@@ -408,7 +571,7 @@ conn_respond(struct req *r)
 		c->close_after = 1;
 	if (status >= 100 && status < 600)
 		atomic_fetch_add(&srv->responses[status / 100], 1);
-	if (r->rfd != -1)
+	if (r->rfd != -1 || r->rd != NULL)
 		len = r->rlen;
 	else if (r->rstatic != NULL)
 		len = (off_t)r->rstatic_len;
@@ -421,7 +584,7 @@ conn_respond(struct req *r)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", r->ctype);
 	if (status != 204 && status != 304 && status >= 200)
 		evbuffer_add_printf(out, "Content-Length: %lld\r\n", (long long)len);
-	if (r->rfd == -1)
+	if (r->rfd == -1 && r->rd == NULL)
 		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
 	evbuffer_add_printf(out, "X-Content-Type-Options: nosniff\r\n");
 	if (c->close_after)
@@ -435,6 +598,13 @@ conn_respond(struct req *r)
 		if (r->rfd != -1)
 			close(r->rfd);
 		r->rfd = -1;
+	} else if (r->rd != NULL) {
+		c->rd = r->rd;
+		r->rd = NULL;
+		c->foff = r->roff;
+		c->fleft = r->rlen;
+		bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+		feed_blob(c);
 	} else if (r->rfd != -1) {
 		c->ffd = r->rfd;
 		r->rfd = -1;
@@ -462,6 +632,7 @@ conn_begin_done(struct req *r)
 	const char *expect;
 
 	if (c->dead) {
+		c->state = C_READ; /* the begin job is over */
 		conn_free(c);
 		return;
 	}
@@ -520,7 +691,7 @@ conn_parse(struct conn *c)
 	if (c->bev == NULL)
 		return;
 	in = bufferevent_get_input(c->bev);
-	while (c->state == C_READ && !c->dead && evbuffer_get_length(in) > 0) {
+	while (c->state == C_READ && !c->dead && !c->wjob.pending && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t n;
 		enum http_errno e;
@@ -576,7 +747,10 @@ write_cb(struct bufferevent *bev, void *arg)
 	if (c->state != C_WRITE)
 		return;
 	if (c->fleft > 0) {
-		feed_file(c);
+		if (c->rd != NULL)
+			feed_blob(c);
+		else
+			feed_file(c);
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -608,8 +782,14 @@ conn_unlink(struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-/* Frees c, or (when a job holds its request) closes its socket and lets
- * the job's return finish the job. */
+static int
+jobs_pending(const struct conn *c)
+{
+	return c->state == C_WAIT || c->rjob.pending || c->wjob.pending;
+}
+
+/* Frees c, or (when a job still points at it) closes its socket and lets
+ * the last job's return finish the job. */
 static void
 conn_free(struct conn *c)
 {
@@ -620,12 +800,14 @@ conn_free(struct conn *c)
 		atomic_fetch_sub(&c->srv->open_conns, 1);
 		conn_unlink(c);
 	}
-	if (c->state == C_WAIT && !c->dead) {
-		c->dead = 1; /* the job's completion frees us */
+	if (jobs_pending(c)) {
+		c->dead = 1; /* the last job's completion frees us */
 		return;
 	}
 	release_file(c);
 	req_free(c->req);
+	free(c->rjob.buf);
+	free(c->wjob.buf);
 	free(c);
 }
 
@@ -710,4 +892,17 @@ const char *
 req_peer(const struct req *r)
 {
 	return r->conn->peer;
+}
+
+int
+conn_upload_flush(struct req *r, struct atr_err *err)
+{
+	struct piece_job *pj = &r->conn->wjob;
+	int rc = 0;
+
+	/* Runs on the job pool while the loop waits (state C_WAIT). */
+	if (pj->len > 0 && r->upload != NULL)
+		rc = store_blob_write(r->upload, req_store(r), pj->buf, pj->len, err) == -1 ? -1 : 0;
+	pj->len = 0;
+	return rc;
 }

@@ -65,6 +65,11 @@ void resp_err(struct req *r, const struct atr_err *err);
 void resp_header(struct req *r, const char *name, const char *value);
 /* Sends len bytes of fd from off; takes ownership of fd. */
 void resp_file(struct req *r, int status, int fd, off_t off, off_t len, const char *content_type);
+/* Sends len bytes of a blob from off; takes ownership of rd. */
+void resp_blob(struct req *r, int status, struct store_blob_reader *rd, off_t off, off_t len,
+    const char *content_type);
+/* Hands the upload bytes still held by the connection to the store. */
+int req_upload_flush(struct req *r, struct atr_err *err);
 /* Sends a static buffer (not copied; must outlive the response). */
 void resp_static(struct req *r, int status, const void *data, size_t len,
     const char *content_type);

@@ -48,6 +48,7 @@ req_free(struct req *r)
 		evbuffer_free(r->rbody);
 	if (r->rfd != -1)
 		close(r->rfd);
+	store_blob_reader_close(r->rd);
 	free(r);
 }
 
@@ -254,6 +255,8 @@ reset_response(struct req *r)
 	if (r->rfd != -1)
 		close(r->rfd);
 	r->rfd = -1;
+	store_blob_reader_close(r->rd);
+	r->rd = NULL;
 	r->rstatic = NULL;
 	r->rstatic_len = 0;
 	r->ctype[0] = '\0';
@@ -332,6 +335,32 @@ resp_file(struct req *r, int status, int fd, off_t off, off_t len, const char *c
 	r->roff = off;
 	r->rlen = len;
 	snprintf(r->ctype, sizeof(r->ctype), "%s", content_type);
+}
+
+void
+resp_blob(struct req *r, int status, struct store_blob_reader *rd, off_t off, off_t len,
+    const char *content_type)
+{
+	int fd = store_blob_reader_fd(rd);
+
+	if (fd != -1 && (fd = dup(fd)) != -1) {
+		/* A plain file: the connection sends it itself (sendfile). */
+		store_blob_reader_close(rd);
+		resp_file(r, status, fd, off, len, content_type);
+		return;
+	}
+	reset_response(r);
+	r->status = status;
+	r->rd = rd;
+	r->roff = off;
+	r->rlen = len;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", content_type);
+}
+
+int
+req_upload_flush(struct req *r, struct atr_err *err)
+{
+	return conn_upload_flush(r, err);
 }
 
 void

@@ -61,6 +61,7 @@ struct req {
 	const void *rstatic;
 	size_t rstatic_len;
 	int rfd;                 /* file body, or -1 */
+	struct store_blob_reader *rd; /* blob body read on the job pool */
 	off_t roff, rlen;
 	char ctype[80];
 	int head_only;           /* HEAD: headers, no body */
@@ -74,6 +75,10 @@ int req_parse_target(struct req *r);
 /* Percent-decodes src[0..len) into a new string; NULL when malformed
  * (bad escape or an encoded NUL). plus_is_space for query values. */
 char *req_decode(const char *src, size_t len, int plus_is_space);
+
+/* conn.c: the upload bytes not yet handed to the store (blocking stores
+ * collect pieces); the handler writes them before finishing. */
+int conn_upload_flush(struct req *r, struct atr_err *err);
 
 /* conn.c: the router hands a request back when it has a response. */
 void conn_respond(struct req *r);

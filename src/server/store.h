@@ -27,6 +27,7 @@
 struct store;
 struct store_conn;
 struct store_blob_writer;
+struct store_blob_reader;
 
 struct store_user {
 	char name[STORE_NAME_MAX + 1];
@@ -116,18 +117,38 @@ int store_revision_commit(struct store_conn *sc, const char *project, int64_t ba
     const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
     struct store_revision *head, struct atr_err *err);
 
-/* Blob writing: new (any thread), write (the thread that owns it; cheap,
- * no fsync), finish (fsync + rename: job pool), abort (frees). */
+/*
+ * Blobs (revision content), written and read in pieces so that nothing
+ * holds a whole file in memory.
+ *
+ * Writing: store_blob_writer_new() (any thread, cheap), store_blob_write()
+ * for each piece, store_blob_finish() to make the content durable under
+ * its SHA-256 (job pool: it fsyncs or commits), or store_blob_abort()
+ * (any thread, cheap; a backend may leave garbage that it collects later).
+ * `sc` is the store connection of the calling thread; a non-blocking
+ * backend may ignore it and accept NULL.
+ */
 struct store_blob_writer *store_blob_writer_new(struct store *st, struct atr_err *err);
-int store_blob_write(struct store_blob_writer *w, const void *buf, size_t len,
-    struct atr_err *err);
+int store_blob_write(struct store_blob_writer *w, struct store_conn *sc, const void *buf,
+    size_t len, struct atr_err *err);
 int64_t store_blob_written(const struct store_blob_writer *w);
-/* Makes the content durable under its SHA-256; fills sha256 (65 bytes)
- * and frees w whatever happens. */
-int store_blob_finish(struct store_blob_writer *w, char *sha256, struct atr_err *err);
+/* Fills sha256 (65 bytes) and frees w whatever happens. */
+int store_blob_finish(struct store_blob_writer *w, struct store_conn *sc, char *sha256,
+    struct atr_err *err);
 void store_blob_abort(struct store_blob_writer *w);
 
-/* Opens a blob for reading; returns a file descriptor the caller closes. */
-int store_blob_open(struct store *st, const char *sha256, struct atr_err *err);
+/*
+ * Reading: a reader for the blob sha256 of the given size. When
+ * store_blob_reader_fd() is not -1 the content is a plain file the caller
+ * may send directly (sendfile); otherwise it is read with
+ * store_blob_read() on the job pool. Closing is cheap and thread-free.
+ */
+struct store_blob_reader *store_blob_reader_open(struct store_conn *sc, const char *sha256,
+    int64_t size, struct atr_err *err);
+int store_blob_reader_fd(const struct store_blob_reader *rd);
+/* Reads up to n bytes at off; returns the count (0 at the end) or -1. */
+int64_t store_blob_read(struct store_blob_reader *rd, struct store_conn *sc, void *buf,
+    size_t n, int64_t off, struct atr_err *err);
+void store_blob_reader_close(struct store_blob_reader *rd);
 
 #endif

@@ -21,11 +21,12 @@
 #include <sqlite3.h>
 
 #include "atrium/util.h"
-#include "server/store.h"
+#include "server/store_int.h"
 
 #define MAX_PINS 1024
 
-struct store {
+struct sq_store {
+	struct store base;
 	char *dbpath;
 	char *blobdir;
 	char describe[600];
@@ -34,18 +35,30 @@ struct store {
 	int npins;
 };
 
-struct store_conn {
-	struct store *st;
+struct sq_conn {
+	struct store_conn base;
+	struct sq_store *st;
 	sqlite3 *db;
 };
 
-struct store_blob_writer {
-	struct store *st;
+struct sq_writer {
+	struct store_blob_writer base;
+	struct sq_store *st;
 	int fd;
 	char tmppath[4200];
 	EVP_MD_CTX *md;
 	int64_t written;
 };
+
+struct sq_reader {
+	struct store_blob_reader base;
+	int fd;
+};
+
+static const struct store_ops sqlite_ops, sqlite_async_ops;
+
+#define SQ(sc) ((struct sq_conn *)(sc))
+#define SQS(st) ((struct sq_store *)(st))
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS users("
@@ -69,7 +82,7 @@ static int
 db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
 {
 	return atr_err_set(err, ATR_E_DATABASE, "database error while %s: %s", what,
-	    sqlite3_errmsg(sc->db));
+	    sqlite3_errmsg(SQ(sc)->db));
 }
 
 static void
@@ -78,30 +91,32 @@ copy_text(char *dst, size_t size, const unsigned char *src)
 	snprintf(dst, size, "%s", src != NULL ? (const char *)src : "");
 }
 
+static void sq_close(struct store *st);
+static struct store_conn *sq_conn_open(struct store *st, struct atr_err *err);
+static void sq_conn_close(struct store_conn *sc);
+static void sq_blob_abort(struct store_blob_writer *base);
+
 struct store *
-store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err)
+store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err)
 {
-	struct store *st;
+	struct sq_store *st;
 	struct store_conn *sc;
 	char path[4200];
-	const char *db = atr_config_str(cfg, "database");
+	DIR *d;
 
-	if (strcmp(db, "sqlite") != 0) {
-		atr_err_set(err, ATR_E_CONFIG,
-		    "database = %s is not supported; use sqlite", db);
-		return NULL;
-	}
+	(void)cfg;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		return NULL;
 	}
+	/* ATRIUM_STORE_ASYNC=1 makes the embedded store behave like a networked
+	 * database (every call on the job pool, content read in pieces), so the
+	 * tests exercise those paths without one. */
+	st->base.ops = getenv("ATRIUM_STORE_ASYNC") != NULL ? &sqlite_async_ops : &sqlite_ops;
 	pthread_mutex_init(&st->pin_lock, NULL);
 	if (asprintf(&st->dbpath, "%s/atrium.db", datadir) < 0 ||
-	    asprintf(&st->blobdir, "%s/blobs", datadir) < 0) {
-		atr_err_set(err, ATR_E_NOMEM, NULL);
-		goto fail;
-	}
-	if ((st->pins = calloc(MAX_PINS, sizeof(*st->pins))) == NULL) {
+	    asprintf(&st->blobdir, "%s/blobs", datadir) < 0 ||
+	    (st->pins = calloc(MAX_PINS, sizeof(*st->pins))) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
@@ -110,35 +125,32 @@ store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *er
 	if (atr_mkdirs(path, 0700, err) == -1)
 		goto fail;
 	/* Leftovers of uploads cut short by a crash: never acknowledged. */
-	DIR *d = opendir(path);
-	if (d != NULL) {
+	if ((d = opendir(path)) != NULL) {
 		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			unlinkat(dirfd(d), de->d_name, 0);
-		}
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
 		closedir(d);
 	}
-	if ((sc = store_conn_open(st, err)) == NULL)
+	if ((sc = sq_conn_open(&st->base, err)) == NULL)
 		goto fail;
-	if (sqlite3_exec(sc->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(SQ(sc)->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		db_fail(sc, err, "creating the schema");
-		store_conn_close(sc);
+		sq_conn_close(sc);
 		goto fail;
 	}
-	store_conn_close(sc);
-	return st;
+	sq_conn_close(sc);
+	return &st->base;
 fail:
-	store_close(st);
+	sq_close(&st->base);
 	return NULL;
 }
 
-void
-store_close(struct store *st)
+static void
+sq_close(struct store *base)
 {
-	if (st == NULL)
-		return;
+	struct sq_store *st = SQS(base);
+
 	pthread_mutex_destroy(&st->pin_lock);
 	free(st->pins);
 	free(st->dbpath);
@@ -146,53 +158,46 @@ store_close(struct store *st)
 	free(st);
 }
 
-int
-store_is_blocking(const struct store *st)
+static const char *
+sq_describe(const struct store *st)
 {
-	(void)st;
-	return 0;
+	return ((const struct sq_store *)st)->describe;
 }
 
-const char *
-store_describe(const struct store *st)
+static struct store_conn *
+sq_conn_open(struct store *base, struct atr_err *err)
 {
-	return st->describe;
-}
-
-struct store_conn *
-store_conn_open(struct store *st, struct atr_err *err)
-{
-	struct store_conn *sc = calloc(1, sizeof(*sc));
+	struct sq_conn *c = calloc(1, sizeof(*c));
+	struct sq_store *st = SQS(base);
 	static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;";
 
-	if (sc == NULL) {
+	if (c == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		return NULL;
 	}
-	sc->st = st;
-	if (sqlite3_open_v2(st->dbpath, &sc->db,
+	c->base.st = base;
+	c->st = st;
+	if (sqlite3_open_v2(st->dbpath, &c->db,
 		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		atr_err_set(err, ATR_E_DATABASE, "cannot open %s: %s", st->dbpath,
-		    sc->db ? sqlite3_errmsg(sc->db) : "out of memory");
-		store_conn_close(sc);
+		    c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		sq_conn_close(&c->base);
 		return NULL;
 	}
-	sqlite3_busy_timeout(sc->db, 30000);
-	if (sqlite3_exec(sc->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(sc, err, "configuring the connection");
-		store_conn_close(sc);
+	sqlite3_busy_timeout(c->db, 30000);
+	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		db_fail(&c->base, err, "configuring the connection");
+		sq_conn_close(&c->base);
 		return NULL;
 	}
-	return sc;
+	return &c->base;
 }
 
-void
-store_conn_close(struct store_conn *sc)
+static void
+sq_conn_close(struct store_conn *sc)
 {
-	if (sc == NULL)
-		return;
-	sqlite3_close_v2(sc->db);
+	sqlite3_close_v2(SQ(sc)->db);
 	free(sc);
 }
 
@@ -204,7 +209,7 @@ prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *ty
 	sqlite3_stmt *stmt;
 	va_list ap;
 
-	if (sqlite3_prepare_v2(sc->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(SQ(sc)->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		db_fail(sc, err, "preparing a query");
 		return NULL;
 	}
@@ -239,13 +244,13 @@ run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *
 static int
 exec(struct store_conn *sc, const char *sql, struct atr_err *err)
 {
-	if (sqlite3_exec(sc->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(SQ(sc)->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(sc, err, sql);
 	return 0;
 }
 
-int
-store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
+static int
+sq_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err, "SELECT count(*) FROM users", "");
 
@@ -260,8 +265,8 @@ store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 	return 0;
 }
 
-int
-store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
+static int
+sq_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
     struct atr_err *err)
 {
 	if (run(sc, err, "adding a user",
@@ -282,8 +287,8 @@ user_from_row(sqlite3_stmt *s, struct store_user *u)
 	u->created = sqlite3_column_int64(s, 2);
 }
 
-int
-store_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
+static int
+sq_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
     size_t hashlen, struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created, hash FROM users WHERE name = ?",
@@ -306,8 +311,8 @@ store_user_get(struct store_conn *sc, const char *name, struct store_user *u, ch
 	return db_fail(sc, err, "reading a user");
 }
 
-int
-store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *), void *arg,
+static int
+sq_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *), void *arg,
     struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created FROM users ORDER BY name", "");
@@ -327,8 +332,8 @@ store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, vo
 	return 0;
 }
 
-int
-store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+static int
+sq_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 {
 	struct store_user u;
 	sqlite3_stmt *s;
@@ -336,7 +341,7 @@ store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
-	if (store_user_get(sc, name, &u, NULL, 0, err) == -1)
+	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
 	if (strcmp(u.role, "admin") == 0) {
 		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
@@ -359,8 +364,8 @@ fail:
 	return -1;
 }
 
-int
-store_user_set_password(struct store_conn *sc, const char *name, const char *hash,
+static int
+sq_user_set_password(struct store_conn *sc, const char *name, const char *hash,
     const char *keep_token_hash, struct atr_err *err)
 {
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
@@ -368,7 +373,7 @@ store_user_set_password(struct store_conn *sc, const char *name, const char *has
 	if (run(sc, err, "changing a password",
 		prep(sc, err, "UPDATE users SET hash = ? WHERE name = ?", "tt", hash, name)) == -1)
 		goto fail;
-	if (sqlite3_changes(sc->db) == 0) {
+	if (sqlite3_changes(SQ(sc)->db) == 0) {
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
 		goto fail;
 	}
@@ -382,8 +387,8 @@ fail:
 	return -1;
 }
 
-int
-store_user_set_role(struct store_conn *sc, const char *name, const char *role,
+static int
+sq_user_set_role(struct store_conn *sc, const char *name, const char *role,
     struct atr_err *err)
 {
 	sqlite3_stmt *s;
@@ -392,7 +397,7 @@ store_user_set_role(struct store_conn *sc, const char *name, const char *role,
 
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
-	if (store_user_get(sc, name, &u, NULL, 0, err) == -1)
+	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
 	if (strcmp(u.role, "admin") == 0 && strcmp(role, "admin") != 0) {
 		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
@@ -415,8 +420,8 @@ fail:
 	return -1;
 }
 
-int
-store_session_create(struct store_conn *sc, const char *token_hash, const char *user,
+static int
+sq_session_create(struct store_conn *sc, const char *token_hash, const char *user,
     int64_t expires, struct atr_err *err)
 {
 	return run(sc, err, "creating a session",
@@ -424,8 +429,8 @@ store_session_create(struct store_conn *sc, const char *token_hash, const char *
 		token_hash, user, expires));
 }
 
-int
-store_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
+static int
+sq_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
     struct store_user *u, struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err,
@@ -448,22 +453,22 @@ store_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
 	return db_fail(sc, err, "looking up a session");
 }
 
-int
-store_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err)
+static int
+sq_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err)
 {
 	return run(sc, err, "ending a session",
 	    prep(sc, err, "DELETE FROM sessions WHERE token_hash = ?", "t", token_hash));
 }
 
-int
-store_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
+static int
+sq_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
 {
 	return run(sc, err, "purging sessions",
 	    prep(sc, err, "DELETE FROM sessions WHERE expires <= ?", "i", now));
 }
 
-int
-store_project_create(struct store_conn *sc, const char *name, const char *description,
+static int
+sq_project_create(struct store_conn *sc, const char *name, const char *description,
     const char *created_by, int64_t now, struct atr_err *err)
 {
 	if (run(sc, err, "creating a project",
@@ -507,8 +512,8 @@ project_from_row(sqlite3_stmt *s, struct store_project *p)
 		memset(&p->last, 0, sizeof(p->last));
 }
 
-int
-store_project_get(struct store_conn *sc, const char *name, struct store_project *p,
+static int
+sq_project_get(struct store_conn *sc, const char *name, struct store_project *p,
     struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " WHERE p.name = ?", "t", name);
@@ -527,8 +532,8 @@ store_project_get(struct store_conn *sc, const char *name, struct store_project 
 	return db_fail(sc, err, "reading a project");
 }
 
-int
-store_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
+static int
+sq_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
     void *arg, struct atr_err *err)
 {
 	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " ORDER BY p.name", "");
@@ -553,7 +558,7 @@ store_project_list(struct store_conn *sc, int (*each)(const struct store_project
 }
 
 static int
-pinned(struct store *st, const char *sha256)
+pinned(struct sq_store *st, const char *sha256)
 {
 	for (int i = 0; i < st->npins; i++)
 		if (strcmp(st->pins[i], sha256) == 0)
@@ -562,7 +567,7 @@ pinned(struct store *st, const char *sha256)
 }
 
 static void
-blob_path(const struct store *st, const char *sha256, char *out, size_t size)
+blob_path(const struct sq_store *st, const char *sha256, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%.2s/%s", st->blobdir, sha256, sha256);
 }
@@ -579,21 +584,21 @@ remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
 		    "t", shas[i]);
 		int used = s == NULL || sqlite3_step(s) == SQLITE_ROW;
 		sqlite3_finalize(s);
-		if (used || pinned(sc->st, shas[i]))
+		if (used || pinned(SQ(sc)->st, shas[i]))
 			continue;
-		blob_path(sc->st, shas[i], path, sizeof(path));
+		blob_path(SQ(sc)->st, shas[i], path, sizeof(path));
 		unlink(path);
 	}
 }
 
-int
-store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+static int
+sq_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 {
 	sqlite3_stmt *s;
 	char (*shas)[65] = NULL;
 	int n = 0, cap = 0, rc;
 
-	pthread_mutex_lock(&sc->st->pin_lock);
+	pthread_mutex_lock(&SQ(sc)->st->pin_lock);
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		goto out_unlock;
 	s = prep(sc, err,
@@ -620,28 +625,28 @@ store_project_delete(struct store_conn *sc, const char *name, struct atr_err *er
 	if (run(sc, err, "deleting a project",
 		prep(sc, err, "DELETE FROM projects WHERE name = ?", "t", name)) == -1)
 		goto fail;
-	if (sqlite3_changes(sc->db) == 0) {
+	if (sqlite3_changes(SQ(sc)->db) == 0) {
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
 		goto fail;
 	}
 	if (exec(sc, "COMMIT", err) == -1)
 		goto fail;
 	remove_unreferenced(sc, shas, n);
-	pthread_mutex_unlock(&sc->st->pin_lock);
+	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
 	return 0;
 fail:
 	exec(sc, "ROLLBACK", NULL);
 out_unlock:
-	pthread_mutex_unlock(&sc->st->pin_lock);
+	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
 	return -1;
 }
 
 #define REVISION_COLUMNS "SELECT r.number, r.author, r.message, r.time, r.size, r.sha256"
 
-int
-store_revision_list(struct store_conn *sc, const char *project,
+static int
+sq_revision_list(struct store_conn *sc, const char *project,
     int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
 {
 	struct store_project p;
@@ -649,7 +654,7 @@ store_revision_list(struct store_conn *sc, const char *project,
 	struct store_revision *r;
 	int rc = SQLITE_DONE;
 
-	if (store_project_get(sc, project, &p, err) == -1)
+	if (sq_project_get(sc, project, &p, err) == -1)
 		return -1;
 	s = prep(sc, err,
 	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
@@ -673,15 +678,15 @@ store_revision_list(struct store_conn *sc, const char *project,
 	return 0;
 }
 
-int
-store_revision_get(struct store_conn *sc, const char *project, int64_t number,
+static int
+sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
     struct store_revision *r, struct atr_err *err)
 {
 	struct store_project p;
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_project_get(sc, project, &p, err) == -1)
+	if (sq_project_get(sc, project, &p, err) == -1)
 		return -1;
 	if (number < 0)
 		number = p.head;
@@ -709,7 +714,7 @@ store_revision_get(struct store_conn *sc, const char *project, int64_t number,
 }
 
 static void
-unpin(struct store *st, const char *sha256)
+unpin(struct sq_store *st, const char *sha256)
 {
 	for (int i = 0; i < st->npins; i++) {
 		if (strcmp(st->pins[i], sha256) == 0) {
@@ -719,8 +724,8 @@ unpin(struct store *st, const char *sha256)
 	}
 }
 
-int
-store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
+static int
+sq_revision_commit(struct store_conn *sc, const char *project, int64_t base,
     const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
     struct store_revision *head, struct atr_err *err)
 {
@@ -729,7 +734,7 @@ store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
 
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		goto out;
-	if (store_project_get(sc, project, &p, err) == -1)
+	if (sq_project_get(sc, project, &p, err) == -1)
 		goto rollback;
 	if (p.head != base) {
 		if (head != NULL)
@@ -757,26 +762,28 @@ store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
 rollback:
 	exec(sc, "ROLLBACK", NULL);
 out:
-	pthread_mutex_lock(&sc->st->pin_lock);
-	unpin(sc->st, sha256);
+	pthread_mutex_lock(&SQ(sc)->st->pin_lock);
+	unpin(SQ(sc)->st, sha256);
 	if (rc == -1) {
 		char one[1][65];
 		memcpy(one[0], sha256, 65);
 		remove_unreferenced(sc, one, 1);
 	}
-	pthread_mutex_unlock(&sc->st->pin_lock);
+	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	return rc;
 }
 
-struct store_blob_writer *
-store_blob_writer_new(struct store *st, struct atr_err *err)
+static struct store_blob_writer *
+sq_blob_writer_new(struct store *base, struct atr_err *err)
 {
-	struct store_blob_writer *w = calloc(1, sizeof(*w));
+	struct sq_writer *w = calloc(1, sizeof(*w));
+	struct sq_store *st = SQS(base);
 
 	if (w == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		return NULL;
 	}
+	w->base.st = base;
 	w->st = st;
 	snprintf(w->tmppath, sizeof(w->tmppath), "%s/tmp/upload-XXXXXX", st->blobdir);
 	if ((w->fd = mkostemp(w->tmppath, O_CLOEXEC)) == -1) {
@@ -787,17 +794,20 @@ store_blob_writer_new(struct store *st, struct atr_err *err)
 	}
 	if ((w->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
-		store_blob_abort(w);
+		sq_blob_abort(&w->base);
 		return NULL;
 	}
-	return w;
+	return &w->base;
 }
 
-int
-store_blob_write(struct store_blob_writer *w, const void *buf, size_t len, struct atr_err *err)
+static int
+sq_blob_write(struct store_blob_writer *base, struct store_conn *sc, const void *buf, size_t len,
+    struct atr_err *err)
 {
+	struct sq_writer *w = (struct sq_writer *)base;
 	const unsigned char *p = buf;
 
+	(void)sc;
 	if (EVP_DigestUpdate(w->md, buf, len) != 1)
 		return atr_err_set(err, ATR_E_INTERNAL, "hashing failed");
 	while (len > 0) {
@@ -814,21 +824,24 @@ store_blob_write(struct store_blob_writer *w, const void *buf, size_t len, struc
 	return 0;
 }
 
-int64_t
-store_blob_written(const struct store_blob_writer *w)
+static int64_t
+sq_blob_written(const struct store_blob_writer *base)
 {
-	return w->written;
+	return ((const struct sq_writer *)base)->written;
 }
 
-int
-store_blob_finish(struct store_blob_writer *w, char *sha256, struct atr_err *err)
+static int
+sq_blob_finish(struct store_blob_writer *base, struct store_conn *sc, char *sha256,
+    struct atr_err *err)
 {
+	struct sq_writer *w = (struct sq_writer *)base;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char path[4200], dir[4200];
-	struct store *st = w->st;
+	struct sq_store *st = w->st;
 	int rc = -1;
 
+	(void)sc;
 	if (EVP_DigestFinal_ex(w->md, md, &mdlen) != 1) {
 		atr_err_set(err, ATR_E_INTERNAL, "hashing failed");
 		goto out;
@@ -875,11 +888,11 @@ out:
 	return rc;
 }
 
-void
-store_blob_abort(struct store_blob_writer *w)
+static void
+sq_blob_abort(struct store_blob_writer *base)
 {
-	if (w == NULL)
-		return;
+	struct sq_writer *w = (struct sq_writer *)base;
+
 	if (w->fd != -1) {
 		close(w->fd);
 		unlink(w->tmppath);
@@ -888,15 +901,137 @@ store_blob_abort(struct store_blob_writer *w)
 	free(w);
 }
 
-int
-store_blob_open(struct store *st, const char *sha256, struct atr_err *err)
+static struct store_blob_reader *
+sq_blob_reader_open(struct store_conn *sc, const char *sha256, int64_t size, struct atr_err *err)
 {
+	struct sq_reader *rd;
 	char path[4200];
+	struct stat sb;
 	int fd;
 
-	blob_path(st, sha256, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return atr_err_set(err, ATR_E_IO, "the content %s is missing from %s: %s", sha256,
-		    st->blobdir, strerror(errno));
-	return fd;
+	blob_path(SQ(sc)->st, sha256, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		atr_err_set(err, ATR_E_IO, "the content %s is missing: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size != size) {
+		close(fd);
+		atr_err_set(err, ATR_E_IO, "the content %s has %lld bytes instead of %lld", path,
+		    (long long)sb.st_size, (long long)size);
+		return NULL;
+	}
+	if ((rd = calloc(1, sizeof(*rd))) == NULL) {
+		close(fd);
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	rd->base.st = sc->st;
+	rd->fd = fd;
+	return &rd->base;
 }
+
+static int
+sq_blob_reader_fd(const struct store_blob_reader *base)
+{
+	if (base->st->ops == &sqlite_async_ops)
+		return -1;
+	return ((const struct sq_reader *)base)->fd;
+}
+
+static int64_t
+sq_blob_read(struct store_blob_reader *base, struct store_conn *sc, void *buf, size_t n,
+    int64_t off, struct atr_err *err)
+{
+	struct sq_reader *rd = (struct sq_reader *)base;
+	ssize_t got;
+
+	(void)sc;
+	do
+		got = pread(rd->fd, buf, n, (off_t)off);
+	while (got == -1 && errno == EINTR);
+	if (got == -1)
+		return atr_err_set(err, ATR_E_IO, "cannot read content: %s", strerror(errno));
+	return got;
+}
+
+static void
+sq_blob_reader_close(struct store_blob_reader *base)
+{
+	struct sq_reader *rd = (struct sq_reader *)base;
+
+	if (rd->fd != -1)
+		close(rd->fd);
+	free(rd);
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.blocking = 0,
+	.close = sq_close,
+	.describe = sq_describe,
+	.conn_open = sq_conn_open,
+	.conn_close = sq_conn_close,
+	.user_count = sq_user_count,
+	.user_create = sq_user_create,
+	.user_get = sq_user_get,
+	.user_list = sq_user_list,
+	.user_delete = sq_user_delete,
+	.user_set_password = sq_user_set_password,
+	.user_set_role = sq_user_set_role,
+	.session_create = sq_session_create,
+	.session_lookup = sq_session_lookup,
+	.session_delete = sq_session_delete,
+	.session_purge = sq_session_purge,
+	.project_create = sq_project_create,
+	.project_get = sq_project_get,
+	.project_list = sq_project_list,
+	.project_delete = sq_project_delete,
+	.revision_list = sq_revision_list,
+	.revision_get = sq_revision_get,
+	.revision_commit = sq_revision_commit,
+	.blob_writer_new = sq_blob_writer_new,
+	.blob_write = sq_blob_write,
+	.blob_written = sq_blob_written,
+	.blob_finish = sq_blob_finish,
+	.blob_abort = sq_blob_abort,
+	.blob_reader_open = sq_blob_reader_open,
+	.blob_reader_fd = sq_blob_reader_fd,
+	.blob_read = sq_blob_read,
+	.blob_reader_close = sq_blob_reader_close,
+};
+
+static const struct store_ops sqlite_async_ops = {
+	.name = "sqlite (async)",
+	.blocking = 1,
+	.close = sq_close,
+	.describe = sq_describe,
+	.conn_open = sq_conn_open,
+	.conn_close = sq_conn_close,
+	.user_count = sq_user_count,
+	.user_create = sq_user_create,
+	.user_get = sq_user_get,
+	.user_list = sq_user_list,
+	.user_delete = sq_user_delete,
+	.user_set_password = sq_user_set_password,
+	.user_set_role = sq_user_set_role,
+	.session_create = sq_session_create,
+	.session_lookup = sq_session_lookup,
+	.session_delete = sq_session_delete,
+	.session_purge = sq_session_purge,
+	.project_create = sq_project_create,
+	.project_get = sq_project_get,
+	.project_list = sq_project_list,
+	.project_delete = sq_project_delete,
+	.revision_list = sq_revision_list,
+	.revision_get = sq_revision_get,
+	.revision_commit = sq_revision_commit,
+	.blob_writer_new = sq_blob_writer_new,
+	.blob_write = sq_blob_write,
+	.blob_written = sq_blob_written,
+	.blob_finish = sq_blob_finish,
+	.blob_abort = sq_blob_abort,
+	.blob_reader_open = sq_blob_reader_open,
+	.blob_reader_fd = sq_blob_reader_fd,
+	.blob_read = sq_blob_read,
+	.blob_reader_close = sq_blob_reader_close,
+};

@@ -1,0 +1,216 @@
+/* The store's calls, dispatched to the configured backend (store_int.h). */
+#include <string.h>
+
+#include "server/store_int.h"
+
+struct store *
+store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err)
+{
+	const char *db = atr_config_str(cfg, "database");
+
+	if (strcmp(db, "sqlite") == 0)
+		return store_sqlite_open(cfg, datadir, err);
+	atr_err_set(err, ATR_E_CONFIG,
+	    "database = %s is not supported; use sqlite", db);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st);
+}
+
+int
+store_is_blocking(const struct store *st)
+{
+	return st->ops->blocking;
+}
+
+const char *
+store_describe(const struct store *st)
+{
+	return st->ops->describe(st);
+}
+
+struct store_conn *
+store_conn_open(struct store *st, struct atr_err *err)
+{
+	return st->ops->conn_open(st, err);
+}
+
+void
+store_conn_close(struct store_conn *sc)
+{
+	if (sc == NULL)
+		return;
+	sc->st->ops->conn_close(sc);
+}
+
+int
+store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
+{
+	return sc->st->ops->user_count(sc, count, err);
+}
+
+int
+store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role, struct atr_err *err)
+{
+	return sc->st->ops->user_create(sc, name, hash, role, err);
+}
+
+int
+store_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash, size_t hashlen, struct atr_err *err)
+{
+	return sc->st->ops->user_get(sc, name, u, hash, hashlen, err);
+}
+
+int
+store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->user_list(sc, each, arg, err);
+}
+
+int
+store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+{
+	return sc->st->ops->user_delete(sc, name, err);
+}
+
+int
+store_user_set_password(struct store_conn *sc, const char *name, const char *hash, const char *keep_token_hash, struct atr_err *err)
+{
+	return sc->st->ops->user_set_password(sc, name, hash, keep_token_hash, err);
+}
+
+int
+store_user_set_role(struct store_conn *sc, const char *name, const char *role, struct atr_err *err)
+{
+	return sc->st->ops->user_set_role(sc, name, role, err);
+}
+
+int
+store_session_create(struct store_conn *sc, const char *token_hash, const char *user, int64_t expires, struct atr_err *err)
+{
+	return sc->st->ops->session_create(sc, token_hash, user, expires, err);
+}
+
+int
+store_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now, struct store_user *u, struct atr_err *err)
+{
+	return sc->st->ops->session_lookup(sc, token_hash, now, u, err);
+}
+
+int
+store_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err)
+{
+	return sc->st->ops->session_delete(sc, token_hash, err);
+}
+
+int
+store_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
+{
+	return sc->st->ops->session_purge(sc, now, err);
+}
+
+int
+store_project_create(struct store_conn *sc, const char *name, const char *description, const char *created_by, int64_t now, struct atr_err *err)
+{
+	return sc->st->ops->project_create(sc, name, description, created_by, now, err);
+}
+
+int
+store_project_get(struct store_conn *sc, const char *name, struct store_project *p, struct atr_err *err)
+{
+	return sc->st->ops->project_get(sc, name, p, err);
+}
+
+int
+store_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->project_list(sc, each, arg, err);
+}
+
+int
+store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+{
+	return sc->st->ops->project_delete(sc, name, err);
+}
+
+int
+store_revision_list(struct store_conn *sc, const char *project, int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->revision_list(sc, project, each, arg, err);
+}
+
+int
+store_revision_get(struct store_conn *sc, const char *project, int64_t number, struct store_revision *r, struct atr_err *err)
+{
+	return sc->st->ops->revision_get(sc, project, number, r, err);
+}
+
+int
+store_revision_commit(struct store_conn *sc, const char *project, int64_t base, const char *author, const char *message, int64_t now, int64_t size, const char *sha256, struct store_revision *head, struct atr_err *err)
+{
+	return sc->st->ops->revision_commit(sc, project, base, author, message, now, size, sha256, head, err);
+}
+
+struct store_blob_writer *
+store_blob_writer_new(struct store *st, struct atr_err *err)
+{
+	return st->ops->blob_writer_new(st, err);
+}
+
+int
+store_blob_write(struct store_blob_writer *w, struct store_conn *sc, const void *buf, size_t len, struct atr_err *err)
+{
+	return w->st->ops->blob_write(w, sc, buf, len, err);
+}
+
+int64_t
+store_blob_written(const struct store_blob_writer *w)
+{
+	return w->st->ops->blob_written(w);
+}
+
+int
+store_blob_finish(struct store_blob_writer *w, struct store_conn *sc, char *sha256, struct atr_err *err)
+{
+	return w->st->ops->blob_finish(w, sc, sha256, err);
+}
+
+void
+store_blob_abort(struct store_blob_writer *w)
+{
+	if (w == NULL)
+		return;
+	w->st->ops->blob_abort(w);
+}
+
+struct store_blob_reader *
+store_blob_reader_open(struct store_conn *sc, const char *sha256, int64_t size, struct atr_err *err)
+{
+	return sc->st->ops->blob_reader_open(sc, sha256, size, err);
+}
+
+int
+store_blob_reader_fd(const struct store_blob_reader *rd)
+{
+	return rd->st->ops->blob_reader_fd(rd);
+}
+
+int64_t
+store_blob_read(struct store_blob_reader *rd, struct store_conn *sc, void *buf, size_t n, int64_t off, struct atr_err *err)
+{
+	return rd->st->ops->blob_read(rd, sc, buf, n, off, err);
+}
+
+void
+store_blob_reader_close(struct store_blob_reader *rd)
+{
+	if (rd == NULL)
+		return;
+	rd->st->ops->blob_reader_close(rd);
+}

@@ -1,0 +1,90 @@
+/*
+ * Backends of the store (store.h). A backend embeds struct store and
+ * struct store_conn at the start of its own structures and fills a
+ * struct store_ops; store.c dispatches every call through it.
+ */
+#ifndef ATRIUM_SERVER_STORE_INT_H
+#define ATRIUM_SERVER_STORE_INT_H
+
+#include "server/store.h"
+
+struct store_ops {
+	const char *name;
+	int blocking;
+	void (*close)(struct store *st);
+	const char *(*describe)(const struct store *st);
+	struct store_conn *(*conn_open)(struct store *st, struct atr_err *err);
+	void (*conn_close)(struct store_conn *sc);
+
+	int (*user_count)(struct store_conn *, int64_t *, struct atr_err *);
+	int (*user_create)(struct store_conn *, const char *, const char *, const char *,
+	    struct atr_err *);
+	int (*user_get)(struct store_conn *, const char *, struct store_user *, char *, size_t,
+	    struct atr_err *);
+	int (*user_list)(struct store_conn *, int (*)(const struct store_user *, void *), void *,
+	    struct atr_err *);
+	int (*user_delete)(struct store_conn *, const char *, struct atr_err *);
+	int (*user_set_password)(struct store_conn *, const char *, const char *, const char *,
+	    struct atr_err *);
+	int (*user_set_role)(struct store_conn *, const char *, const char *, struct atr_err *);
+
+	int (*session_create)(struct store_conn *, const char *, const char *, int64_t,
+	    struct atr_err *);
+	int (*session_lookup)(struct store_conn *, const char *, int64_t, struct store_user *,
+	    struct atr_err *);
+	int (*session_delete)(struct store_conn *, const char *, struct atr_err *);
+	int (*session_purge)(struct store_conn *, int64_t, struct atr_err *);
+
+	int (*project_create)(struct store_conn *, const char *, const char *, const char *,
+	    int64_t, struct atr_err *);
+	int (*project_get)(struct store_conn *, const char *, struct store_project *,
+	    struct atr_err *);
+	int (*project_list)(struct store_conn *, int (*)(const struct store_project *, void *),
+	    void *, struct atr_err *);
+	int (*project_delete)(struct store_conn *, const char *, struct atr_err *);
+
+	int (*revision_list)(struct store_conn *, const char *,
+	    int (*)(const struct store_revision *, void *), void *, struct atr_err *);
+	int (*revision_get)(struct store_conn *, const char *, int64_t, struct store_revision *,
+	    struct atr_err *);
+	int (*revision_commit)(struct store_conn *, const char *, int64_t, const char *,
+	    const char *, int64_t, int64_t, const char *, struct store_revision *,
+	    struct atr_err *);
+
+	struct store_blob_writer *(*blob_writer_new)(struct store *, struct atr_err *);
+	int (*blob_write)(struct store_blob_writer *, struct store_conn *, const void *, size_t,
+	    struct atr_err *);
+	int64_t (*blob_written)(const struct store_blob_writer *);
+	int (*blob_finish)(struct store_blob_writer *, struct store_conn *, char *,
+	    struct atr_err *);
+	void (*blob_abort)(struct store_blob_writer *);
+	struct store_blob_reader *(*blob_reader_open)(struct store_conn *, const char *, int64_t,
+	    struct atr_err *);
+	int (*blob_reader_fd)(const struct store_blob_reader *);
+	int64_t (*blob_read)(struct store_blob_reader *, struct store_conn *, void *, size_t,
+	    int64_t, struct atr_err *);
+	void (*blob_reader_close)(struct store_blob_reader *);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+struct store_conn {
+	struct store *st;
+};
+
+/* Every writer and reader starts with its store, so calls can dispatch. */
+struct store_blob_writer {
+	struct store *st;
+};
+
+struct store_blob_reader {
+	struct store *st;
+};
+
+/* The backends' constructors. */
+struct store *store_sqlite_open(const struct atr_config *cfg, const char *datadir,
+    struct atr_err *err);
+
+#endif
