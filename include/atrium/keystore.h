@@ -19,6 +19,16 @@
  * store password loads without checking integrity (as keytool does when
  * Enter is pressed at the prompt): for JKS every entry is still listed; for
  * PKCS#12 only what is not encrypted can be read.
+ *
+ * PEM files hold no aliases of their own: an alias comes from the
+ * "friendlyName:" line `openssl pkcs12` prints before a block (and we
+ * write), else "mykey" for a key and "cert-1", "cert-2", ... for
+ * certificates. A key's chain is its certificate plus issuers found in the
+ * file; certificates no chain uses are trusted entries.
+ *
+ * Limits: ATR_KS_MAX_FILE bytes, 20000 entries, and for PKCS#12 and PEM
+ * 4096 certificates (PEM: 64 keys); beyond them loading fails with
+ * ATR_E_KS_UNSUPPORTED.
  */
 #ifndef ATRIUM_KEYSTORE_H
 #define ATRIUM_KEYSTORE_H
@@ -79,7 +89,15 @@ struct atr_ks *atr_ks_load_mem(const unsigned char *buf, size_t len, const char 
 struct atr_ks *atr_ks_load_file(const char *path, const char *storepass, struct atr_err *err);
 
 /*
- * Serialises ks in its format (atr_ks_format()) with storepass. PKCS#12 is
+ * Serialises ks in its format (atr_ks_format()) with storepass. JKS and
+ * PKCS#12 need a storepass (ATR_E_USAGE); PEM writes keys unencrypted when
+ * it is NULL or empty. JKS entries read from a JKS file keep their bytes
+ * (protected key, certificates, creation time) and are written in the order
+ * Java's Hashtable gives, so keytool would write the same file; other keys
+ * are protected with their key password, or storepass. A key whose password
+ * is not known fails with ATR_E_KS_KEY_PASSWORD (re-protect it with
+ * atr_ks_change_keypass() first); JCEKS secret keys cannot be written
+ * (ATR_E_KS_UNSUPPORTED). PKCS#12 is
  * written as Java 17's keytool writes it: PBES2 AES-256-CBC with
  * PBKDF2-HMAC-SHA256 (10000 iterations) for keys and for the single
  * certificate block, an HMAC-SHA256 MacData, trusted entries marked with
@@ -102,8 +120,9 @@ void atr_ks_set_format(struct atr_ks *ks, enum atr_ks_format fmt);
 size_t atr_ks_count(const struct atr_ks *ks);
 const struct atr_ks_entry *atr_ks_entry_at(const struct atr_ks *ks, size_t i);
 
-/* The entry called alias, or NULL. JKS and PKCS#12 key aliases are looked
- * up without regard to case, as Java does. */
+/* The entry called alias, or NULL: an exact match first, else one that
+ * differs only in case (Java's toLowerCase(Locale.ENGLISH) for Latin,
+ * Greek, Cyrillic and Armenian letters), as Java looks aliases up. */
 const struct atr_ks_entry *atr_ks_find(const struct atr_ks *ks, const char *alias);
 
 const char *atr_ks_entry_alias(const struct atr_ks_entry *e);
@@ -118,10 +137,12 @@ X509 *atr_ks_entry_cert(const struct atr_ks_entry *e);
 const STACK_OF(X509) *atr_ks_entry_chain(const struct atr_ks_entry *e);
 
 /*
- * Recovers a key entry's private key. keypass NULL means the store
- * password the keystore was loaded (or last saved) with. A wrong JKS key
- * password is ATR_E_KS_KEY_PASSWORD ("Cannot recover key"). The returned
- * key is the caller's (EVP_PKEY_free()).
+ * Recovers a key entry's private key. keypass NULL means the entry's own
+ * key password if one was set (atr_ks_set_key(), atr_ks_change_keypass()),
+ * else the store password the keystore was last saved or loaded with. A
+ * wrong key password is ATR_E_KS_KEY_PASSWORD ("Cannot recover key"), for
+ * every format. A key given to atr_ks_set_key() is returned as given. The
+ * returned key is the caller's (EVP_PKEY_free()).
  */
 EVP_PKEY *atr_ks_entry_key(struct atr_ks *ks, const struct atr_ks_entry *e, const char *keypass,
     struct atr_err *err);
@@ -139,18 +160,24 @@ int atr_ks_set_key(struct atr_ks *ks, const char *alias, EVP_PKEY *key, STACK_OF
 int atr_ks_set_chain(struct atr_ks *ks, const char *alias, STACK_OF(X509) *chain,
     struct atr_err *err);
 
-/* Adds or replaces a trusted certificate entry. */
+/* Adds or replaces (whatever its kind) a trusted certificate entry. The
+ * alias is listed lower-cased; PKCS#12 files keep it as given, as keytool
+ * does. created_ms 0 means now. */
 int atr_ks_set_trusted(struct atr_ks *ks, const char *alias, X509 *cert, int64_t created_ms,
     struct atr_err *err);
 
 /* Removes an entry; ATR_E_KS_NO_ENTRY when there is none. */
 int atr_ks_delete(struct atr_ks *ks, const char *alias, struct atr_err *err);
 
-/* Renames an entry; fails if newalias exists. */
+/* Renames an entry (keytool -changealias): it keeps its key, chain and
+ * creation time and moves to the end of the load order. Fails with
+ * ATR_E_EXISTS if another entry is called newalias. */
 int atr_ks_rename(struct atr_ks *ks, const char *alias, const char *newalias,
     struct atr_err *err);
 
-/* Re-protects a JKS key entry's key under a new key password. */
+/* Re-protects a JKS (or JCEKS) key entry's key under a new key password;
+ * oldpass as keypass in atr_ks_entry_key(). PKCS#12 and PEM have one
+ * password for everything: ATR_E_KS_UNSUPPORTED. */
 int atr_ks_change_keypass(struct atr_ks *ks, const char *alias, const char *oldpass,
     const char *newpass, struct atr_err *err);
 
