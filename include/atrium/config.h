@@ -62,6 +62,16 @@ int atr_config_is_set(const struct atr_config *cfg, const char *key);
  * its default and help) atomically to path, mode 0600. */
 int atr_config_write_defaults(const char *path, struct atr_err *err);
 
+/*
+ * Changes one setting in the file at path, keeping every other line and
+ * comment: the first uncommented `key = ...` line is replaced (further
+ * ones are removed), or the line is appended. value NULL removes the
+ * setting. The value is validated first; the file is replaced atomically
+ * (mode 0600). A missing file is created.
+ */
+int atr_config_file_update(const char *path, const char *key, const char *value,
+    struct atr_err *err);
+
 /* Prints the effective settings as a config file (secrets masked). */
 void atr_config_print(const struct atr_config *cfg, FILE *out);
 

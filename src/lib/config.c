@@ -39,6 +39,19 @@ static const struct directive table[] = {
 	    "Port of the TLS API."},
 	{"admin_port", T_PORT, "8443", 1, 65535, NULL, 0,
 	    "Port of the admin console (HTTPS only)."},
+	{"tls_keystore", T_STR, "", 0, 0, NULL, 0,
+	    "Your own certificate: a JKS, PKCS#12 or PEM file (told apart by content; a relative "
+	    "path is inside the data directory). Empty: the certificate from the local CA in "
+	    "DIR/tls/, renewed automatically."},
+	{"tls_keystore_password", T_STR, "", 0, 0, NULL, 1,
+	    "The keystore's password (prefer tls_keystore_password_file)."},
+	{"tls_keystore_password_file", T_STR, "", 0, 0, NULL, 0,
+	    "A file holding the keystore's password (first line), readable by atriumd only."},
+	{"tls_keystore_alias", T_STR, "", 0, 0, NULL, 0,
+	    "The key entry to serve; empty means the keystore's only key entry."},
+	{"tls_san", T_STR, "", 0, 0, NULL, 0,
+	    "More names and addresses (comma-separated) for the local CA's server certificate, "
+	    "besides the host name, localhost, 127.0.0.1, ::1 and the machine's addresses."},
 	{"workers", T_INT, "0", 0, 256, NULL, 0,
 	    "Event loops (threads serving connections); 0 means one per CPU core."},
 	{"store_threads", T_INT, "4", 1, 256, NULL, 0,
@@ -53,7 +66,30 @@ static const struct directive table[] = {
 	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, 0,
 	    "Largest revision content accepted (K, M, G, T suffixes)."},
 	{"database", T_STR, "sqlite", 0, 0, NULL, 0,
-	    "Where data lives: `sqlite` (embedded, in the data directory)."},
+	    "Where data lives: `sqlite` (embedded, in the data directory), or "
+	    "postgresql://USER@HOST:PORT/DBNAME to share one PostgreSQL database between several "
+	    "nodes (docs/postgresql.md). Keep the password out of the URL: use ~/.pgpass, "
+	    "PGPASSWORD or a client certificate. The connection pool has `store_threads` "
+	    "connections per node."},
+	{"database_ssl", T_BOOL, "off", 0, 0, NULL, 0,
+	    "Encrypt the PostgreSQL connections with TLS and verify the server's certificate and "
+	    "host name (sslmode=verify-full). atriumd refuses to start when the database offers "
+	    "no TLS or its certificate does not verify."},
+	{"database_ssl_mode", T_ENUM, "verify-full", 0, 0, "verify-full|require", 0,
+	    "With database_ssl = on: verify-full (the default), or require, which encrypts "
+	    "without checking who answers and is logged as a warning at every start."},
+	{"database_ssl_root_cert", T_STR, "", 0, 0, NULL, 0,
+	    "PEM file with the CA certificate(s) that signed the database server's certificate "
+	    "(libpq's sslrootcert; default ~/.postgresql/root.crt)."},
+	{"database_ssl_cert_file", T_STR, "", 0, 0, NULL, 0,
+	    "PEM client certificate for logging in to PostgreSQL by certificate (libpq's "
+	    "sslcert); set database_ssl_key_file with it."},
+	{"database_ssl_key_file", T_STR, "", 0, 0, NULL, 0,
+	    "PEM private key of database_ssl_cert_file (libpq's sslkey; mode 0600)."},
+	{"database_cache_size", T_SIZE, "10G", 0, INT64_MAX, NULL, 0,
+	    "With PostgreSQL: room in DIR/cache for this node's verified copies of revision "
+	    "content, so repeated checkouts are served from local files; least recently used "
+	    "copies go first. 0 turns the cache off (every checkout reads the database)."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
 	    "Least important log lines written: debug, info, warn or error."},
 };
@@ -440,6 +476,80 @@ atr_config_write_defaults(const char *path, struct atr_err *err)
 	return rc;
 }
 
+/* Whether line (not NUL-terminated, len bytes) sets key. */
+static int
+line_sets(const char *line, size_t len, const char *key)
+{
+	size_t klen = strlen(key), i = 0;
+
+	while (i < len && isspace((unsigned char)line[i]))
+		i++;
+	if (len - i < klen || strncmp(line + i, key, klen) != 0)
+		return 0;
+	i += klen;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < len && line[i] == '=';
+}
+
+int
+atr_config_file_update(const char *path, const char *key, const char *value,
+    struct atr_err *err)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *out;
+	int i = find(key), done = 0, rc;
+	struct atr_err rerr;
+
+	if (i < 0)
+		return atr_err_set(err, ATR_E_CONFIG, "unknown setting '%s'", key);
+	if (value != NULL && (validate(&table[i], value, key, err) == -1 ||
+				 strpbrk(value, "\r\n\"") != NULL))
+		return value != NULL && strpbrk(value, "\r\n\"") != NULL
+		    ? atr_err_set(err, ATR_E_CONFIG, "%s: line breaks and quotes are not allowed",
+			  key)
+		    : -1;
+	if (atr_read_file(path, 1024 * 1024, &buf, &len, &rerr) == -1 &&
+	    rerr.code != ATR_E_NOT_FOUND) {
+		if (err != NULL)
+			*err = rerr;
+		return -1;
+	}
+	if ((out = open_memstream(&text, &tlen)) == NULL) {
+		free(buf);
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	for (size_t pos = 0; buf != NULL && pos < len;) {
+		const char *line = (const char *)buf + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - line) + 1 : len - pos;
+		pos += n;
+		if (line_sets(line, n, key)) {
+			if (!done && value != NULL)
+				fprintf(out, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key,
+				    value);
+			done = 1;
+			continue;
+		}
+		fwrite(line, 1, n, out);
+		if (nl == NULL)
+			fputc('\n', out);
+	}
+	if (!done && value != NULL)
+		fprintf(out, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key, value);
+	fclose(out);
+	rc = atr_write_file_atomic(path, text, tlen, 0600, err);
+	if (buf != NULL)
+		atr_wipe(buf, len);
+	atr_wipe(text, tlen);
+	free(buf);
+	free(text);
+	return rc;
+}
+
 void
 atr_config_print(const struct atr_config *cfg, FILE *out)
 {
@@ -458,7 +568,11 @@ void
 atr_config_print_markdown(FILE *out)
 {
 	fputs("| setting | default | meaning |\n| --- | --- | --- |\n", out);
-	for (size_t i = 0; i < NDIRECTIVES; i++)
-		fprintf(out, "| `%s` | `%s` | %s |\n", table[i].name, table[i].def,
-		    table[i].help);
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		if (table[i].def[0] == '\0')
+			fprintf(out, "| `%s` | (empty) | %s |\n", table[i].name, table[i].help);
+		else
+			fprintf(out, "| `%s` | `%s` | %s |\n", table[i].name, table[i].def,
+			    table[i].help);
+	}
 }

@@ -12,6 +12,7 @@ const char *api_name_problem(const char *name);
 void api_time(int64_t t, char *out);
 
 void api_health(struct req *r);
+void api_metrics(struct req *r);
 void api_server_info(struct req *r);
 
 void api_session_create(struct req *r);
@@ -27,6 +28,10 @@ void api_revision_get(struct req *r);
 void api_revision_content(struct req *r);
 void api_revision_begin(struct req *r);
 void api_revision_commit(struct req *r);
+
+void api_locks_list(struct req *r);
+void api_lock_take(struct req *r);
+void api_lock_release(struct req *r);
 
 void api_users_list(struct req *r);
 void api_user_create(struct req *r);

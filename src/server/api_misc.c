@@ -9,6 +9,7 @@
 #include "server/api.h"
 #include "server/password.h"
 #include "server/server_int.h"
+#include "server/tlsstate.h"
 #include "version.h"
 
 const char *
@@ -77,9 +78,74 @@ void
 api_health(struct req *r)
 {
 	struct server *srv = req_server(r);
+	struct tls_info info;
+	json_t *j = json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners", listeners_json(srv),
+	    "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - srv->started));
 
-	resp_json(r, 200, json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners",
-	    listeners_json(srv), "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - srv->started)));
+	if (j != NULL && tls_state_info(srv->tls, &info) == 0) {
+		char t[32];
+		api_time(info.not_after, t);
+		json_object_set_new(j, "certificate",
+		    json_pack("{s:s,s:s,s:I,s:b}", "subject", info.subject, "expires", t,
+			"days_left", (json_int_t)((info.not_after - atr_now_ms() / 1000) / 86400),
+			"local_ca", info.from_local_ca));
+	}
+	resp_json(r, 200, j);
+}
+
+void
+api_metrics(struct req *r)
+{
+	static const char *const kinds[LK__COUNT] = {"plain", "tls", "admin"};
+	static const char *const reasons[HF__COUNT] = {
+#define HF_LABEL_(name, label) label,
+		HANDSHAKE_FAILURES(HF_LABEL_)
+#undef HF_LABEL_
+	};
+	struct server *srv = req_server(r);
+	struct tls_info info;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (out == NULL)
+		return resp_error(r, ATR_E_NOMEM, NULL);
+	fputs("# HELP atrium_connections_total Connections accepted, by listener.\n"
+	      "# TYPE atrium_connections_total counter\n", out);
+	for (int k = 0; k < LK__COUNT; k++)
+		fprintf(out, "atrium_connections_total{listener=\"%s\"} %llu\n", kinds[k],
+		    (unsigned long long)atomic_load(&srv->accepted[k]));
+	fprintf(out, "# HELP atrium_open_connections Connections open now.\n"
+		     "# TYPE atrium_open_connections gauge\n"
+		     "atrium_open_connections %d\n",
+	    atomic_load(&srv->open_conns));
+	fprintf(out, "# HELP atrium_tls_handshakes_total TLS handshakes completed.\n"
+		     "# TYPE atrium_tls_handshakes_total counter\n"
+		     "atrium_tls_handshakes_total{resumed=\"false\"} %llu\n"
+		     "atrium_tls_handshakes_total{resumed=\"true\"} %llu\n",
+	    (unsigned long long)(atomic_load(&srv->handshakes) -
+		atomic_load(&srv->handshakes_resumed)),
+	    (unsigned long long)atomic_load(&srv->handshakes_resumed));
+	fputs("# HELP atrium_tls_handshake_failures_total TLS handshakes that failed, by reason.\n"
+	      "# TYPE atrium_tls_handshake_failures_total counter\n", out);
+	for (int i = 0; i < HF__COUNT; i++)
+		fprintf(out, "atrium_tls_handshake_failures_total{reason=\"%s\"} %llu\n", reasons[i],
+		    (unsigned long long)atomic_load(&srv->handshake_failures[i]));
+	fputs("# HELP atrium_http_responses_total HTTP responses, by status class.\n"
+	      "# TYPE atrium_http_responses_total counter\n", out);
+	for (int i = 1; i <= 5; i++)
+		fprintf(out, "atrium_http_responses_total{code=\"%dxx\"} %llu\n", i,
+		    (unsigned long long)atomic_load(&srv->responses[i]));
+	if (tls_state_info(srv->tls, &info) == 0)
+		fprintf(out,
+		    "# HELP atrium_tls_certificate_expiry_timestamp_seconds When the served "
+		    "certificate expires.\n"
+		    "# TYPE atrium_tls_certificate_expiry_timestamp_seconds gauge\n"
+		    "atrium_tls_certificate_expiry_timestamp_seconds %lld\n",
+		    (long long)info.not_after);
+	fclose(out);
+	resp_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
 }
 
 void

@@ -26,7 +26,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <http_parser.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "atrium/log.h"
 #include "server/req_int.h"
@@ -36,6 +39,7 @@
 #define OUT_LOW (128 * 1024)
 #define IN_HIGH (256 * 1024)
 #define UPLOAD_PIECE (1024 * 1024)
+#define HANDSHAKE_SECONDS 10
 
 enum conn_state {
 	C_READ,  /* reading a request (or waiting for one) */
@@ -57,6 +61,10 @@ struct conn {
 	int in_parse;     /* inside http_parser_execute: never re-enter it */
 	char peer[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
+	int fd;
+	struct event *sniff;  /* TLS ports: waiting for the first byte */
+	int tls;              /* speaks TLS */
+	int handshaken;       /* the TLS handshake completed */
 
 	/* A file or blob response in progress. */
 	int ffd;
@@ -587,6 +595,8 @@ conn_respond(struct req *r)
 	if (r->rfd == -1 && r->rd == NULL)
 		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
 	evbuffer_add_printf(out, "X-Content-Type-Options: nosniff\r\n");
+	if (c->tls)
+		evbuffer_add_printf(out, "Strict-Transport-Security: max-age=31536000\r\n");
 	if (c->close_after)
 		evbuffer_add_printf(out, "Connection: close\r\n");
 	if (r->rhdrs != NULL)
@@ -757,14 +767,73 @@ write_cb(struct bufferevent *bev, void *arg)
 		request_finished(c);
 }
 
+static enum handshake_failure
+classify(struct bufferevent *bev, short what)
+{
+	unsigned long e;
+	enum handshake_failure why = HF_OTHER;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		return HF_TIMEOUT;
+	if (what & BEV_EVENT_EOF)
+		why = HF_CLOSED;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+		case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+		case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+		case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+			why = HF_UNKNOWN_CA;
+			break;
+		case SSL_R_UNSUPPORTED_PROTOCOL:
+		case SSL_R_NO_SHARED_CIPHER:
+		case SSL_R_WRONG_VERSION_NUMBER:
+		case SSL_R_VERSION_TOO_LOW:
+		case SSL_R_NO_PROTOCOLS_AVAILABLE:
+		case SSL_R_NO_SHARED_GROUPS:
+		case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+		case SSL_R_HTTP_REQUEST:
+		case SSL_R_UNEXPECTED_MESSAGE:
+			if (why != HF_UNKNOWN_CA)
+				why = HF_PROTOCOL;
+			break;
+		default:
+			if (why == HF_CLOSED || why == HF_OTHER)
+				why = HF_OTHER;
+			break;
+		}
+	}
+	ERR_clear_error();
+	return why;
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct timeval idle;
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		c->handshaken = 1;
+		atomic_fetch_add(&c->srv->handshakes, 1);
+		if (ssl != NULL && SSL_session_reused(ssl))
+			atomic_fetch_add(&c->srv->handshakes_resumed, 1);
+		idle.tv_sec = atomic_load(&c->srv->idle_timeout);
+		idle.tv_usec = 0;
+		bufferevent_set_timeouts(bev, &idle, &idle);
+		return;
+	}
+	if (c->tls && !c->handshaken) {
+		enum handshake_failure why = classify(bev, what);
+		atomic_fetch_add(&c->srv->handshake_failures[why], 1);
+		atr_debug("TLS handshake with %s failed (%d)", c->peer, (int)why);
+	} else if (what & BEV_EVENT_TIMEOUT) {
 		atr_debug("closing idle connection from %s", c->peer);
+	}
+	if (c->tls)
+		ERR_clear_error();
 	conn_free(c);
 }
 
@@ -793,6 +862,18 @@ jobs_pending(const struct conn *c)
 static void
 conn_free(struct conn *c)
 {
+	if (c->bev == NULL && !c->dead) {
+		/* It never got a bufferevent (TLS port, before the first byte). */
+		if (c->sniff != NULL)
+			event_free(c->sniff);
+		c->sniff = NULL;
+		close(c->fd);
+		c->lp->nconns--;
+		atomic_fetch_sub(&c->srv->open_conns, 1);
+		conn_unlink(c);
+		free(c);
+		return;
+	}
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
@@ -811,13 +892,93 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* Sets up the HTTP side of a connection whose bufferevent exists. */
+static void
+conn_start(struct conn *c, int handshake)
+{
+	struct timeval t;
+
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	t.tv_sec = handshake ? HANDSHAKE_SECONDS : atomic_load(&c->srv->idle_timeout);
+	t.tv_usec = 0;
+	bufferevent_set_timeouts(c->bev, &t, &t);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
+	/* Bigger reads: fewer wakeups and writes for streamed uploads. */
+	bufferevent_set_max_single_read(c->bev, IN_HIGH);
+	bufferevent_set_max_single_write(c->bev, OUT_HIGH);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static const char plain_on_tls[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 96\r\n\r\n"
+    "This port of the Atrium server speaks TLS: use https:// (atrium login HOST:PORT uses it).\n"
+    "\n\n\n\n\n";
+
+/* The first byte decides: 0x16 starts a TLS handshake; anything else on a
+ * TLS port is a plain-HTTP client, told so in plain HTTP at once. */
+static void
+sniff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	unsigned char first;
+	ssize_t n;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	if (what & EV_TIMEOUT) {
+		atomic_fetch_add(&c->srv->handshake_failures[HF_TIMEOUT], 1);
+		conn_free(c);
+		return;
+	}
+	n = recv(fd, &first, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		atomic_fetch_add(&c->srv->handshake_failures[HF_CLOSED], 1);
+		conn_free(c);
+		return;
+	}
+	event_free(c->sniff);
+	c->sniff = NULL;
+	if (first != 0x16) {
+		atomic_fetch_add(&c->srv->handshake_failures[HF_PLAIN_HTTP], 1);
+		if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
+			atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+		shutdown(fd, SHUT_WR);
+		conn_free(c);
+		return;
+	}
+	ERR_clear_error();
+	if ((ctx = tls_state_ctx(c->srv->tls)) == NULL || (ssl = SSL_new(ctx)) == NULL) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		conn_free(c);
+		return;
+	}
+	SSL_CTX_free(ctx); /* the SSL holds its own reference */
+	c->bev = bufferevent_openssl_socket_new(c->lp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		conn_free(c);
+		return;
+	}
+	/* Clients that hang up without close_notify are common and harmless. */
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	conn_start(c, 1);
+}
+
 void
 conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct sockaddr *sa,
     int salen)
 {
 	struct server *srv = lp->srv;
 	struct conn *c;
-	struct timeval idle;
 	int one = 1;
 
 	(void)salen;
@@ -833,7 +994,9 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 	c->lp = lp;
 	c->srv = srv;
 	c->kind = kind;
+	c->fd = fd;
 	c->ffd = -1;
+	c->tls = kind != LK_PLAIN;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer,
 		    sizeof(c->peer));
@@ -841,29 +1004,25 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
 		    sizeof(c->peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(lp->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
-		free(c);
-		return;
-	}
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
-	idle.tv_sec = atomic_load(&srv->idle_timeout);
-	idle.tv_usec = 0;
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
-	/* Bigger reads: fewer wakeups and writes for streamed uploads. */
-	bufferevent_set_max_single_read(c->bev, IN_HIGH);
-	bufferevent_set_max_single_write(c->bev, OUT_HIGH);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = lp->conns;
 	if (lp->conns != NULL)
 		lp->conns->prev = c;
 	lp->conns = c;
 	lp->nconns++;
 	atomic_fetch_add(&srv->open_conns, 1);
+	if (c->tls) {
+		struct timeval t = {HANDSHAKE_SECONDS, 0};
+		if ((c->sniff = event_new(lp->base, fd, EV_READ, sniff_cb, c)) == NULL ||
+		    event_add(c->sniff, &t) == -1)
+			conn_free(c);
+		return;
+	}
+	c->bev = bufferevent_socket_new(lp->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		conn_free(c);
+		return;
+	}
+	conn_start(c, 0);
 }
 
 void
@@ -873,8 +1032,8 @@ conn_close_idle(struct loop *lp)
 
 	for (; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == C_READ && c->req == NULL &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if (c->bev == NULL || (c->state == C_READ && c->req == NULL &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
 			conn_free(c);
 		else
 			c->close_after = 1;

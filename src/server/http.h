@@ -70,6 +70,9 @@ void resp_blob(struct req *r, int status, struct store_blob_reader *rd, off_t of
     const char *content_type);
 /* Hands the upload bytes still held by the connection to the store. */
 int req_upload_flush(struct req *r, struct atr_err *err);
+/* Sends a copy of len bytes of text with the given content type. */
+void resp_text(struct req *r, int status, const char *content_type, const char *text,
+    size_t len);
 /* Sends a static buffer (not copied; must outlive the response). */
 void resp_static(struct req *r, int status, const void *data, size_t len,
     const char *content_type);

@@ -364,6 +364,18 @@ req_upload_flush(struct req *r, struct atr_err *err)
 }
 
 void
+resp_text(struct req *r, int status, const char *content_type, const char *text, size_t len)
+{
+	reset_response(r);
+	r->status = status;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", content_type);
+	if (r->rbody == NULL)
+		r->rbody = evbuffer_new();
+	if (r->rbody != NULL)
+		evbuffer_add(r->rbody, text, len);
+}
+
+void
 resp_static(struct req *r, int status, const void *data, size_t len, const char *content_type)
 {
 	reset_response(r);

@@ -23,6 +23,7 @@
 #include <http_parser.h>
 
 #include "atrium/log.h"
+#include "atrium/tls.h"
 #include "atrium/util.h"
 #include "server/api.h"
 #include "server/server.h"
@@ -274,9 +275,8 @@ static void
 wanted_ports(const struct atr_config *cfg, int ports[LK__COUNT])
 {
 	ports[LK_PLAIN] = atr_config_bool(cfg, "plain") ? (int)atr_config_int(cfg, "port") : 0;
-	/* TLS and the admin console come with the TLS work; until then only
-	 * the plain API listens. */
-	ports[LK_TLS] = 0;
+	ports[LK_TLS] = atr_config_bool(cfg, "tls") ? (int)atr_config_int(cfg, "tls_port") : 0;
+	/* The admin console comes with its own work; until then it is closed. */
 	ports[LK_ADMIN] = 0;
 }
 
@@ -403,6 +403,13 @@ log_exposure(const struct atr_config *cfg)
 		    bind);
 	else
 		atr_info("bind = %s: the server is reachable from the network", bind);
+	if (atr_config_bool(cfg, "plain"))
+		atr_warn("the plain port %lld is open: passwords and models cross it unencrypted; "
+			 "once clients use TLS (port %lld), set `plain = off` in atrium.conf and "
+			 "send SIGHUP to close it",
+		    (long long)atr_config_int(cfg, "port"), (long long)atr_config_int(cfg, "tls_port"));
+	if (!atr_config_bool(cfg, "plain") && !atr_config_bool(cfg, "tls"))
+		atr_warn("both `plain` and `tls` are off: no client can connect");
 }
 
 static void
@@ -416,6 +423,12 @@ reload(struct server *srv)
 	atr_info("SIGHUP: reloading settings from %s", srv->confpath);
 	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, &err)) == NULL) {
 		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
+		return;
+	}
+	if (atr_config_bool(cfg, "tls") && tls_state_load(srv->tls, cfg, &err) == -1) {
+		atr_error("reload failed, nothing changed (still serving the certificate in use): %s",
+		    atr_err_msg(&err));
+		atr_config_free(cfg);
 		return;
 	}
 	if (bind_wanted(srv, cfg, newfds, &err) == -1) {
@@ -499,6 +512,22 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	store_conn_close(sc);
 	sc = NULL;
 
+	if ((srv->tls = tls_state_new(datadir)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	atr_tls_rotate_tickets();
+	if (atr_config_bool(srv->cfg, "tls") && tls_state_load(srv->tls, srv->cfg, err) == -1) {
+		atr_err_prefix(err, "TLS");
+		if (atr_config_str(srv->cfg, "tls_keystore")[0] != '\0') {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+			    ". Fix the keystore settings, or go back to the generated certificate "
+			    "with `atriumd --data %s reset-tls`",
+			    datadir);
+		}
+		goto fail;
+	}
 	if (bind_wanted(srv, srv->cfg, newfds, err) == -1)
 		goto fail;
 	switch_listeners(srv, srv->cfg, newfds);
@@ -605,6 +634,31 @@ purge_cb(evutil_socket_t fd, short what, void *arg)
 	store_conn_close(sc);
 }
 
+static void
+tickets_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	atr_tls_rotate_tickets();
+}
+
+/* Hourly: renew the local CA's certificate when it is due. */
+static void
+renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct atr_err err;
+
+	(void)fd;
+	(void)what;
+	if (!atr_config_bool(srv->cfg, "tls"))
+		return;
+	if (tls_state_renew_if_due(srv->tls, srv->cfg, &err) == -1)
+		atr_error("renewing the server certificate failed (still serving the old one): %s",
+		    atr_err_msg(&err));
+}
+
 int
 server_run(struct server *srv)
 {
@@ -623,6 +677,10 @@ server_run(struct server *srv)
 	}
 	purge = event_new(srv->main_base, -1, EV_PERSIST, purge_cb, srv);
 	event_add(purge, &hourly);
+	srv->ticket_timer = event_new(srv->main_base, -1, EV_PERSIST, tickets_cb, srv);
+	event_add(srv->ticket_timer, &hourly);
+	srv->renew_timer = event_new(srv->main_base, -1, EV_PERSIST, renew_cb, srv);
+	event_add(srv->renew_timer, &hourly);
 
 	for (int i = 0; i < srv->npool; i++) {
 		struct pool_arg *pa = malloc(sizeof(*pa));
@@ -656,6 +714,9 @@ server_run(struct server *srv)
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(purge);
+	event_free(srv->ticket_timer);
+	event_free(srv->renew_timer);
+	srv->ticket_timer = srv->renew_timer = NULL;
 	atr_info("atriumd stopped");
 	return rc;
 }
@@ -689,6 +750,7 @@ server_free(struct server *srv)
 	free(srv->loops);
 	free(srv->pool);
 	store_close(srv->store);
+	tls_state_free(srv->tls);
 	atr_config_free(srv->cfg);
 	atr_config_free(srv->overrides);
 	free(srv->datadir);

@@ -19,12 +19,29 @@
 
 #include "atrium/config.h"
 #include "server/store.h"
+#include "server/tlsstate.h"
 
 struct conn;
 struct loop;
 struct server;
 
 enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
+
+/* Why a TLS handshake failed, for /metrics. */
+#define HANDSHAKE_FAILURES(X)                                                      \
+	X(UNKNOWN_CA, "unknown_ca")   /* the client does not trust our certificate */ \
+	X(PROTOCOL, "protocol")       /* no common version or cipher, or not TLS */   \
+	X(TIMEOUT, "timeout")         /* no handshake within 10 s */                  \
+	X(PLAIN_HTTP, "plain_http")   /* plain HTTP sent to a TLS port */             \
+	X(CLOSED, "closed")           /* the client hung up during the handshake */   \
+	X(OTHER, "other")
+
+enum handshake_failure {
+#define HF_ENUM_(name, label) HF_##name,
+	HANDSHAKE_FAILURES(HF_ENUM_)
+#undef HF_ENUM_
+	HF__COUNT
+};
 
 /* A unit of work: work() runs on a pool thread (if set), then done() runs
  * on the loop that submitted it. Owned by whoever embeds it. */
@@ -87,6 +104,11 @@ struct server {
 	/* Counters for /metrics. */
 	_Atomic uint64_t accepted[LK__COUNT];
 	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
+	_Atomic uint64_t handshakes, handshakes_resumed;
+	_Atomic uint64_t handshake_failures[HF__COUNT];
+
+	struct tls_state *tls;
+	struct event *renew_timer, *ticket_timer;
 
 	int64_t started;
 	struct event_base *main_base;

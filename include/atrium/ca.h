@@ -1,0 +1,59 @@
+/*
+ * A small certificate authority: the server's local CA (DIR/tls/) and
+ * `atrium ca` for administrators who want their own root.
+ *
+ * A CA is a directory holding ca.key (PEM, mode 0600) and ca.crt (PEM).
+ * Roots are ECDSA P-256 (or RSA), valid 10 years, with BasicConstraints
+ * CA:true, pathlen:0 and KeyUsage keyCertSign, cRLSign (both critical).
+ * Server certificates carry the names given as SubjectAltNames (DNS names
+ * and IP addresses told apart automatically), KeyUsage digitalSignature
+ * (plus keyEncipherment for RSA), ExtendedKeyUsage serverAuth (and
+ * clientAuth on request) and BasicConstraints CA:false.
+ */
+#ifndef ATRIUM_CA_H
+#define ATRIUM_CA_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "atrium/err.h"
+
+struct atr_ca;
+
+#define ATR_CA_ROOT_DAYS 3650
+#define ATR_CA_SERVER_DAYS 397
+
+/* Loads the CA in dir. ATR_E_NOT_FOUND when dir holds none. */
+struct atr_ca *atr_ca_load(const char *dir, struct atr_err *err);
+
+/*
+ * Creates a new root in dir (created 0700 if missing) with the common name
+ * cn; keyalg "EC" (P-256) or "RSA" (3072 bits). Refuses (ATR_E_EXISTS) to
+ * replace an existing ca.key.
+ */
+struct atr_ca *atr_ca_create(const char *dir, const char *cn, const char *keyalg,
+    struct atr_err *err);
+
+void atr_ca_free(struct atr_ca *ca);
+
+/* The root certificate (borrowed). */
+X509 *atr_ca_cert(const struct atr_ca *ca);
+
+#define ATR_CA_CLIENT_AUTH 0x1 /* also usable as a TLS client certificate */
+
+/*
+ * Issues a certificate for names (DNS names or IP addresses; the first is
+ * also the subject's CN) valid for days, with a new key of keyalg ("EC" =
+ * P-256, "RSA" = 2048 bits). *key and *chain (leaf, then the root) are
+ * the caller's.
+ */
+int atr_ca_issue(struct atr_ca *ca, const char *const *names, size_t nnames, int days,
+    const char *keyalg, unsigned flags, EVP_PKEY **key, STACK_OF(X509) **chain,
+    struct atr_err *err);
+
+/* Whether text is an IPv4 or IPv6 address. */
+int atr_ca_is_ip(const char *text);
+
+#endif

@@ -1,0 +1,609 @@
+/*
+ * The served certificate: the local CA's (default) or the administrator's
+ * keystore, checked before use and swapped atomically.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "atrium/ca.h"
+#include "atrium/keystore.h"
+#include "atrium/log.h"
+#include "atrium/tls.h"
+#include "atrium/util.h"
+#include "atrium/x509.h"
+#include "server/tlsstate.h"
+
+#define MAX_NAMES 64
+#define RENEW_DAYS 30
+
+struct tls_state {
+	char *datadir;
+	char tlsdir[4096];
+	pthread_rwlock_t lock; /* guards ctx and info */
+	SSL_CTX *ctx;
+	struct tls_info info;
+	int have_info;
+};
+
+struct tls_state *
+tls_state_new(const char *datadir)
+{
+	struct tls_state *ts = calloc(1, sizeof(*ts));
+
+	if (ts == NULL || (ts->datadir = strdup(datadir)) == NULL) {
+		free(ts);
+		return NULL;
+	}
+	snprintf(ts->tlsdir, sizeof(ts->tlsdir), "%s/tls", datadir);
+	pthread_rwlock_init(&ts->lock, NULL);
+	return ts;
+}
+
+void
+tls_state_free(struct tls_state *ts)
+{
+	if (ts == NULL)
+		return;
+	SSL_CTX_free(ts->ctx);
+	pthread_rwlock_destroy(&ts->lock);
+	free(ts->datadir);
+	free(ts);
+}
+
+SSL_CTX *
+tls_state_ctx(struct tls_state *ts)
+{
+	SSL_CTX *ctx;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	ctx = ts->ctx;
+	if (ctx != NULL)
+		SSL_CTX_up_ref(ctx);
+	pthread_rwlock_unlock(&ts->lock);
+	return ctx;
+}
+
+int
+tls_state_info(struct tls_state *ts, struct tls_info *out)
+{
+	int rc = -1;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	if (ts->have_info) {
+		*out = ts->info;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	return rc;
+}
+
+/* ---- names for the local CA's certificate */
+
+static void
+add_name(char **names, size_t *n, const char *name)
+{
+	if (*n >= MAX_NAMES || name[0] == '\0')
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp(names[i], name) == 0)
+			return;
+	if ((names[*n] = strdup(name)) != NULL)
+		(*n)++;
+}
+
+/* The host name, localhost, loopback, every address of the machine (but
+ * link-local ones) and tls_san. */
+static size_t
+local_names(const struct atr_config *cfg, char **names)
+{
+	char host[256], addr[INET6_ADDRSTRLEN];
+	struct ifaddrs *ifs = NULL;
+	size_t n = 0;
+	char *san, *tok, *save = NULL;
+
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		add_name(names, &n, host);
+	}
+	add_name(names, &n, "localhost");
+	add_name(names, &n, "127.0.0.1");
+	add_name(names, &n, "::1");
+	if (getifaddrs(&ifs) == 0) {
+		for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+			if (i->ifa_addr == NULL)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET) {
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
+				    sizeof(addr));
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+				if (IN6_IS_ADDR_LINKLOCAL(a6))
+					continue;
+				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
+			} else {
+				continue;
+			}
+			add_name(names, &n, addr);
+		}
+		freeifaddrs(ifs);
+	}
+	if ((san = strdup(atr_config_str(cfg, "tls_san"))) != NULL) {
+		for (tok = strtok_r(san, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
+			add_name(names, &n, tok);
+		free(san);
+	}
+	return n;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+}
+
+/* Whether cert names every one of names. */
+static int
+covers_all(X509 *cert, char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ok = atr_ca_is_ip(names[i]) ? X509_check_ip_asc(cert, names[i], 0) == 1
+						: X509_check_host(cert, names[i], 0, 0, NULL) == 1;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- small files */
+
+/* Reads the first line of path into a new string. */
+static char *
+read_secret(const char *path, struct atr_err *err)
+{
+	unsigned char *buf;
+	size_t len;
+	char *s;
+
+	if (atr_read_file(path, 4096, &buf, &len, err) == -1)
+		return NULL;
+	buf[strcspn((char *)buf, "\r\n")] = '\0';
+	s = strdup((char *)buf);
+	atr_wipe(buf, len);
+	free(buf);
+	if (s == NULL)
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+	return s;
+}
+
+static char *
+new_secret(const char *path, struct atr_err *err)
+{
+	unsigned char raw[12];
+	char hex[25], line[27];
+	char *s;
+
+	if (atr_random_bytes(raw, sizeof(raw)) == -1) {
+		atr_err_set(err, ATR_E_INTERNAL, "no randomness for a password");
+		return NULL;
+	}
+	atr_hex(raw, sizeof(raw), hex);
+	snprintf(line, sizeof(line), "%s\n", hex);
+	if (atr_write_file_atomic(path, line, strlen(line), 0600, err) == -1)
+		return NULL;
+	if ((s = strdup(hex)) == NULL)
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+	atr_wipe(hex, sizeof(hex));
+	atr_wipe(line, sizeof(line));
+	return s;
+}
+
+/* ---- the local CA */
+
+static int
+write_client_bundle(const char *tlsdir, X509 *cacert, int replace, struct atr_err *err)
+{
+	char dir[4300], jks[4400], pass[4400];
+	char *pw = NULL;
+	struct atr_ks *ks = NULL;
+	int rc = -1;
+
+	snprintf(dir, sizeof(dir), "%s/client", tlsdir);
+	snprintf(jks, sizeof(jks), "%s/cert.jks", dir);
+	snprintf(pass, sizeof(pass), "%s/cert.pass", dir);
+	if (!replace && access(jks, F_OK) == 0 && access(pass, F_OK) == 0)
+		return 0;
+	if (atr_mkdirs(dir, 0700, err) == -1)
+		return -1;
+	if ((pw = new_secret(pass, err)) == NULL)
+		return -1;
+	if ((ks = atr_ks_new(ATR_KS_JKS)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (atr_ks_set_trusted(ks, "atrium-local-ca", cacert, 0, err) == -1 ||
+	    atr_ks_save_file(ks, jks, pw, NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	atr_ks_free(ks);
+	atr_free_secret(pw);
+	return rc;
+}
+
+static void
+fingerprint(X509 *cert, char *out, size_t len)
+{
+	if (atr_x509_fingerprint(cert, "SHA-256", out, len) == -1)
+		snprintf(out, len, "?");
+}
+
+/* Loads or makes DIR/tls/ca.*, and the server certificate it issues
+ * (server.p12 + server.pass), renewing it when due or when the machine's
+ * names changed. The key and chain returned are the caller's. */
+static int
+local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
+    EVP_PKEY **key, STACK_OF(X509) **chain, struct atr_err *err)
+{
+	char p12[4300], passfile[4300], host[256] = "localhost", cn[320], fp[100];
+	char *names[MAX_NAMES], *pw = NULL;
+	size_t nnames = 0;
+	struct atr_ca *ca = NULL;
+	struct atr_ks *ks = NULL;
+	const struct atr_ks_entry *e;
+	int rc = -1, created = 0;
+	struct atr_err lerr;
+
+	*key = NULL;
+	*chain = NULL;
+	if (atr_mkdirs(ts->tlsdir, 0700, err) == -1)
+		return -1;
+	if ((ca = atr_ca_load(ts->tlsdir, &lerr)) == NULL) {
+		if (lerr.code != ATR_E_NOT_FOUND) {
+			if (err != NULL)
+				*err = lerr;
+			return atr_err_prefix(err, "the local CA in %s", ts->tlsdir);
+		}
+		gethostname(host, sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		snprintf(cn, sizeof(cn), "Atrium local CA on %s", host);
+		if ((ca = atr_ca_create(ts->tlsdir, cn, "EC", err)) == NULL)
+			return -1;
+		created = 1;
+		fingerprint(atr_ca_cert(ca), fp, sizeof(fp));
+		atr_info("created the local CA %s/ca.crt (SHA-256 %s); clients that trust it "
+			 "connect without warnings",
+		    ts->tlsdir, fp);
+	}
+	if (write_client_bundle(ts->tlsdir, atr_ca_cert(ca), created, err) == -1)
+		goto out;
+	nnames = local_names(cfg, names);
+	snprintf(p12, sizeof(p12), "%s/server.p12", ts->tlsdir);
+	snprintf(passfile, sizeof(passfile), "%s/server.pass", ts->tlsdir);
+	if (!force && !created && access(p12, F_OK) == 0 &&
+	    (pw = read_secret(passfile, &lerr)) != NULL &&
+	    (ks = atr_ks_load_file(p12, pw, &lerr)) != NULL && atr_ks_count(ks) > 0 &&
+	    (e = atr_ks_entry_at(ks, 0)) != NULL && atr_ks_entry_kind(e) == ATR_KS_PRIVATE_KEY) {
+		X509 *leaf = atr_ks_entry_cert(e);
+		int64_t now = atr_now_ms() / 1000;
+		if (leaf != NULL && atr_tls_days_left(leaf, now) >= RENEW_DAYS &&
+		    covers_all(leaf, names, nnames) && atr_x509_signed_by(leaf, atr_ca_cert(ca)) &&
+		    (*key = atr_ks_entry_key(ks, e, pw, &lerr)) != NULL) {
+			STACK_OF(X509) *c = (STACK_OF(X509) *)atr_ks_entry_chain(e);
+			if ((*chain = X509_chain_up_ref(c)) != NULL) {
+				rc = 0;
+				goto out;
+			}
+			EVP_PKEY_free(*key);
+			*key = NULL;
+		}
+	}
+	/* Make (or remake) the server certificate. */
+	atr_ks_free(ks);
+	ks = NULL;
+	atr_free_secret(pw);
+	pw = NULL;
+	if (atr_ca_issue(ca, (const char *const *)names, nnames, ATR_CA_SERVER_DAYS, "EC", 0, key,
+		chain, err) == -1)
+		goto out;
+	if ((pw = new_secret(passfile, err)) == NULL)
+		goto out;
+	if ((ks = atr_ks_new(ATR_KS_PKCS12)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (atr_ks_set_key(ks, "atrium", *key, *chain, pw, 0, err) == -1 ||
+	    atr_ks_save_file(ks, p12, pw, NULL, err) == -1)
+		goto out;
+	atr_info("issued a server certificate from the local CA for %zu names (valid %d days): %s",
+	    nnames, ATR_CA_SERVER_DAYS, p12);
+	rc = 0;
+out:
+	if (rc == -1) {
+		EVP_PKEY_free(*key);
+		sk_X509_pop_free(*chain, X509_free);
+		*key = NULL;
+		*chain = NULL;
+	}
+	atr_ks_free(ks);
+	atr_free_secret(pw);
+	atr_ca_free(ca);
+	free_names(names, nnames);
+	return rc;
+}
+
+/* ---- the administrator's keystore */
+
+static void
+resolve(const char *datadir, const char *path, char *out, size_t len)
+{
+	if (path[0] == '/')
+		snprintf(out, len, "%s", path);
+	else
+		snprintf(out, len, "%s/%s", datadir, path);
+}
+
+static int
+keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *source,
+    size_t srclen, EVP_PKEY **key, STACK_OF(X509) **chain, struct atr_err *err)
+{
+	const char *alias = atr_config_str(cfg, "tls_keystore_alias");
+	const char *pwfile = atr_config_str(cfg, "tls_keystore_password_file");
+	char *pw = NULL, pwpath[4200];
+	struct atr_ks *ks = NULL;
+	const struct atr_ks_entry *e = NULL;
+	int rc = -1;
+
+	*key = NULL;
+	*chain = NULL;
+	resolve(ts->datadir, atr_config_str(cfg, "tls_keystore"), source, srclen);
+	if (pwfile[0] != '\0') {
+		resolve(ts->datadir, pwfile, pwpath, sizeof(pwpath));
+		if ((pw = read_secret(pwpath, err)) == NULL)
+			return atr_err_prefix(err, "tls_keystore_password_file");
+	} else if ((pw = strdup(atr_config_str(cfg, "tls_keystore_password"))) == NULL) {
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	if ((ks = atr_ks_load_file(source, pw[0] ? pw : NULL, err)) == NULL) {
+		atr_err_prefix(err, "tls_keystore %s", source);
+		goto out;
+	}
+	if (alias[0] != '\0') {
+		if ((e = atr_ks_find(ks, alias)) == NULL ||
+		    atr_ks_entry_kind(e) != ATR_KS_PRIVATE_KEY) {
+			atr_err_set(err, ATR_E_KS_NO_ENTRY,
+			    "tls_keystore %s has no key entry named '%s'", source, alias);
+			goto out;
+		}
+	} else {
+		int keys = 0;
+		for (size_t i = 0; i < atr_ks_count(ks); i++) {
+			const struct atr_ks_entry *x = atr_ks_entry_at(ks, i);
+			if (atr_ks_entry_kind(x) == ATR_KS_PRIVATE_KEY) {
+				keys++;
+				if (e == NULL)
+					e = x;
+			}
+		}
+		if (keys != 1) {
+			atr_err_set(err, ATR_E_KS_NO_ENTRY,
+			    keys == 0 ? "tls_keystore %s holds no private key entry (only trusted "
+					"certificates); it needs the server's key and certificate"
+				      : "tls_keystore %s holds several key entries; choose one with "
+					"tls_keystore_alias",
+			    source);
+			goto out;
+		}
+	}
+	if ((*key = atr_ks_entry_key(ks, e, pw[0] ? pw : NULL, err)) == NULL) {
+		atr_err_prefix(err, "tls_keystore %s, entry '%s'", source, atr_ks_entry_alias(e));
+		goto out;
+	}
+	if (atr_ks_entry_chain(e) == NULL || sk_X509_num(atr_ks_entry_chain(e)) == 0 ||
+	    (*chain = X509_chain_up_ref((STACK_OF(X509) *)atr_ks_entry_chain(e))) == NULL) {
+		atr_err_set(err, ATR_E_CERT_MISMATCH,
+		    "tls_keystore %s: no certificate in the file matches the private key of entry "
+		    "'%s'; the key and the certificate do not belong together",
+		    source, atr_ks_entry_alias(e));
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	atr_ks_free(ks);
+	atr_free_secret(pw);
+	return rc;
+}
+
+/* ---- building and swapping */
+
+static void
+describe(struct tls_state *ts, X509 *leaf, const char *source, const char *warnings,
+    struct tls_info *info)
+{
+	char *s;
+	GENERAL_NAMES *gens;
+	X509 *ca = NULL;
+	char path[4300];
+	BIO *bio;
+
+	memset(info, 0, sizeof(*info));
+	if ((s = atr_x509_name_format(X509_get_subject_name(leaf))) != NULL) {
+		snprintf(info->subject, sizeof(info->subject), "%s", s);
+		free(s);
+	}
+	if ((s = atr_x509_name_format(X509_get_issuer_name(leaf))) != NULL) {
+		snprintf(info->issuer, sizeof(info->issuer), "%s", s);
+		free(s);
+	}
+	gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		size_t used = strlen(info->sans);
+		char item[300] = "";
+		if (g->type == GEN_DNS)
+			snprintf(item, sizeof(item), "DNS:%.*s", ASN1_STRING_length(g->d.dNSName),
+			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+		else if (g->type == GEN_IPADD) {
+			char a[INET6_ADDRSTRLEN] = "?";
+			int l = ASN1_STRING_length(g->d.iPAddress);
+			inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(g->d.iPAddress), a,
+			    sizeof(a));
+			snprintf(item, sizeof(item), "IP:%s", a);
+		}
+		if (item[0] != '\0')
+			snprintf(info->sans + used, sizeof(info->sans) - used, "%s%s",
+			    used ? ", " : "", item);
+	}
+	GENERAL_NAMES_free(gens);
+	fingerprint(leaf, info->sha256, sizeof(info->sha256));
+	info->not_after = atr_tls_not_after(leaf);
+	{
+		const ASN1_TIME *nb = X509_get0_notBefore(leaf);
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		if (ASN1_TIME_to_tm(nb, &tm) == 1)
+			info->not_before = (int64_t)timegm(&tm);
+	}
+	info->self_signed = atr_x509_self_signed(leaf);
+	snprintf(info->source, sizeof(info->source), "%s", source);
+	snprintf(info->warnings, sizeof(info->warnings), "%s", warnings);
+	snprintf(path, sizeof(path), "%s/ca.crt", ts->tlsdir);
+	if ((bio = BIO_new_file(path, "r")) != NULL) {
+		ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	ERR_clear_error();
+	if (ca != NULL) {
+		info->from_local_ca = atr_x509_signed_by(leaf, ca);
+		fingerprint(ca, info->ca_sha256, sizeof(info->ca_sha256));
+		X509_free(ca);
+	}
+}
+
+/* Gets, checks and builds the certificate cfg names; ctx_out and info are
+ * filled on success. */
+static int
+prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local, SSL_CTX **ctx_out,
+    struct tls_info *info, struct atr_err *err)
+{
+	EVP_PKEY *key = NULL;
+	STACK_OF(X509) *chain = NULL;
+	char source[4400], host[256] = "", warnings[2048];
+	int rc = -1;
+
+	if (atr_config_str(cfg, "tls_keystore")[0] != '\0' && !force_local) {
+		if (keystore_certificate(ts, cfg, source, sizeof(source), &key, &chain, err) == -1)
+			return -1;
+	} else {
+		snprintf(source, sizeof(source), "%s/server.p12", ts->tlsdir);
+		if (local_certificate(ts, cfg, force_local, &key, &chain, err) == -1)
+			return -1;
+	}
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (atr_tls_check_server(key, chain, host, atr_now_ms() / 1000, warnings, sizeof(warnings),
+		err) == -1)
+		goto out;
+	if (ctx_out != NULL && (*ctx_out = atr_tls_server_ctx_new(key, chain, err)) == NULL)
+		goto out;
+	if (info != NULL)
+		describe(ts, sk_X509_value(chain, 0), source, warnings, info);
+	rc = 0;
+out:
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
+}
+
+static int
+install(struct tls_state *ts, const struct atr_config *cfg, int force_local, struct atr_err *err)
+{
+	SSL_CTX *ctx = NULL, *old;
+	struct tls_info info;
+	char *line, *save = NULL;
+
+	if (prepare(ts, cfg, force_local, &ctx, &info, err) == -1)
+		return -1;
+	pthread_rwlock_wrlock(&ts->lock);
+	old = ts->ctx;
+	ts->ctx = ctx;
+	ts->info = info;
+	ts->have_info = 1;
+	pthread_rwlock_unlock(&ts->lock);
+	SSL_CTX_free(old); /* open connections keep their own reference */
+	atr_info("serving the certificate '%s' from %s (SHA-256 %s, %lld days left)", info.subject,
+	    info.source, info.sha256, (long long)((info.not_after - atr_now_ms() / 1000) / 86400));
+	if (info.from_local_ca)
+		atr_info("it is issued by the local CA (SHA-256 %s); give clients "
+			 "%s/client/cert.jks and cert.pass, or %s/ca.crt",
+		    info.ca_sha256, ts->tlsdir, ts->tlsdir);
+	for (line = strtok_r(info.warnings, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		atr_warn("certificate: %s", line);
+	return 0;
+}
+
+int
+tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct atr_err *err)
+{
+	return install(ts, cfg, 0, err);
+}
+
+int
+tls_state_check(struct tls_state *ts, const struct atr_config *cfg, struct tls_info *info,
+    struct atr_err *err)
+{
+	SSL_CTX *ctx = NULL;
+	int rc = prepare(ts, cfg, 0, &ctx, info, err);
+
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+int
+tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg, struct atr_err *err)
+{
+	struct tls_info info;
+
+	if (atr_config_str(cfg, "tls_keystore")[0] != '\0')
+		return 0;
+	if (tls_state_info(ts, &info) == 0 &&
+	    (info.not_after - atr_now_ms() / 1000) / 86400 >= RENEW_DAYS)
+		return 0;
+	atr_info("the server certificate expires within %d days: renewing it", RENEW_DAYS);
+	if (install(ts, cfg, 1, err) == -1)
+		return -1;
+	return 1;
+}
+
+int
+tls_reset(const char *datadir, struct atr_err *err)
+{
+	char conf[4200], p12[4200];
+	static const char *const keys[] = {"tls_keystore", "tls_keystore_password",
+		"tls_keystore_password_file", "tls_keystore_alias"};
+
+	snprintf(conf, sizeof(conf), "%s/atrium.conf", datadir);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (atr_config_file_update(conf, keys[i], NULL, err) == -1)
+			return -1;
+	snprintf(p12, sizeof(p12), "%s/tls/server.p12", datadir);
+	if (unlink(p12) == -1 && errno != ENOENT)
+		return atr_err_set(err, ATR_E_IO, "cannot remove %s: %s", p12, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * The certificate atriumd serves and the TLS context built from it.
+ *
+ * By default the certificate comes from a local CA kept in DIR/tls/ (made
+ * on first start, with the client bundle DIR/tls/client/cert.jks +
+ * cert.pass) and renews itself 30 days before it expires. With
+ * `tls_keystore` set it comes from the administrator's JKS, PKCS#12 or
+ * PEM file instead. A certificate is checked (atr_tls_check_server) before
+ * use; one that fails never replaces the one being served.
+ */
+#ifndef ATRIUM_SERVER_TLSSTATE_H
+#define ATRIUM_SERVER_TLSSTATE_H
+
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "atrium/config.h"
+#include "atrium/err.h"
+
+struct tls_state;
+
+/* What the certificate in use is, for /healthz, /metrics and the console. */
+struct tls_info {
+	char subject[512];
+	char issuer[512];
+	char sans[1024];       /* "DNS:a, IP:127.0.0.1" */
+	char sha256[100];      /* "AB:CD:..." */
+	int64_t not_before, not_after;
+	int from_local_ca;     /* issued by DIR/tls/ca.crt */
+	int self_signed;
+	char source[4400];     /* the file it was loaded from */
+	char warnings[2048];   /* sentences separated by '\n' */
+	char ca_sha256[100];   /* the local CA's fingerprint */
+};
+
+struct tls_state *tls_state_new(const char *datadir);
+void tls_state_free(struct tls_state *ts);
+
+/*
+ * Loads the certificate cfg names (creating the local CA and its server
+ * certificate when needed) and makes it the one served. On failure the
+ * certificate in use stays and err says why. Main thread only.
+ */
+int tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct atr_err *err);
+
+/*
+ * Checks a keystore as tls_state_load() would, without using it: for the
+ * admin console's Save. Fills info (may be NULL) on success.
+ */
+int tls_state_check(struct tls_state *ts, const struct atr_config *cfg, struct tls_info *info,
+    struct atr_err *err);
+
+/* Renews the local CA's server certificate when it expires within 30
+ * days (and tls_keystore is not set). Returns 1 when renewed. */
+int tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg,
+    struct atr_err *err);
+
+/* A new reference to the context for a new connection (SSL_CTX_free()),
+ * or NULL when TLS has no certificate. Any thread. */
+SSL_CTX *tls_state_ctx(struct tls_state *ts);
+
+/* A copy of the description of the certificate in use. Any thread.
+ * Returns -1 when there is none. */
+int tls_state_info(struct tls_state *ts, struct tls_info *out);
+
+/* Returns to a fresh certificate from the local CA: removes tls_keystore*
+ * from atrium.conf and issues a new server certificate (offline). */
+int tls_reset(const char *datadir, struct atr_err *err);
+
+#endif
