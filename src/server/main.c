@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/types.h>
 
 #include <event2/thread.h>
 #include <http_parser.h>
@@ -11,14 +13,16 @@
 #include "atrium/config.h"
 #include "atrium/log.h"
 #include "server/req_int.h"
+#include "server/migrate.h"
 #include "server/server.h"
+#include "server/tlsstate.h"
 #include "version.h"
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "Usage: atriumd --data DIR [OPTIONS]\n"
+	    "Usage: atriumd --data DIR [OPTIONS] [reset-tls]\n"
 	    "\n"
 	    "Serves Atrium projects from DIR (created if missing). Settings live in\n"
 	    "DIR/atrium.conf, written with documented defaults on first start; the\n"
@@ -34,12 +38,47 @@ usage(FILE *out)
 	    "  --check-config      check the settings and exit\n"
 	    "  --print-config      print the effective settings and exit\n"
 	    "  --print-defaults    print every setting with its default and exit\n"
+	    "  --print-reference   print the settings table as markdown and exit\n"
 	    "  --version           print the version and exit\n"
 	    "  -h, --help          this text\n"
+	    "\n"
+	    "Commands:\n"
+	    "  reset-tls           drop the tls_keystore settings and go back to a fresh\n"
+	    "                      certificate from the local CA (a running server reloads)\n"
+	    "  migrate --to URL    copy the embedded store of DIR into PostgreSQL at URL\n"
+	    "                      (postgresql://...), verifying every revision; re-runnable\n"
 	    "\n"
 	    "First start: the user 'admin' gets the password in ATRIUM_ADMIN_PASSWORD, or a\n"
 	    "generated one written to DIR/initial-admin-password (mode 0600).\n"
 	    "Signals: SIGHUP re-reads the settings; SIGTERM finishes open requests and exits.\n");
+}
+
+/* `atriumd --data DIR reset-tls`: back to a fresh certificate from the
+ * local CA; a running server is told to reload. */
+static int
+reset_tls(const char *datadir)
+{
+	struct atr_err err;
+	char lock[4200], pid[32] = "";
+	FILE *f;
+	long p;
+
+	if (tls_reset(datadir, &err) == -1) {
+		fprintf(stderr, "atriumd: reset-tls: %s\n", atr_err_msg(&err));
+		return 1;
+	}
+	printf("Removed the tls_keystore settings from %s/atrium.conf and the old server\n"
+	       "certificate; a fresh one from the local CA (%s/tls/ca.crt) is made when\n"
+	       "atriumd (re)loads.\n",
+	    datadir, datadir);
+	snprintf(lock, sizeof(lock), "%s/atriumd.lock", datadir);
+	if ((f = fopen(lock, "r")) != NULL) {
+		if (fgets(pid, sizeof(pid), f) != NULL && (p = strtol(pid, NULL, 10)) > 1 &&
+		    flock(fileno(f), LOCK_SH | LOCK_NB) == -1 && kill((pid_t)p, SIGHUP) == 0)
+			printf("Told the running atriumd (pid %ld) to reload.\n", p);
+		fclose(f);
+	}
+	return 0;
 }
 
 static int
@@ -58,7 +97,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_PORT, O_TLS_PORT, O_ADMIN_PORT, O_SET, O_CHECK, O_PRINT_CONFIG,
-		O_PRINT_DEFAULTS, O_VERSION };
+		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"bind", required_argument, NULL, O_BIND},
@@ -69,14 +108,16 @@ main(int argc, char **argv)
 		{"check-config", no_argument, NULL, O_CHECK},
 		{"print-config", no_argument, NULL, O_PRINT_CONFIG},
 		{"print-defaults", no_argument, NULL, O_PRINT_DEFAULTS},
+		{"print-reference", no_argument, NULL, O_PRINT_REFERENCE},
 		{"version", no_argument, NULL, O_VERSION},
 		{"help", no_argument, NULL, 'h'},
+		{"to", required_argument, NULL, O_TO},
 		{NULL, 0, NULL, 0},
 	};
 	struct atr_config *overrides = atr_config_new();
 	struct atr_err err;
 	struct server *srv;
-	const char *datadir = NULL;
+	const char *datadir = NULL, *migrate_to = NULL;
 	int c, check = 0, print_config = 0, rc;
 
 	if (overrides == NULL)
@@ -85,29 +126,34 @@ main(int argc, char **argv)
 		char *eq;
 		switch (c) {
 		case 'd': datadir = optarg; break;
-		case O_BIND: if (set_flag(overrides, "bind", optarg, "--bind")) return 2; break;
-		case O_PORT: if (set_flag(overrides, "port", optarg, "--port")) return 2; break;
+		case O_BIND: if (set_flag(overrides, "bind", optarg, "--bind")) goto bad_usage; break;
+		case O_PORT: if (set_flag(overrides, "port", optarg, "--port")) goto bad_usage; break;
 		case O_TLS_PORT:
 			if (set_flag(overrides, "tls_port", optarg, "--tls-port"))
-				return 2;
+				goto bad_usage;
 			break;
 		case O_ADMIN_PORT:
 			if (set_flag(overrides, "admin_port", optarg, "--admin-port"))
-				return 2;
+				goto bad_usage;
 			break;
 		case O_SET:
 			if ((eq = strchr(optarg, '=')) == NULL) {
 				fprintf(stderr, "atriumd: --set wants KEY=VALUE, not '%s'\n", optarg);
-				return 2;
+				goto bad_usage;
 			}
 			*eq = '\0';
 			if (set_flag(overrides, optarg, eq + 1, "--set"))
-				return 2;
+				goto bad_usage;
 			break;
+		case O_TO: migrate_to = optarg; break;
 		case O_CHECK: check = 1; break;
 		case O_PRINT_CONFIG: print_config = 1; break;
 		case O_PRINT_DEFAULTS:
 			atr_config_print(overrides, stdout); /* no file: the defaults */
+			atr_config_free(overrides);
+			return 0;
+		case O_PRINT_REFERENCE:
+			atr_config_print_markdown(stdout);
 			atr_config_free(overrides);
 			return 0;
 		case O_VERSION:
@@ -123,6 +169,22 @@ main(int argc, char **argv)
 			atr_config_free(overrides);
 			return 2;
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "reset-tls") == 0 && optind + 1 == argc) {
+		if (datadir == NULL) {
+			fprintf(stderr, "atriumd: reset-tls needs --data DIR\n");
+			atr_config_free(overrides);
+			return 2;
+		}
+		atr_config_free(overrides);
+		return reset_tls(datadir);
+	}
+	if (optind + 1 == argc && strcmp(argv[optind], "migrate") == 0)
+		return migrate_main(datadir, migrate_to, overrides); /* frees overrides */
+	if (migrate_to != NULL) {
+		fprintf(stderr, "atriumd: --to goes with migrate: atriumd --data DIR migrate --to URL\n");
+		atr_config_free(overrides);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "atriumd: unexpected argument '%s'\n", argv[optind]);
@@ -173,4 +235,7 @@ main(int argc, char **argv)
 	rc = server_run(srv);
 	server_free(srv);
 	return rc;
+bad_usage:
+	atr_config_free(overrides);
+	return 2;
 }

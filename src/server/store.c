@@ -10,8 +10,11 @@ store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *er
 
 	if (strcmp(db, "sqlite") == 0)
 		return store_sqlite_open(cfg, datadir, err);
+	if (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0)
+		return store_pg_open(cfg, datadir, err);
+	/* Not echoed: a URL may carry a password. */
 	atr_err_set(err, ATR_E_CONFIG,
-	    "database = %s is not supported; use sqlite", db);
+	    "database must be sqlite or a postgresql://USER@HOST:PORT/DBNAME URL");
 	return NULL;
 }
 
@@ -155,6 +158,24 @@ int
 store_revision_commit(struct store_conn *sc, const char *project, int64_t base, const char *author, const char *message, int64_t now, int64_t size, const char *sha256, struct store_revision *head, struct atr_err *err)
 {
 	return sc->st->ops->revision_commit(sc, project, base, author, message, now, size, sha256, head, err);
+}
+
+int
+store_lock_acquire(struct store_conn *sc, const char *project, const char *element, const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
+{
+	return sc->st->ops->lock_acquire(sc, project, element, user, now, held, err);
+}
+
+int
+store_lock_release(struct store_conn *sc, const char *project, const char *element, const char *user, int force, struct atr_err *err)
+{
+	return sc->st->ops->lock_release(sc, project, element, user, force, err);
+}
+
+int
+store_lock_list(struct store_conn *sc, const char *project, int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->lock_list(sc, project, each, arg, err);
 }
 
 struct store_blob_writer *

@@ -23,6 +23,7 @@
 #define STORE_NAME_MAX 64
 #define STORE_MESSAGE_MAX 4096
 #define STORE_DESC_MAX 4096
+#define STORE_ELEMENT_MAX 256
 
 struct store;
 struct store_conn;
@@ -42,6 +43,13 @@ struct store_revision {
 	int64_t time;
 	int64_t size;
 	char sha256[65];
+};
+
+/* A lock on one element of a project's model: one holder at a time. */
+struct store_lock {
+	char element[STORE_ELEMENT_MAX + 1];
+	char holder[STORE_NAME_MAX + 1];
+	int64_t since;
 };
 
 struct store_project {
@@ -116,6 +124,29 @@ int store_revision_get(struct store_conn *sc, const char *project, int64_t numbe
 int store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
     const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
     struct store_revision *head, struct atr_err *err);
+
+/*
+ * Element locks: at most one holder per (project, element).
+ *
+ * store_lock_acquire() takes element of project for user at time now.
+ * Returns 1 when taken now, 0 when user already held it (its `since` is
+ * kept), -1 on failure: ATR_E_NOT_FOUND without such a project,
+ * ATR_E_CONFLICT when someone else holds it. When held is not NULL it is
+ * filled with the lock as it stands (on 1, 0 and ATR_E_CONFLICT).
+ */
+int store_lock_acquire(struct store_conn *sc, const char *project, const char *element,
+    const char *user, int64_t now, struct store_lock *held, struct atr_err *err);
+/*
+ * Releases element of project. Only its holder may, unless force (an
+ * admin). ATR_E_NOT_FOUND when the project or the lock does not exist,
+ * ATR_E_FORBIDDEN when user is not the holder and force is 0.
+ */
+int store_lock_release(struct store_conn *sc, const char *project, const char *element,
+    const char *user, int force, struct atr_err *err);
+/* Every lock of project, by element name. ATR_E_NOT_FOUND without such a
+ * project. each() returning non-zero stops the listing. */
+int store_lock_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err);
 
 /*
  * Blobs (revision content), written and read in pieces so that nothing

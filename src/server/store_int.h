@@ -51,6 +51,13 @@ struct store_ops {
 	    const char *, int64_t, int64_t, const char *, struct store_revision *,
 	    struct atr_err *);
 
+	int (*lock_acquire)(struct store_conn *, const char *, const char *, const char *, int64_t,
+	    struct store_lock *, struct atr_err *);
+	int (*lock_release)(struct store_conn *, const char *, const char *, const char *, int,
+	    struct atr_err *);
+	int (*lock_list)(struct store_conn *, const char *, int (*)(const struct store_lock *, void *),
+	    void *, struct atr_err *);
+
 	struct store_blob_writer *(*blob_writer_new)(struct store *, struct atr_err *);
 	int (*blob_write)(struct store_blob_writer *, struct store_conn *, const void *, size_t,
 	    struct atr_err *);
@@ -85,6 +92,11 @@ struct store_blob_reader {
 
 /* The backends' constructors. */
 struct store *store_sqlite_open(const struct atr_config *cfg, const char *datadir,
+    struct atr_err *err);
+/* PostgreSQL (store_pg.c): cfg's `database` is a postgresql:// URL; the
+ * database_ssl* settings say how the connections are secured; datadir
+ * holds the node's content cache. */
+struct store *store_pg_open(const struct atr_config *cfg, const char *datadir,
     struct atr_err *err);
 
 #endif

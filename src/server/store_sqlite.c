@@ -76,7 +76,12 @@ static const char schema[] =
     "  number INTEGER NOT NULL, author TEXT NOT NULL, message TEXT NOT NULL,"
     "  time INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
     "  PRIMARY KEY (project_id, number));"
-    "CREATE INDEX IF NOT EXISTS revisions_sha256 ON revisions(sha256);";
+    "CREATE INDEX IF NOT EXISTS revisions_sha256 ON revisions(sha256);"
+    "CREATE TABLE IF NOT EXISTS locks("
+    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  element TEXT NOT NULL,"
+    "  holder TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+    "  since INTEGER NOT NULL, PRIMARY KEY (project_id, element));";
 
 static int
 db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
@@ -773,6 +778,157 @@ out:
 	return rc;
 }
 
+/* ---- element locks */
+
+/* The id of project into *id; ATR_E_NOT_FOUND when there is none. */
+static int
+project_id(struct store_conn *sc, const char *project, int64_t *id, struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err, "SELECT id FROM projects WHERE name = ?", "t", project);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
+	return db_fail(sc, err, "reading a project");
+}
+
+/* Reads the lock on (id, element) into *l: 1 found, 0 none, -1 error. */
+static int
+lock_get(struct store_conn *sc, int64_t id, const char *element, struct store_lock *l,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s = prep(sc, err,
+	    "SELECT element, holder, since FROM locks WHERE project_id = ? AND element = ?", "it",
+	    id, element);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		copy_text(l->element, sizeof(l->element), sqlite3_column_text(s, 0));
+		copy_text(l->holder, sizeof(l->holder), sqlite3_column_text(s, 1));
+		l->since = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_fail(sc, err, "reading a lock");
+}
+
+static int
+sq_lock_acquire(struct store_conn *sc, const char *project, const char *element,
+    const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
+{
+	struct store_lock l;
+	int64_t id;
+	int found;
+
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (project_id(sc, project, &id, err) == -1 ||
+	    (found = lock_get(sc, id, element, &l, err)) == -1)
+		goto fail;
+	if (found && strcmp(l.holder, user) != 0) {
+		if (held != NULL)
+			*held = l;
+		atr_err_set(err, ATR_E_CONFLICT, "'%s' in project '%s' is locked by %s", element,
+		    project, l.holder);
+		goto fail;
+	}
+	if (!found) {
+		if (run(sc, err, "taking a lock",
+			prep(sc, err,
+			    "INSERT INTO locks(project_id, element, holder, since) VALUES (?,?,?,?)",
+			    "itti", id, element, user, now)) == -1)
+			goto fail;
+		snprintf(l.element, sizeof(l.element), "%s", element);
+		snprintf(l.holder, sizeof(l.holder), "%s", user);
+		l.since = now;
+	}
+	if (exec(sc, "COMMIT", err) == -1)
+		goto fail;
+	if (held != NULL)
+		*held = l;
+	return found ? 0 : 1;
+fail:
+	exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+static int
+sq_lock_release(struct store_conn *sc, const char *project, const char *element,
+    const char *user, int force, struct atr_err *err)
+{
+	struct store_lock l;
+	int64_t id;
+	int found;
+
+	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (project_id(sc, project, &id, err) == -1 ||
+	    (found = lock_get(sc, id, element, &l, err)) == -1)
+		goto fail;
+	if (!found) {
+		atr_err_set(err, ATR_E_NOT_FOUND, "'%s' in project '%s' is not locked", element,
+		    project);
+		goto fail;
+	}
+	if (!force && strcmp(l.holder, user) != 0) {
+		atr_err_set(err, ATR_E_FORBIDDEN,
+		    "'%s' in project '%s' is locked by %s; only %s or an admin may release it",
+		    element, project, l.holder, l.holder);
+		goto fail;
+	}
+	if (run(sc, err, "releasing a lock",
+		prep(sc, err, "DELETE FROM locks WHERE project_id = ? AND element = ?", "it", id,
+		    element)) == -1)
+		goto fail;
+	return exec(sc, "COMMIT", err);
+fail:
+	exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+static int
+sq_lock_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err)
+{
+	struct store_lock l;
+	sqlite3_stmt *s;
+	int64_t id;
+	int rc;
+
+	if (project_id(sc, project, &id, err) == -1)
+		return -1;
+	s = prep(sc, err,
+	    "SELECT element, holder, since FROM locks WHERE project_id = ? ORDER BY element", "i",
+	    id);
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		copy_text(l.element, sizeof(l.element), sqlite3_column_text(s, 0));
+		copy_text(l.holder, sizeof(l.holder), sqlite3_column_text(s, 1));
+		l.since = sqlite3_column_int64(s, 2);
+		if (each(&l, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(sc, err, "listing locks");
+	return 0;
+}
+
 static struct store_blob_writer *
 sq_blob_writer_new(struct store *base, struct atr_err *err)
 {
@@ -989,6 +1145,9 @@ static const struct store_ops sqlite_ops = {
 	.revision_list = sq_revision_list,
 	.revision_get = sq_revision_get,
 	.revision_commit = sq_revision_commit,
+	.lock_acquire = sq_lock_acquire,
+	.lock_release = sq_lock_release,
+	.lock_list = sq_lock_list,
 	.blob_writer_new = sq_blob_writer_new,
 	.blob_write = sq_blob_write,
 	.blob_written = sq_blob_written,
@@ -1025,6 +1184,9 @@ static const struct store_ops sqlite_async_ops = {
 	.revision_list = sq_revision_list,
 	.revision_get = sq_revision_get,
 	.revision_commit = sq_revision_commit,
+	.lock_acquire = sq_lock_acquire,
+	.lock_release = sq_lock_release,
+	.lock_list = sq_lock_list,
 	.blob_writer_new = sq_blob_writer_new,
 	.blob_write = sq_blob_write,
 	.blob_written = sq_blob_written,
