@@ -37,8 +37,10 @@ static const struct directive table[] = {
 	    "Serve the API over TLS on `tls_port`."},
 	{"tls_port", T_PORT, "10002", 1, 65535, NULL, 0,
 	    "Port of the TLS API."},
+	{"admin", T_BOOL, "on", 0, 0, NULL, 0,
+	    "Serve the admin console (HTTPS only) on `admin_port`."},
 	{"admin_port", T_PORT, "8443", 1, 65535, NULL, 0,
-	    "Port of the admin console (HTTPS only)."},
+	    "Port of the admin console."},
 	{"tls_keystore", T_STR, "", 0, 0, NULL, 0,
 	    "Your own certificate: a JKS, PKCS#12 or PEM file (told apart by content; a relative "
 	    "path is inside the data directory). Empty: the certificate from the local CA in "

@@ -38,6 +38,19 @@ void api_user_create(struct req *r);
 void api_user_delete(struct req *r);
 void api_user_password(struct req *r);
 
+/* The admin console's API (api_admin.c, docs/admin-api.md). */
+void api_admin_login(struct req *r);
+void api_admin_logout(struct req *r);
+void api_admin_session(struct req *r);
+void api_admin_settings(struct req *r);
+void api_admin_certificate(struct req *r);
+void api_admin_put_tls(struct req *r);
+void api_admin_clear_tls(struct req *r);
+void api_admin_put_plain(struct req *r);
+void api_admin_download(struct req *r);
+void api_admin_user_role(struct req *r);
+void api_admin_static(struct req *r);
+
 /* Creates the first admin on an empty store (main thread, at start). */
 int api_bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *err);
 

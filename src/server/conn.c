@@ -13,6 +13,7 @@
  * its request: a connection that dies meanwhile is marked and freed when
  * the job comes back.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,10 @@ on_message_begin(http_parser *p)
 	req_free(c->req);
 	c->req = req_new(c, c->srv, c->lp);
 	c->responded = 0;
-	return c->req == NULL ? -1 : 0;
+	if (c->req == NULL)
+		return -1;
+	c->req->admin = c->kind == LK_ADMIN;
+	return 0;
 }
 
 static int
@@ -463,10 +467,10 @@ on_body(http_parser *p, const char *at, size_t len)
 		}
 		return 0;
 	}
-	if (r->received > REQ_JSON_MAX) {
+	if (r->received > (r->body_max ? r->body_max : REQ_JSON_MAX)) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, 413, "the request body is larger than 64 KiB", 1);
+		respond_now(c, 413, "the request body is too large", 1);
 		return 0;
 	}
 	if (r->body == NULL && (r->body = evbuffer_new()) == NULL)
@@ -597,6 +601,14 @@ conn_respond(struct req *r)
 	evbuffer_add_printf(out, "X-Content-Type-Options: nosniff\r\n");
 	if (c->tls)
 		evbuffer_add_printf(out, "Strict-Transport-Security: max-age=31536000\r\n");
+	if (c->kind == LK_ADMIN)
+		evbuffer_add_printf(out,
+		    "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; "
+		    "base-uri 'none'; form-action 'self'\r\n"
+		    "X-Frame-Options: DENY\r\n"
+		    "Referrer-Policy: no-referrer\r\n");
+	if (c->kind == LK_ADMIN && r->rfd != -1)
+		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
 	if (c->close_after)
 		evbuffer_add_printf(out, "Connection: close\r\n");
 	if (r->rhdrs != NULL)
@@ -919,6 +931,48 @@ static const char plain_on_tls[] =
     "This port of the Atrium server speaks TLS: use https:// (atrium login HOST:PORT uses it).\n"
     "\n\n\n\n\n";
 
+/* Plain HTTP on the console's port: send the browser to https://. */
+static void
+redirect_to_https(struct conn *c, int fd)
+{
+	char req[4096], host[300] = "", resp[800];
+	ssize_t n = recv(fd, req, sizeof(req) - 1, 0);
+	const char *h;
+	int len;
+
+	req[n > 0 ? n : 0] = '\0';
+	if ((h = strcasestr(req, "\r\nHost:")) != NULL) {
+		size_t i = 0;
+		h += 7;
+		while (*h == ' ' || *h == '\t')
+			h++;
+		/* Only host-name characters: nothing can be injected. */
+		while (i + 1 < sizeof(host) && (isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i])))
+			i++;
+		memcpy(host, h, i);
+		host[i] = '\0';
+	}
+	if (host[0] == '\0') {
+		if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
+			atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+		return;
+	}
+	{
+		char body[400];
+		int blen = snprintf(body, sizeof(body),
+		    "The admin console is served over HTTPS only: https://%s/\n", host);
+		len = snprintf(resp, sizeof(resp),
+		    "HTTP/1.1 301 Moved Permanently\r\n"
+		    "Location: https://%s/\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Connection: close\r\n"
+		    "Content-Length: %d\r\n\r\n%s",
+		    host, blen, body);
+	}
+	if (send(fd, resp, (size_t)len, MSG_NOSIGNAL) < 0)
+		atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+}
+
 /* The first byte decides: 0x16 starts a TLS handshake; anything else on a
  * TLS port is a plain-HTTP client, told so in plain HTTP at once. */
 static void
@@ -947,7 +1001,9 @@ sniff_cb(evutil_socket_t fd, short what, void *arg)
 	c->sniff = NULL;
 	if (first != 0x16) {
 		atomic_fetch_add(&c->srv->handshake_failures[HF_PLAIN_HTTP], 1);
-		if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
+		if (c->kind == LK_ADMIN)
+			redirect_to_https(c, fd);
+		else if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
 			atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
 		shutdown(fd, SHUT_WR);
 		conn_free(c);

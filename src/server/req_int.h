@@ -12,6 +12,7 @@
 #define REQ_URL_MAX (16 * 1024) /* a 4 KiB message, percent-encoded, fits */
 #define REQ_HEADERS_MAX 100
 #define REQ_HEADER_BYTES_MAX (32 * 1024)
+#define REQ_UPLOAD_MAX (2 * 1024 * 1024) /* JSON carrying a keystore */
 
 struct route;
 
@@ -42,6 +43,7 @@ struct req {
 	int in_value;            /* parser is inside a header value */
 
 	int64_t content_length;  /* -1: none given */
+	int body_max;            /* largest buffered body for this route */
 	struct evbuffer *body;   /* buffered body (JSON calls) */
 	json_t *json;
 	int64_t received;
@@ -51,6 +53,8 @@ struct req {
 	int authed;
 	struct store_user user;
 	char token_hash[65];
+	char csrf[33];           /* cookie sessions: the token changes need */
+	int admin;               /* arrived on the admin port */
 	int wants_basic;         /* Basic credentials to check (slow) */
 	char *basic_user, *basic_pass;
 
@@ -85,6 +89,9 @@ void conn_respond(struct req *r);
 /* conn.c: a streaming route's begin step finished; read the body now
  * (or, if a response was set, send it and close). */
 void conn_begin_done(struct req *r);
+
+/* api_admin.c: the CSRF token of a session token (32 hex digits + NUL). */
+void api_admin_csrf(const char *token, char *out);
 
 /* router.c */
 enum route_action { ROUTE_BUFFER, ROUTE_STREAM, ROUTE_RESPONDED };

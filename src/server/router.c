@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "atrium/log.h"
@@ -24,6 +25,8 @@
 #define R_ADMIN 0x02  /* needs an admin */
 #define R_SLOW 0x04   /* always on the job pool */
 #define R_STREAM 0x08 /* body streams to a blob writer after begin() */
+#define R_COOKIE 0x10 /* the console's cookie session (with a CSRF token) counts */
+#define R_UPLOAD 0x20 /* a JSON body up to 2 MiB (a keystore in base64) */
 
 struct route {
 	int method;          /* enum http_method; HEAD matches GET */
@@ -57,7 +60,33 @@ static const struct route routes[] = {
 	{HTTP_PUT, "/api/v1/users/*/password", R_AUTH | R_SLOW, api_user_password, NULL},
 };
 
+#define ADMIN (R_AUTH | R_ADMIN | R_COOKIE)
+
+/* The admin port serves only the console and its API. */
+static const struct route admin_routes[] = {
+	{HTTP_GET, "/healthz", 0, api_health, NULL},
+	{HTTP_POST, "/admin/api/login", R_SLOW, api_admin_login, NULL},
+	{HTTP_POST, "/admin/api/logout", R_AUTH | R_COOKIE, api_admin_logout, NULL},
+	{HTTP_GET, "/admin/api/session", ADMIN, api_admin_session, NULL},
+	{HTTP_GET, "/admin/api/settings", ADMIN, api_admin_settings, NULL},
+	{HTTP_PUT, "/admin/api/settings/tls", ADMIN | R_SLOW | R_UPLOAD, api_admin_put_tls, NULL},
+	{HTTP_POST, "/admin/api/settings/tls/clear", ADMIN | R_SLOW, api_admin_clear_tls, NULL},
+	{HTTP_PUT, "/admin/api/settings/plain", ADMIN | R_SLOW, api_admin_put_plain, NULL},
+	{HTTP_GET, "/admin/api/certificate", ADMIN, api_admin_certificate, NULL},
+	{HTTP_GET, "/admin/api/download/*", ADMIN, api_admin_download, NULL},
+	{HTTP_GET, "/admin/api/users", ADMIN, api_users_list, NULL},
+	{HTTP_POST, "/admin/api/users", ADMIN | R_SLOW, api_user_create, NULL},
+	{HTTP_DELETE, "/admin/api/users/*", ADMIN, api_user_delete, NULL},
+	{HTTP_PUT, "/admin/api/users/*/password", ADMIN | R_SLOW, api_user_password, NULL},
+	{HTTP_PUT, "/admin/api/users/*/role", ADMIN, api_admin_user_role, NULL},
+	{HTTP_GET, "/admin/api/projects", ADMIN, api_projects_list, NULL},
+	{HTTP_GET, "/admin/api/projects/*/revisions", ADMIN, api_revisions_list, NULL},
+	{HTTP_GET, "/", 0, api_admin_static, NULL},
+	{HTTP_GET, "/*", 0, api_admin_static, NULL},
+};
+
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define NADMIN_ROUTES (sizeof(admin_routes) / sizeof(admin_routes[0]))
 
 /* Matches path against pattern; on success the '*' segments are decoded
  * into r->params. Returns 1 on a match, 0 otherwise, -1 on a bad escape. */
@@ -108,16 +137,28 @@ nomatch:
 }
 
 static void
+table_of(const struct req *r, const struct route **table, size_t *n)
+{
+	*table = r->admin ? admin_routes : routes;
+	*n = r->admin ? NADMIN_ROUTES : NROUTES;
+}
+
+static void
 method_not_allowed(struct req *r)
 {
 	char allow[128] = "";
+	const struct route *table;
+	size_t n;
 
-	for (size_t i = 0; i < NROUTES; i++) {
-		if (match(r, routes[i].pattern, r->path, 0) != 1)
+	table_of(r, &table, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (match(r, table[i].pattern, r->path, 0) != 1)
+			continue;
+		if (strstr(allow, http_method_str((enum http_method)table[i].method)) != NULL)
 			continue;
 		if (allow[0] != '\0')
 			strcat(allow, ", ");
-		strcat(allow, http_method_str((enum http_method)routes[i].method));
+		strcat(allow, http_method_str((enum http_method)table[i].method));
 	}
 	resp_error(r, ATR_E_BAD_REQUEST, "%s is not allowed on %s; allowed: %s", req_method(r),
 	    r->path, allow);
@@ -181,6 +222,35 @@ parse_authorization(struct req *r)
 	return -1;
 }
 
+/* Reads the console's session cookie: sets token_hash and csrf. */
+static int
+cookie_session(struct req *r)
+{
+	const char *h = req_header(r, "Cookie"), *p;
+	char token[65];
+	unsigned char md[32];
+	size_t n;
+
+	if (h == NULL)
+		return -1;
+	for (p = h; (p = strstr(p, "atrium_admin=")) != NULL; p += 13) {
+		if (p != h && p[-1] != ' ' && p[-1] != ';')
+			continue;
+		p += 13;
+		n = strcspn(p, "; ");
+		if (n != 64)
+			return -1;
+		memcpy(token, p, 64);
+		token[64] = '\0';
+		EVP_Digest(token, 64, md, NULL, EVP_sha256(), NULL);
+		atr_hex(md, sizeof(md), r->token_hash);
+		api_admin_csrf(token, r->csrf);
+		atr_wipe(token, sizeof(token));
+		return 0;
+	}
+	return -1;
+}
+
 /* Authenticates and authorises r on the thread that runs its handler.
  * Returns 0 when the handler may run; else a response is set. */
 static int
@@ -197,6 +267,22 @@ authorize(struct req *r)
 			&err) == -1) {
 			resp_err(r, &err);
 			return -1;
+		}
+	} else if ((r->route->flags & R_COOKIE) && cookie_session(r) == 0) {
+		if (store_session_lookup(r->sc, r->token_hash, atr_now_ms() / 1000, &r->user,
+			&err) == -1) {
+			resp_err(r, &err);
+			return -1;
+		}
+		if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+			const char *sent = req_header(r, "X-CSRF-Token");
+			if (sent == NULL || strlen(sent) != strlen(r->csrf) ||
+			    CRYPTO_memcmp(sent, r->csrf, strlen(r->csrf)) != 0) {
+				resp_error(r, ATR_E_FORBIDDEN,
+				    "this change needs the page's CSRF token (X-CSRF-Token); reload "
+				    "the console and try again");
+				return -1;
+			}
 		}
 	} else if (r->wants_basic) {
 		if (store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == -1 ||
@@ -229,20 +315,23 @@ router_route(struct req *r)
 {
 	int method = r->method == HTTP_HEAD ? HTTP_GET : r->method;
 	int path_known = 0;
+	const struct route *table;
+	size_t n;
 
-	for (size_t i = 0; i < NROUTES; i++) {
-		int m = match(r, routes[i].pattern, r->path, 0);
+	table_of(r, &table, &n);
+	for (size_t i = 0; i < n; i++) {
+		int m = match(r, table[i].pattern, r->path, 0);
 		if (m != 1)
 			continue;
 		path_known = 1;
-		if (routes[i].method != method)
+		if (table[i].method != method)
 			continue;
-		if (match(r, routes[i].pattern, r->path, 1) == -1) {
+		if (match(r, table[i].pattern, r->path, 1) == -1) {
 			resp_error(r, ATR_E_BAD_REQUEST,
 			    "the path has a malformed %%-escape (or an encoded NUL)");
 			return ROUTE_RESPONDED;
 		}
-		r->route = &routes[i];
+		r->route = &table[i];
 		break;
 	}
 	if (r->route == NULL) {
@@ -268,8 +357,10 @@ router_route(struct req *r)
 		}
 		return ROUTE_STREAM;
 	}
-	if (r->content_length > REQ_JSON_MAX) {
-		resp_error(r, ATR_E_TOO_LARGE, "the request body is larger than 64 KiB");
+	r->body_max = (r->route->flags & R_UPLOAD) ? REQ_UPLOAD_MAX : REQ_JSON_MAX;
+	if (r->content_length > r->body_max) {
+		resp_error(r, ATR_E_TOO_LARGE, "the request body is larger than %d KiB",
+		    r->body_max / 1024);
 		return ROUTE_RESPONDED;
 	}
 	return ROUTE_BUFFER;

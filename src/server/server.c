@@ -276,8 +276,7 @@ wanted_ports(const struct atr_config *cfg, int ports[LK__COUNT])
 {
 	ports[LK_PLAIN] = atr_config_bool(cfg, "plain") ? (int)atr_config_int(cfg, "port") : 0;
 	ports[LK_TLS] = atr_config_bool(cfg, "tls") ? (int)atr_config_int(cfg, "tls_port") : 0;
-	/* The admin console comes with its own work; until then it is closed. */
-	ports[LK_ADMIN] = 0;
+	ports[LK_ADMIN] = atr_config_bool(cfg, "admin") ? (int)atr_config_int(cfg, "admin_port") : 0;
 }
 
 /* Binds what cfg asks for that is not already bound. On failure nothing
@@ -412,35 +411,103 @@ log_exposure(const struct atr_config *cfg)
 		atr_warn("both `plain` and `tls` are off: no client can connect");
 }
 
-static void
-reload(struct server *srv)
+/* Re-reads the settings and applies them, all or nothing. Main thread. */
+static int
+server_reload(struct server *srv, struct atr_err *err)
 {
-	struct atr_err err;
 	struct atr_config *cfg;
 	int newfds[LK__COUNT];
 
-	atr_err_clear(&err);
-	atr_info("SIGHUP: reloading settings from %s", srv->confpath);
-	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, &err)) == NULL) {
-		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
-		return;
-	}
-	if (atr_config_bool(cfg, "tls") && tls_state_load(srv->tls, cfg, &err) == -1) {
-		atr_error("reload failed, nothing changed (still serving the certificate in use): %s",
-		    atr_err_msg(&err));
+	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, err)) == NULL)
+		return -1;
+	if (tls_state_load(srv->tls, cfg, err) == -1) {
+		atr_err_prefix(err, "TLS (still serving the certificate in use)");
 		atr_config_free(cfg);
-		return;
+		return -1;
 	}
-	if (bind_wanted(srv, cfg, newfds, &err) == -1) {
-		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
+	if (bind_wanted(srv, cfg, newfds, err) == -1) {
+		/* The certificate may have changed already; put the old settings'
+		 * certificate back so that nothing changed. */
+		struct atr_err ignored;
+		tls_state_load(srv->tls, srv->cfg, &ignored);
 		atr_config_free(cfg);
-		return;
+		return -1;
 	}
 	switch_listeners(srv, cfg, newfds);
 	apply_settings(srv, cfg);
 	atr_config_free(srv->cfg);
 	srv->cfg = cfg;
-	atr_info("reload done");
+	return 0;
+}
+
+static void
+reload(struct server *srv)
+{
+	struct atr_err err;
+
+	atr_err_clear(&err);
+	atr_info("SIGHUP: reloading settings from %s", srv->confpath);
+	if (server_reload(srv, &err) == -1)
+		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
+	else
+		atr_info("reload done");
+}
+
+/* A reload asked for by another thread (the admin console), waited for. */
+struct apply_req {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, rc;
+	struct atr_err err;
+	struct apply_req *next;
+};
+
+static void
+apply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct apply_req *q;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&srv->apply_mu);
+	q = srv->apply_head;
+	srv->apply_head = NULL;
+	pthread_mutex_unlock(&srv->apply_mu);
+	while (q != NULL) {
+		struct apply_req *next = q->next;
+		atr_err_clear(&q->err);
+		q->rc = server_reload(srv, &q->err);
+		pthread_mutex_lock(&q->mu);
+		q->done = 1;
+		pthread_cond_signal(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		q = next;
+	}
+}
+
+int
+server_apply(struct server *srv, struct atr_err *err)
+{
+	struct apply_req q;
+
+	memset(&q, 0, sizeof(q));
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	pthread_mutex_lock(&srv->apply_mu);
+	q.next = srv->apply_head;
+	srv->apply_head = &q;
+	pthread_mutex_unlock(&srv->apply_mu);
+	event_active(srv->apply_ev, EV_READ, 0);
+	pthread_mutex_lock(&q.mu);
+	while (!q.done)
+		pthread_cond_wait(&q.cv, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+	pthread_mutex_destroy(&q.mu);
+	pthread_cond_destroy(&q.cv);
+	if (q.rc == -1 && err != NULL)
+		*err = q.err;
+	return q.rc;
 }
 
 /* ---- lifecycle */
@@ -489,6 +556,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		srv->lst[k].fd = -1;
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->pool_cv, NULL);
+	pthread_mutex_init(&srv->apply_mu, NULL);
 	srv->started = atr_now_ms() / 1000;
 	if ((srv->datadir = strdup(datadir)) == NULL ||
 	    asprintf(&srv->confpath, "%s/atrium.conf", datadir) < 0) {
@@ -517,7 +585,8 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	}
 	atr_tls_rotate_tickets();
-	if (atr_config_bool(srv->cfg, "tls") && tls_state_load(srv->tls, srv->cfg, err) == -1) {
+	/* The certificate serves the TLS port and the admin console. */
+	if (tls_state_load(srv->tls, srv->cfg, err) == -1) {
 		atr_err_prefix(err, "TLS");
 		if (atr_config_str(srv->cfg, "tls_keystore")[0] != '\0') {
 			size_t n = strlen(err->msg);
@@ -652,8 +721,6 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!atr_config_bool(srv->cfg, "tls"))
-		return;
 	if (tls_state_renew_if_due(srv->tls, srv->cfg, &err) == -1)
 		atr_error("renewing the server certificate failed (still serving the old one): %s",
 		    atr_err_msg(&err));
@@ -681,6 +748,8 @@ server_run(struct server *srv)
 	event_add(srv->ticket_timer, &hourly);
 	srv->renew_timer = event_new(srv->main_base, -1, EV_PERSIST, renew_cb, srv);
 	event_add(srv->renew_timer, &hourly);
+	srv->apply_ev = event_new(srv->main_base, -1, EV_READ | EV_PERSIST, apply_cb, srv);
+	event_add(srv->apply_ev, NULL);
 
 	for (int i = 0; i < srv->npool; i++) {
 		struct pool_arg *pa = malloc(sizeof(*pa));
@@ -716,7 +785,8 @@ server_run(struct server *srv)
 	event_free(purge);
 	event_free(srv->ticket_timer);
 	event_free(srv->renew_timer);
-	srv->ticket_timer = srv->renew_timer = NULL;
+	event_free(srv->apply_ev);
+	srv->ticket_timer = srv->renew_timer = srv->apply_ev = NULL;
 	atr_info("atriumd stopped");
 	return rc;
 }
@@ -757,5 +827,6 @@ server_free(struct server *srv)
 	free(srv->confpath);
 	pthread_mutex_destroy(&srv->pool_mu);
 	pthread_cond_destroy(&srv->pool_cv);
+	pthread_mutex_destroy(&srv->apply_mu);
 	free(srv);
 }

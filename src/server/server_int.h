@@ -21,6 +21,7 @@
 #include "server/store.h"
 #include "server/tlsstate.h"
 
+struct apply_req;
 struct conn;
 struct loop;
 struct server;
@@ -110,12 +111,21 @@ struct server {
 	struct tls_state *tls;
 	struct event *renew_timer, *ticket_timer;
 
+	/* Reloads asked for by the admin console (server_apply()). */
+	struct event *apply_ev;
+	pthread_mutex_t apply_mu;
+	struct apply_req *apply_head;
+
 	int64_t started;
 	struct event_base *main_base;
 };
 
 /* server.c */
 void job_submit(struct server *srv, struct job *j);
+/* Re-reads the settings and applies them, as SIGHUP does, and waits for
+ * the result: 0, or -1 with nothing changed and err saying why. Called
+ * from the job pool; never from an event loop or the main thread. */
+int server_apply(struct server *srv, struct atr_err *err);
 void loop_post(struct loop *lp, struct job *j);
 
 /* conn.c */

@@ -358,7 +358,8 @@ resolve(const char *datadir, const char *path, char *out, size_t len)
 
 static int
 keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *source,
-    size_t srclen, EVP_PKEY **key, STACK_OF(X509) **chain, struct atr_err *err)
+    size_t srclen, struct tls_info *info, EVP_PKEY **key, STACK_OF(X509) **chain,
+    struct atr_err *err)
 {
 	const char *alias = atr_config_str(cfg, "tls_keystore_alias");
 	const char *pwfile = atr_config_str(cfg, "tls_keystore_password_file");
@@ -408,6 +409,8 @@ keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *s
 			goto out;
 		}
 	}
+	snprintf(info->format, sizeof(info->format), "%s", atr_ks_format_name(atr_ks_format(ks)));
+	snprintf(info->alias, sizeof(info->alias), "%s", atr_ks_entry_alias(e));
 	if ((*key = atr_ks_entry_key(ks, e, pw[0] ? pw : NULL, err)) == NULL) {
 		atr_err_prefix(err, "tls_keystore %s, entry '%s'", source, atr_ks_entry_alias(e));
 		goto out;
@@ -504,11 +507,15 @@ prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local, SSL
 	EVP_PKEY *key = NULL;
 	STACK_OF(X509) *chain = NULL;
 	char source[4400], host[256] = "", warnings[2048];
-	int rc = -1;
+	struct tls_info ks;
+	int rc = -1, own = 0;
 
+	memset(&ks, 0, sizeof(ks));
 	if (atr_config_str(cfg, "tls_keystore")[0] != '\0' && !force_local) {
-		if (keystore_certificate(ts, cfg, source, sizeof(source), &key, &chain, err) == -1)
+		if (keystore_certificate(ts, cfg, source, sizeof(source), &ks, &key, &chain, err) ==
+		    -1)
 			return -1;
+		own = 1;
 	} else {
 		snprintf(source, sizeof(source), "%s/server.p12", ts->tlsdir);
 		if (local_certificate(ts, cfg, force_local, &key, &chain, err) == -1)
@@ -521,8 +528,12 @@ prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local, SSL
 		goto out;
 	if (ctx_out != NULL && (*ctx_out = atr_tls_server_ctx_new(key, chain, err)) == NULL)
 		goto out;
-	if (info != NULL)
+	if (info != NULL) {
 		describe(ts, sk_X509_value(chain, 0), source, warnings, info);
+		info->own_keystore = own;
+		snprintf(info->format, sizeof(info->format), "%s", own ? ks.format : "PKCS12");
+		snprintf(info->alias, sizeof(info->alias), "%s", own ? ks.alias : "atrium");
+	}
 	rc = 0;
 out:
 	EVP_PKEY_free(key);

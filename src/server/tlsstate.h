@@ -32,6 +32,9 @@ struct tls_info {
 	char source[4400];     /* the file it was loaded from */
 	char warnings[2048];   /* sentences separated by '\n' */
 	char ca_sha256[100];   /* the local CA's fingerprint */
+	int own_keystore;      /* from tls_keystore (else the local CA's) */
+	char format[16];       /* "JKS", "PKCS12", "PEM" */
+	char alias[256];       /* the key entry served */
 };
 
 struct tls_state *tls_state_new(const char *datadir);

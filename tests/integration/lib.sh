@@ -84,8 +84,16 @@ start_atriumd() {
 	ADMIN_PORT=${ADMIN_PORT_FIXED:-$(free_port)}
 	: "${ATRIUM_ADMIN_PASSWORD:=admin-secret-1}"
 	export ATRIUM_ADMIN_PASSWORD
-	"$ATRIUMD" --data "$dir" --port "$PORT" --tls-port "$TLS_PORT" \
-		--admin-port "$ADMIN_PORT" "$@" >>"$dir.log" 2>&1 &
+	if [ -n "${PORTS_IN_CONF:-}" ]; then
+		# Ports from atrium.conf, so that the console or SIGHUP may change them
+		# (command-line flags would fix them).
+		mkdir -p "$dir"
+		printf 'port = %s\ntls_port = %s\nadmin_port = %s\n' "$PORT" "$TLS_PORT" "$ADMIN_PORT" >>"$dir/atrium.conf"
+		"$ATRIUMD" --data "$dir" "$@" >>"$dir.log" 2>&1 &
+	else
+		"$ATRIUMD" --data "$dir" --port "$PORT" --tls-port "$TLS_PORT" \
+			--admin-port "$ADMIN_PORT" "$@" >>"$dir.log" 2>&1 &
+	fi
 	SERVER_PID=$!
 	_pids+=("$SERVER_PID")
 	if ! wait_port "$PORT" 30; then
