@@ -77,7 +77,7 @@ run:
 
 check:
 	scripts/install-deps
-	$(MAKE) all asan
+	$(MAKE) all asan fuzz
 	tests/run
 
 bench:

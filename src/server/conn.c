@@ -83,7 +83,7 @@ struct conn {
 		int64_t got;
 		struct atr_err err;
 		int pending;
-	} rjob, wjob;
+	} *rjob, *wjob; /* allocated on first use: most connections never need them */
 };
 
 static void conn_parse(struct conn *c);
@@ -291,6 +291,15 @@ on_headers_complete(http_parser *p)
 
 static int jobs_pending(const struct conn *c);
 
+/* The piece job in *slot, allocated on first use; NULL when out of memory. */
+static struct piece_job *
+piece(struct piece_job **slot)
+{
+	if (*slot == NULL)
+		*slot = calloc(1, sizeof(**slot));
+	return *slot;
+}
+
 /* ---- pieces of content through the job pool (blocking stores) */
 
 static void
@@ -334,8 +343,10 @@ wjob_done(struct job *j)
 static int
 upload_piece(struct conn *c, const char *at, size_t len)
 {
-	struct piece_job *pj = &c->wjob;
+	struct piece_job *pj = piece(&c->wjob);
 
+	if (pj == NULL)
+		return -1;
 	if (pj->len + len > pj->cap) {
 		size_t cap = pj->len + len > UPLOAD_PIECE ? pj->len + len : UPLOAD_PIECE;
 		unsigned char *bigger = realloc(pj->buf, cap);
@@ -354,7 +365,7 @@ upload_piece(struct conn *c, const char *at, size_t len)
 static void
 upload_flush_async(struct conn *c)
 {
-	struct piece_job *pj = &c->wjob;
+	struct piece_job *pj = c->wjob;
 
 	pj->c = c;
 	pj->pending = 1;
@@ -408,11 +419,16 @@ rjob_done(struct job *j)
 static void
 feed_blob(struct conn *c)
 {
-	struct piece_job *pj = &c->rjob;
+	struct piece_job *pj = piece(&c->rjob);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	if (c->fleft == 0) {
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		return;
+	}
+	if (pj == NULL) {
+		c->fleft = 0;
+		c->close_after = 1;
 		return;
 	}
 	if (pj->pending || evbuffer_get_length(out) >= OUT_LOW)
@@ -713,7 +729,8 @@ conn_parse(struct conn *c)
 	if (c->bev == NULL)
 		return;
 	in = bufferevent_get_input(c->bev);
-	while (c->state == C_READ && !c->dead && !c->wjob.pending && evbuffer_get_length(in) > 0) {
+	while (c->state == C_READ && !c->dead && !(c->wjob != NULL && c->wjob->pending) &&
+	    evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t n;
 		enum http_errno e;
@@ -866,7 +883,8 @@ conn_unlink(struct conn *c)
 static int
 jobs_pending(const struct conn *c)
 {
-	return c->state == C_WAIT || c->rjob.pending || c->wjob.pending;
+	return c->state == C_WAIT || (c->rjob != NULL && c->rjob->pending) ||
+	    (c->wjob != NULL && c->wjob->pending);
 }
 
 /* Frees c, or (when a job still points at it) closes its socket and lets
@@ -899,8 +917,12 @@ conn_free(struct conn *c)
 	}
 	release_file(c);
 	req_free(c->req);
-	free(c->rjob.buf);
-	free(c->wjob.buf);
+	if (c->rjob != NULL)
+		free(c->rjob->buf);
+	if (c->wjob != NULL)
+		free(c->wjob->buf);
+	free(c->rjob);
+	free(c->wjob);
 	free(c);
 }
 
@@ -1112,10 +1134,12 @@ req_peer(const struct req *r)
 int
 conn_upload_flush(struct req *r, struct atr_err *err)
 {
-	struct piece_job *pj = &r->conn->wjob;
+	struct piece_job *pj = r->conn->wjob;
 	int rc = 0;
 
 	/* Runs on the job pool while the loop waits (state C_WAIT). */
+	if (pj == NULL)
+		return 0;
 	if (pj->len > 0 && r->upload != NULL)
 		rc = store_blob_write(r->upload, req_store(r), pj->buf, pj->len, err) == -1 ? -1 : 0;
 	pj->len = 0;
