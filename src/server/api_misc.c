@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "atrium/log.h"
 #include "atrium/util.h"
@@ -195,8 +196,18 @@ api_bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *
 		atr_wipe(line, sizeof(line));
 	}
 	atr_wipe(generated, sizeof(generated));
-	if (store_user_create(sc, "admin", hash, "admin", err) == -1)
+	if (store_user_create(sc, "admin", hash, "admin", err) == -1) {
+		/* Several nodes starting on one empty database: another one won. */
+		if (err->code == ATR_E_EXISTS) {
+			atr_info("another node created the first admin");
+			if (password == generated) {
+				snprintf(path, sizeof(path), "%s/initial-admin-password", datadir);
+				unlink(path);
+			}
+			return 0;
+		}
 		return -1;
+	}
 	if (env != NULL && *env != '\0')
 		atr_info("created user 'admin' with the password from ATRIUM_ADMIN_PASSWORD");
 	else

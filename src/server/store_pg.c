@@ -640,8 +640,11 @@ store_pg_open(const struct atr_config *cfg, const char *datadir, struct atr_err 
 		goto fail;
 	if (check_tls(st, PGC(sc), err) == -1 || ensure_schema(PGC(sc), err) == -1)
 		goto fail;
+	/* Not fatal: another node may be collecting at the same moment. */
 	if (pg_gc(PGC(sc), atr_now_ms() / 1000, err) == -1)
-		goto fail;
+		atr_warn("collecting abandoned uploads failed (it is tried again in an hour): %s",
+		    atr_err_msg(err));
+	atr_err_clear(err);
 	atomic_store(&st->next_gc, atr_now_ms() / 1000 + GC_EVERY);
 	pg_conn_close(sc);
 	return &st->base;

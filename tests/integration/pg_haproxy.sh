@@ -20,8 +20,7 @@ export ATRIUM_DATABASE_SSL=on ATRIUM_DATABASE_SSL_ROOT_CERT=$PG_CERTS/ca.crt
 
 # One certificate for the public name, the same keystore on both nodes.
 NAME=atrium.example.org
-_pg_sign public ca "/CN=$NAME" "subjectAltName=DNS:$NAME,IP:127.0.0.1
-extendedKeyUsage=serverAuth" || exit 1
+pg_issue public "$NAME,127.0.0.1" || exit 1
 openssl pkcs12 -export -in "$PG_CERTS/public.crt" -inkey "$PG_CERTS/public.key" \
 	-certfile "$PG_CERTS/ca.crt" -passout pass:ks-pass-1 -out "$T/public.p12"
 cat "$PG_CERTS/public.crt" "$PG_CERTS/public.key" >"$T/public.pem"

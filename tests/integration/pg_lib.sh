@@ -3,8 +3,10 @@
 # temporary folder). Every cluster is stopped and removed on exit.
 #
 #   pg_certs              a test CA, a server certificate for 127.0.0.1 and
-#                         localhost, a client certificate (CN=atrium_cert)
+#                         localhost, a client certificate (CN=atriumcert)
 #                         and a second, unrelated CA, in $PG_CERTS
+#   pg_issue NAME NAMES [client]
+#                         another certificate from the test CA
 #   pg_start NAME on|off [-c key=value ...]
 #                         initdb + start a cluster with ssl on or off; sets
 #                         PG_PORT_<NAME>, prints nothing
@@ -13,15 +15,20 @@
 #   pg_sql PORT DB SQL    runs SQL as the superuser, prints rows (psql -At)
 #   pg_url PORT DB [USER] postgresql://USER@127.0.0.1:PORT/DB
 #
-# pg_hba.conf of every cluster: the role atrium_cert may only log in over
+# pg_hba.conf of every cluster: the role atriumcert may only log in over
 # TLS with a client certificate; atrium_pw only over TLS with a password
 # (scram); everyone else is trusted from 127.0.0.1.
 #
-# The certificates come from the openssl command line. When `atrium ca
-# issue` exists (issue #4) pg_certs should use it instead, so the tests
-# cover the certificates administrators will really use.
+# The certificates come from `atrium ca init` and `atrium ca issue`, the
+# tools administrators use (the openssl command line when the CLI is not
+# built).
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if [ "$(id -u)" -ne 0 ] || [ ! -x "$PGBIN/initdb" ] || ! id postgres >/dev/null 2>&1; then
+	echo "not ok - the PostgreSQL tests need root (to run the server as user postgres) and" \
+		"PostgreSQL 15 in $PGBIN (scripts/install-deps installs postgresql-15)"
+	exit 1
+fi
 if [ -z "${T:-}" ]; then
 	T=$(mktemp -d "${TMPDIR:-/tmp}/atrium-pg.XXXXXX")
 	_pg_own_t=1
@@ -53,37 +60,62 @@ if ! declare -F free_port >/dev/null; then
 	}
 fi
 
-# _pg_sign NAME CA SUBJECT [EXT]: a key and a certificate signed by CA.
+# _pg_sign NAME CA SUBJECT [EXT]: a key and a certificate signed by CA
+# with the openssl command line (used when the atrium CLI is not built).
 _pg_sign() {
 	local name=$1 ca=$2 subj=$3 ext=${4:-}
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subj" \
 		-keyout "$PG_CERTS/$name.key" -out "$PG_CERTS/$name.csr" 2>/dev/null || return 1
-	if [ -n "$ext" ]; then
-		printf '%s\n' "$ext" >"$PG_CERTS/$name.ext"
-		openssl x509 -req -in "$PG_CERTS/$name.csr" -CA "$PG_CERTS/$ca.crt" \
-			-CAkey "$PG_CERTS/$ca.key" -CAcreateserial -days 30 -sha256 \
-			-extfile "$PG_CERTS/$name.ext" -out "$PG_CERTS/$name.crt" 2>/dev/null || return 1
-	else
-		openssl x509 -req -in "$PG_CERTS/$name.csr" -CA "$PG_CERTS/$ca.crt" \
-			-CAkey "$PG_CERTS/$ca.key" -CAcreateserial -days 30 -sha256 \
-			-out "$PG_CERTS/$name.crt" 2>/dev/null || return 1
-	fi
+	printf '%s\n' "$ext" >"$PG_CERTS/$name.ext"
+	openssl x509 -req -in "$PG_CERTS/$name.csr" -CA "$PG_CERTS/$ca.crt" \
+		-CAkey "$PG_CERTS/$ca.key" -CAcreateserial -days 30 -sha256 \
+		-extfile "$PG_CERTS/$name.ext" -out "$PG_CERTS/$name.crt" 2>/dev/null || return 1
 	chmod 600 "$PG_CERTS/$name.key"
 }
 
+_pg_atrium() {
+	local a=${ATRIUM:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/atrium}
+	[ -x "$a" ] && "$a" ca --help >/dev/null 2>&1 && echo "$a"
+}
+
+# pg_issue NAME NAME[,NAME...] [client]: $PG_CERTS/NAME.crt and .key from
+# the test CA for those host names and addresses (the first is the CN),
+# made by `atrium ca issue` as an administrator would.
+pg_issue() {
+	local name=$1 names=$2 client=${3:-} a san="" n
+	if a=$(_pg_atrium); then
+		"$a" ca issue --dir "$PG_CERTS/ca" --days 30 ${client:+--client} \
+			--cert-out "$PG_CERTS/$name.crt" --key-out "$PG_CERTS/$name.key" "$names" \
+			>"$PG_CERTS/$name.log" 2>&1 || { cat "$PG_CERTS/$name.log"; return 1; }
+		return 0
+	fi
+	for n in ${names//,/ }; do
+		[[ $n =~ ^[0-9.]+$|: ]] && san+="${san:+,}IP:$n" || san+="${san:+,}DNS:$n"
+	done
+	_pg_sign "$name" ca "/CN=${names%%,*}" "subjectAltName=$san
+extendedKeyUsage=${client:+clientAuth,}serverAuth"
+}
+
+# The test CA (and an unrelated one), a server certificate for 127.0.0.1
+# and localhost, a client certificate for the role atriumcert.
 pg_certs() {
-	local ca
+	local ca a
 	mkdir -p "$PG_CERTS"
 	for ca in ca other-ca; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-			-subj "/CN=Atrium test $ca" -addext "basicConstraints=critical,CA:TRUE" \
-			-addext "keyUsage=critical,keyCertSign,cRLSign" \
-			-keyout "$PG_CERTS/$ca.key" -out "$PG_CERTS/$ca.crt" 2>/dev/null || return 1
+		if a=$(_pg_atrium); then
+			"$a" ca init --dir "$PG_CERTS/$ca" --cn "Atrium test $ca" >/dev/null || return 1
+			cp "$PG_CERTS/$ca/ca.crt" "$PG_CERTS/$ca.crt"
+		else
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+				-subj "/CN=Atrium test $ca" -addext "basicConstraints=critical,CA:TRUE" \
+				-addext "keyUsage=critical,keyCertSign,cRLSign" \
+				-keyout "$PG_CERTS/$ca.key" -out "$PG_CERTS/$ca.crt" 2>/dev/null || return 1
+			mkdir -p "$PG_CERTS/$ca"
+			cp "$PG_CERTS/$ca.key" "$PG_CERTS/$ca/ca.key"
+		fi
 	done
-	_pg_sign server ca "/CN=127.0.0.1" \
-		"subjectAltName=IP:127.0.0.1,DNS:localhost
-extendedKeyUsage=serverAuth" || return 1
-	_pg_sign client ca "/CN=atrium_cert" "extendedKeyUsage=clientAuth" || return 1
+	pg_issue server 127.0.0.1,localhost || return 1
+	pg_issue client atriumcert client || return 1
 	# The server's copies, readable by postgres only.
 	mkdir -p "$PGT/certs"
 	cp "$PG_CERTS/server.crt" "$PG_CERTS/server.key" "$PG_CERTS/ca.crt" "$PGT/certs/"
@@ -101,10 +133,10 @@ pg_start() {
 	{
 		echo "local all all trust"
 		if [ "$ssl" = on ]; then
-			echo "hostssl all atrium_cert 127.0.0.1/32 cert"
+			echo "hostssl all atriumcert 127.0.0.1/32 cert"
 			echo "hostssl all atrium_pw 127.0.0.1/32 scram-sha-256"
 		fi
-		echo "host all atrium_cert 127.0.0.1/32 reject"
+		echo "host all atriumcert 127.0.0.1/32 reject"
 		echo "host all atrium_pw 127.0.0.1/32 reject"
 		echo "host all all 127.0.0.1/32 trust"
 	} >"$d/pg_hba.conf"

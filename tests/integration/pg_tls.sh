@@ -13,8 +13,8 @@ pg_start plain off || { echo "not ok - PostgreSQL (ssl = off) did not start"; ex
 for p in "$PG_PORT_tls" "$PG_PORT_plain"; do
 	pg_sql "$p" postgres "CREATE DATABASE atrium" >/dev/null
 done
-pg_sql "$PG_PORT_tls" postgres "CREATE ROLE atrium_cert LOGIN" >/dev/null
-pg_sql "$PG_PORT_tls" postgres "CREATE DATABASE atrium_c OWNER atrium_cert" >/dev/null
+pg_sql "$PG_PORT_tls" postgres "CREATE ROLE atriumcert LOGIN" >/dev/null
+pg_sql "$PG_PORT_tls" postgres "CREATE DATABASE atrium_c OWNER atriumcert" >/dev/null
 : "${ATRIUM_ADMIN_PASSWORD:=admin-secret-1}"
 export ATRIUM_ADMIN_PASSWORD
 
@@ -58,7 +58,7 @@ refused "verify-full without database_ssl_root_cert: says to set it" x \
 	--set "database=$TLS_URL" --set database_ssl=on
 refused "a missing client certificate where the database demands one: refuses" x \
 	"cannot start: .*(certificate|TLS)" \
-	--set "database=$(pg_url "$PG_PORT_tls" atrium_c atrium_cert)" --set database_ssl=on \
+	--set "database=$(pg_url "$PG_PORT_tls" atrium_c atriumcert)" --set database_ssl=on \
 	--set "database_ssl_root_cert=$PG_CERTS/ca.crt"
 nobody=$(free_port)
 refused "nobody listening: says it cannot connect" x \
@@ -85,7 +85,7 @@ expect_match "... and logs the TLS it got" "$(cat "$T/req.log")" \
 	"connection encrypted with TLSv1\.3.*server certificate NOT verified"
 
 # Client certificate login (pg_hba: hostssl ... cert).
-start_atriumd "$T/cert" --set "database=$(pg_url "$PG_PORT_tls" atrium_c atrium_cert)" \
+start_atriumd "$T/cert" --set "database=$(pg_url "$PG_PORT_tls" atrium_c atriumcert)" \
 	--set database_ssl=on --set "database_ssl_root_cert=$PG_CERTS/ca.crt" \
 	--set "database_ssl_cert_file=$PG_CERTS/client.crt" \
 	--set "database_ssl_key_file=$PG_CERTS/client.key"
@@ -95,8 +95,8 @@ echo hello >"$T/m"
 code=$(api POST "/api/v1/projects/p/revisions?base=0" --data-binary @"$T/m" -o /dev/null -w '%{http_code}')
 expect_eq "a client certificate logs in to the database; commits work" "$code" 201
 expect_eq "the database saw the client certificate" \
-	"$(pg_sql "$PG_PORT_tls" postgres "SELECT DISTINCT s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'atrium_cert'")" \
-	"/CN=atrium_cert"
+	"$(pg_sql "$PG_PORT_tls" postgres "SELECT DISTINCT s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'atriumcert'")" \
+	"/CN=atriumcert"
 stop_atriumd
 refused "a certificate file without its key is refused" x \
 	"database_ssl_cert_file and database_ssl_key_file go together" \
