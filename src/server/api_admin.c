@@ -217,8 +217,19 @@ api_admin_session(struct req *r)
 
 /* ---- settings */
 
+/* path relative to the data directory when it is inside it. */
+static const char *
+relative_to(const char *datadir, const char *path)
+{
+	size_t n = strlen(datadir);
+
+	if (strncmp(path, datadir, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	return path;
+}
+
 static json_t *
-certificate_json(const struct tls_info *info)
+certificate_json(const struct tls_info *info, const char *datadir)
 {
 	char nb[32], na[32];
 	json_t *sans = json_array(), *warnings = json_array();
@@ -236,7 +247,7 @@ certificate_json(const struct tls_info *info)
 	snprintf(copy, sizeof(copy), "%s", info->warnings);
 	for (tok = strtok_r(copy, "\n", &save); tok != NULL; tok = strtok_r(NULL, "\n", &save))
 		json_array_append_new(warnings, json_string(tok));
-	datadir_rel = info->source;
+	datadir_rel = relative_to(datadir, info->source);
 	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:b,s:b,s:s,s:s,s:o}", "subject",
 	    info->subject, "issuer", info->issuer, "sans", sans, "not_before", nb, "not_after", na,
 	    "days_left", (json_int_t)((info->not_after - atr_now_ms() / 1000) / 86400), "sha256",
@@ -263,10 +274,10 @@ settings_json(struct server *srv)
 		atr_config_free(cfg);
 	}
 	if (have && info.own_keystore)
-		keystore = json_pack("{s:s,s:s,s:s}", "file", info.source, "format", info.format,
-		    "alias", info.alias);
+		keystore = json_pack("{s:s,s:s,s:s}", "file", relative_to(srv->datadir, info.source), "format",
+		    info.format, "alias", info.alias);
 	if (have)
-		cert = certificate_json(&info);
+		cert = certificate_json(&info, srv->datadir);
 	for (int k = 0; k < LK__COUNT; k++) {
 		int port = atomic_load(&srv->ports[k]);
 		if (port != 0)
@@ -298,7 +309,7 @@ api_admin_certificate(struct req *r)
 
 	if (tls_state_info(req_server(r)->tls, &info) == -1)
 		return resp_error(r, ATR_E_NOT_FOUND, "no certificate is loaded");
-	resp_json(r, 200, certificate_json(&info));
+	resp_json(r, 200, certificate_json(&info, req_server(r)->datadir));
 }
 
 /* A refusal about one field of the form. */
@@ -454,6 +465,21 @@ key_aliases(const unsigned char *buf, size_t len, const char *password)
 	return arr;
 }
 
+/* tls_port as the settings have it (the port, even while TLS is off). */
+static int
+configured_tls_port(struct server *srv)
+{
+	struct atr_err err;
+	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, 0, &err);
+	int port = atomic_load(&srv->ports[LK_TLS]);
+
+	if (cfg != NULL) {
+		port = (int)atr_config_int(cfg, "tls_port");
+		atr_config_free(cfg);
+	}
+	return port;
+}
+
 void
 api_admin_put_tls(struct req *r)
 {
@@ -494,7 +520,7 @@ api_admin_put_tls(struct req *r)
 			    port == atomic_load(&srv->ports[LK_PLAIN]) ? "plain" : "admin");
 			return field_error(r, "port", &err);
 		}
-		if (port != atomic_load(&srv->ports[LK_TLS]) &&
+		if (port != configured_tls_port(srv) &&
 		    fixed_by_flag(r, "tls_port", "--tls-port", "port"))
 			return;
 	}
@@ -588,6 +614,22 @@ api_admin_put_tls(struct req *r)
 	}
 	if (b64 != NULL && check_candidate(r, changes, n, &err) == -1) {
 		strip_path(&err);
+		if (err.code == ATR_E_KS_NO_ENTRY && alias != NULL && alias[0] != '\0') {
+			unsigned char *buf;
+			size_t blen;
+			struct atr_err rerr;
+			json_t *aliases = json_array();
+			if (atr_read_file(kspath, KEYSTORE_MAX, &buf, &blen, &rerr) == 0) {
+				json_decref(aliases);
+				aliases = key_aliases(buf, blen, password);
+				atr_wipe(buf, blen);
+				free(buf);
+			}
+			resp_json(r, 400, json_pack("{s:s,s:s,s:o}", "error",
+			    "this keystore has no key entry by that name; choose one of its keys", "field",
+			    "alias", "aliases", aliases));
+			goto drop_upload;
+		}
 		atr_warn("admin '%s' from %s: uploaded keystore refused: %s", req_user(r)->name,
 		    req_peer(r), atr_err_msg(&err));
 		field_error(r, field_of(&err), &err);

@@ -52,15 +52,18 @@ api_user_create(struct req *r)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"name\": \"NAME\", \"password\": \"...\", \"role\": \"user\"}");
 	if ((problem = api_name_problem(name)) != NULL)
-		return resp_error(r, ATR_E_BAD_NAME, "bad user name: %s", problem);
+		return resp_field_error(r, "name", ATR_E_BAD_NAME, "bad user name: %s", problem);
 	if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0))
-		return resp_error(r, ATR_E_BAD_REQUEST, "role must be \"user\" or \"admin\"");
+		return resp_field_error(r, "role", ATR_E_BAD_REQUEST,
+		    "role must be \"user\" or \"admin\"");
 	if ((problem = password_weakness(password)) != NULL)
-		return resp_error(r, ATR_E_BAD_REQUEST, "%s", problem);
+		return resp_field_error(r, "password", ATR_E_BAD_REQUEST, "%s", problem);
 	if (password_hash(password, hash, sizeof(hash)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "cannot hash the password");
-	if (store_user_create(req_store(r), name, hash, role, &err) == -1 ||
-	    store_user_get(req_store(r), name, &u, NULL, 0, &err) == -1)
+	if (store_user_create(req_store(r), name, hash, role, &err) == -1)
+		return err.code == ATR_E_EXISTS ? resp_field_error(r, "name", err.code, "%s", err.msg)
+						: resp_err(r, &err);
+	if (store_user_get(req_store(r), name, &u, NULL, 0, &err) == -1)
 		return resp_err(r, &err);
 	atr_info("'%s' added %s '%s'", req_user(r)->name, role, name);
 	resp_json(r, 201, user_json(&u));
@@ -100,7 +103,7 @@ api_user_password(struct req *r)
 	if ((password = json_string_value(json_object_get(body, "password"))) == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"password\": \"...\"}");
 	if ((problem = password_weakness(password)) != NULL)
-		return resp_error(r, ATR_E_BAD_REQUEST, "%s", problem);
+		return resp_field_error(r, "password", ATR_E_BAD_REQUEST, "%s", problem);
 	if (self && !req_is_admin(r)) {
 		old = json_string_value(json_object_get(body, "old_password"));
 		if (old == NULL)

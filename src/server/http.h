@@ -61,6 +61,9 @@ void resp_empty(struct req *r, int status);
 void resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void resp_err(struct req *r, const struct atr_err *err);
+/* {"error": sentence, "field": field}: a refusal about one form field. */
+void resp_field_error(struct req *r, const char *field, enum atr_errcode code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 /* Adds a response header (copied). */
 void resp_header(struct req *r, const char *name, const char *value);
 /* Sends len bytes of fd from off; takes ownership of fd. */

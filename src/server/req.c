@@ -316,6 +316,18 @@ resp_err(struct req *r, const struct atr_err *err)
 }
 
 void
+resp_field_error(struct req *r, const char *field, enum atr_errcode code, const char *fmt, ...)
+{
+	char msg[ATR_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	resp_json(r, atr_errcode_http(code), json_pack("{s:s,s:s}", "error", msg, "field", field));
+}
+
+void
 resp_header(struct req *r, const char *name, const char *value)
 {
 	if (r->rhdrs == NULL && (r->rhdrs = evbuffer_new()) == NULL)

@@ -1,0 +1,951 @@
+/*
+ * Atrium admin console: one page, hash routes (#/, #/settings,
+ * #/certificate, #/users, #/projects, #/projects/NAME), talking to the
+ * JSON API under /admin/api/ (docs/admin-api.md).
+ *
+ * The page runs under "Content-Security-Policy: default-src 'self'": no
+ * inline scripts or styles, no eval, no external resources; every handler
+ * is attached here with addEventListener and the look lives in style.css.
+ * Passwords typed into the page are sent once and the fields are emptied;
+ * nothing the server knows about a password is ever shown back.
+ */
+'use strict';
+
+(function () {
+  const API = '/admin/api/';
+  const MAX_KEYSTORE = 1024 * 1024; /* the server's limit, decoded */
+
+  const state = {
+    user: null,      /* the admin logged in */
+    csrf: null,      /* sent as X-CSRF-Token with every change */
+    settings: null,  /* the last SETTINGS the server sent */
+    aliases: null    /* key entries offered by the server for the chosen file */
+  };
+
+  /* ---- small helpers ------------------------------------------------- */
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  /* A new element with text content and classes; never innerHTML. */
+  function el(tag, opts, text) {
+    const e = document.createElement(tag);
+    if (opts) {
+      if (opts.cls) e.className = opts.cls;
+      if (opts.href) e.setAttribute('href', opts.href);
+      if (opts.label) e.setAttribute('data-label', opts.label);
+    }
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function show(node, on) {
+    node.hidden = !on;
+  }
+
+  function plural(n, one, many) {
+    return n + ' ' + (n === 1 ? one : many);
+  }
+
+  function fmtTime(s) {
+    if (!s) return '';
+    const d = new Date(s);
+    if (isNaN(d.getTime())) return s;
+    const pad = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' +
+      pad(d.getHours()) + ':' + pad(d.getMinutes());
+  }
+
+  function fmtSize(n) {
+    if (typeof n !== 'number') return '';
+    if (n < 1024) return plural(n, 'byte', 'bytes');
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024, i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+      v /= 1024;
+      i++;
+    }
+    return (v < 10 ? v.toFixed(1) : Math.round(v)) + ' ' + units[i];
+  }
+
+  /* An error from the API: the server's sentence, its field, the rest of its body. */
+  class ApiError extends Error {
+    constructor(status, body, retryAfter) {
+      super(body && typeof body.error === 'string' ? body.error :
+        status === 0 ? 'The server cannot be reached. Check that atriumd is running, then try again.' :
+          'The server answered ' + status + '.');
+      this.status = status;
+      this.field = body && typeof body.field === 'string' ? body.field : null;
+      this.body = body || {};
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  /*
+   * Calls the API. Changes carry the CSRF token. A 401 while logged in
+   * means the session ended: the login page is shown. Errors are thrown
+   * as ApiError.
+   */
+  async function api(method, path, body) {
+    const opts = { method: method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && state.csrf) opts.headers['X-CSRF-Token'] = state.csrf;
+    let res;
+    try {
+      res = await fetch(API + path, opts);
+    } catch (e) {
+      throw new ApiError(0, null, null);
+    }
+    let data = null;
+    const text = await res.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        data = null;
+      }
+    }
+    if (!res.ok) {
+      if (res.status === 401 && state.user && path !== 'login') {
+        endSession('Your session has ended. Log in again.');
+      }
+      throw new ApiError(res.status, data, res.headers.get('Retry-After'));
+    }
+    return data;
+  }
+
+  /* ---- messages ------------------------------------------------------- */
+
+  /* The message line under the top bar; kind is undefined (done), 'bad' or 'warn'. */
+  function flash(msg, kind) {
+    const f = $('flash');
+    f.textContent = msg;
+    f.classList.toggle('flash-bad', kind === 'bad');
+    f.classList.toggle('flash-warn', kind === 'warn');
+    show(f, true);
+  }
+
+  function unflash() {
+    show($('flash'), false);
+  }
+
+  /* Removes every error shown in root (a form or a card). */
+  function clearErrors(root) {
+    root.querySelectorAll('.field-error, .form-error').forEach((p) => {
+      p.textContent = '';
+      show(p, false);
+    });
+    root.querySelectorAll('.invalid').forEach((i) => {
+      i.classList.remove('invalid');
+      i.removeAttribute('aria-invalid');
+    });
+  }
+
+  /*
+   * Shows msg next to the field named field in root, or in the form's
+   * general error line when the form has no such field.
+   */
+  function fieldError(root, field, msg, general) {
+    const p = field ? root.querySelector('.field-error[data-for="' + field + '"]') : null;
+    if (!p) {
+      const g = general || root.querySelector('.form-error');
+      if (g) {
+        g.textContent = msg;
+        show(g, true);
+      }
+      return;
+    }
+    p.textContent = msg;
+    show(p, true);
+    const input = root.querySelector('[name="' + field + '"]');
+    if (input) {
+      input.classList.add('invalid');
+      input.setAttribute('aria-invalid', 'true');
+      if (p.id === '') p.id = root.id + '-' + field + '-error';
+      input.setAttribute('aria-describedby', p.id);
+    }
+  }
+
+  function formError(node, msg) {
+    node.textContent = msg;
+    show(node, true);
+  }
+
+  async function busy(button, label, fn) {
+    const was = button.textContent;
+    button.disabled = true;
+    button.textContent = label;
+    try {
+      return await fn();
+    } finally {
+      button.disabled = false;
+      button.textContent = was;
+    }
+  }
+
+  /* ---- session ----------------------------------------------------------- */
+
+  function setSession(s) {
+    state.user = s.user;
+    state.csrf = s.csrf;
+    $('who-name').textContent = s.user;
+    show($('topbar'), true);
+  }
+
+  function endSession(msg) {
+    state.user = null;
+    state.csrf = null;
+    state.settings = null;
+    show($('topbar'), false);
+    showLogin(msg);
+  }
+
+  function showLogin(msg) {
+    hideViews();
+    unflash();
+    show($('view-login'), true);
+    document.title = 'Log in · Atrium admin console';
+    clearErrors($('login-form'));
+    $('login-password').value = '';
+    if (msg) formError($('login-error'), msg);
+    ($('login-user').value ? $('login-password') : $('login-user')).focus();
+  }
+
+  async function onLogin(ev) {
+    ev.preventDefault();
+    const form = $('login-form');
+    clearErrors(form);
+    const user = $('login-user').value.trim();
+    const password = $('login-password').value;
+    $('login-password').value = '';
+    if (!user) {
+      fieldError(form, 'user', 'Enter your user name.');
+      $('login-user').focus();
+      return;
+    }
+    if (!password) {
+      fieldError(form, 'password', 'Enter your password.');
+      $('login-password').focus();
+      return;
+    }
+    try {
+      const s = await busy($('login-submit'), 'Logging in…',
+        () => api('POST', 'login', { user: user, password: password }));
+      setSession(s);
+      route();
+    } catch (e) {
+      let msg = e.message;
+      if (e.status === 401) {
+        msg = 'Wrong user name or password.';
+      } else if (e.status === 429) {
+        const secs = parseInt(e.retryAfter, 10);
+        msg = 'Too many failed attempts. ' + (secs > 0 ?
+          'Try again in ' + (secs >= 90 ? plural(Math.ceil(secs / 60), 'minute', 'minutes') :
+            plural(secs, 'second', 'seconds')) + '.' : 'Wait a while and try again.');
+      } else if (e.status === 403 && !e.body.error) {
+        msg = 'Only admins may use the console.';
+      }
+      formError($('login-error'), msg);
+      $('login-password').focus();
+    }
+  }
+
+  async function onLogout() {
+    try {
+      await api('POST', 'logout');
+    } catch (e) {
+      /* The session is gone either way on this side. */
+    }
+    endSession('You are logged out.');
+    history.replaceState(null, '', '#/');
+  }
+
+  /* ---- routing --------------------------------------------------------------- */
+
+  const views = ['login', 'overview', 'settings', 'certificate', 'users', 'projects', 'revisions'];
+  const titles = {
+    overview: 'Overview', settings: 'Server Settings', certificate: 'Certificate',
+    users: 'Users', projects: 'Projects', revisions: 'Revisions'
+  };
+
+  function hideViews() {
+    views.forEach((v) => show($('view-' + v), false));
+  }
+
+  function parseHash() {
+    const h = location.hash.replace(/^#\/?/, '');
+    const parts = h.split('/');
+    let name = parts[0] || 'overview';
+    let arg = null;
+    if (name === 'projects' && parts.length > 1 && parts[1] !== '') {
+      name = 'revisions';
+      try {
+        arg = decodeURIComponent(parts.slice(1).join('/'));
+      } catch (e) {
+        arg = parts.slice(1).join('/');
+      }
+    }
+    if (!titles[name]) name = 'overview';
+    return { name: name, arg: arg };
+  }
+
+  const loaders = {
+    overview: loadOverview,
+    settings: loadSettings,
+    certificate: loadCertificate,
+    users: loadUsers,
+    projects: loadProjects,
+    revisions: loadRevisions
+  };
+
+  async function route() {
+    if (!state.user) {
+      showLogin();
+      return;
+    }
+    const r = parseHash();
+    hideViews();
+    unflash();
+    /* A password typed and left behind is not kept for later. */
+    document.querySelectorAll('input[type=password]').forEach((i) => { i.value = ''; });
+    show($('view-' + r.name), true);
+    document.title = titles[r.name] + ' · Atrium admin console';
+    const navName = r.name === 'revisions' ? 'projects' : r.name;
+    document.querySelectorAll('#nav a').forEach((a) => {
+      const on = a.getAttribute('data-route') === navName;
+      a.classList.toggle('active', on);
+      if (on) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    });
+    try {
+      await loaders[r.name](r.arg);
+    } catch (e) {
+      if (state.user) flash(e.message, 'bad');
+    }
+  }
+
+  /* ---- overview ------------------------------------------------------------------- */
+
+  function setTile(id, cls) {
+    const t = $(id);
+    t.classList.remove('state-ok', 'state-warn', 'state-bad', 'state-off');
+    t.classList.add(cls);
+  }
+
+  function certOrigin(c) {
+    if (c.from_local_ca) return 'from the local CA';
+    if (c.self_signed) return 'self-signed';
+    return 'issued by ' + c.issuer;
+  }
+
+  function certState(c) {
+    if (typeof c.days_left !== 'number') return 'state-off';
+    if (c.days_left <= 0) return 'state-bad';
+    if (c.days_left <= 30 || c.self_signed) return 'state-warn';
+    return 'state-ok';
+  }
+
+  function daysText(c) {
+    if (typeof c.days_left !== 'number') return '–';
+    if (c.days_left < 0) return 'expired';
+    return plural(c.days_left, 'day', 'days') + ' left';
+  }
+
+  function renderOverview(s) {
+    const plain = s.plain || {};
+    const tls = s.tls || {};
+    const cert = s.certificate;
+    const warnings = [];
+
+    $('ov-plain-state').textContent = plain.enabled ? 'Open' : 'Closed';
+    $('ov-plain-note').textContent = plain.enabled ?
+      'port ' + plain.port + ' · unencrypted' : 'port ' + plain.port + ' is not listening';
+    setTile('tile-plain', plain.enabled ? 'state-warn' : 'state-ok');
+    if (plain.enabled) {
+      warnings.push('The plain port ' + plain.port + ' is open: traffic on it, passwords ' +
+        'included, is not encrypted. Turn it off on Server Settings once every client uses TLS.');
+    }
+
+    $('ov-tls-state').textContent = tls.enabled ? 'On' : 'Off';
+    $('ov-tls-note').textContent = tls.enabled ? 'port ' + tls.port :
+      'port ' + tls.port + ' is not listening';
+    setTile('tile-tls', tls.enabled ? 'state-ok' : 'state-bad');
+    if (!tls.enabled) {
+      warnings.push('TLS is off: clients cannot connect securely. Turn on Use TLS on Server Settings.');
+    }
+
+    if (cert) {
+      $('ov-cert-days').textContent = daysText(cert);
+      $('ov-cert-note').textContent = certOrigin(cert) + ' · ' + cert.subject;
+      setTile('tile-cert', certState(cert));
+      if (typeof cert.days_left === 'number' && cert.days_left <= 30) {
+        warnings.push(cert.days_left <= 0 ? 'The certificate has expired.' :
+          'The certificate expires in ' + plural(cert.days_left, 'day', 'days') + '.');
+      }
+      (cert.warnings || []).forEach((w) => warnings.push(w));
+    } else {
+      $('ov-cert-days').textContent = 'None';
+      $('ov-cert-note').textContent = 'Certificate is required to enable a secure connection';
+      setTile('tile-cert', 'state-bad');
+    }
+
+    $('ov-admin-port').textContent = 'Port ' + s.admin_port;
+    setTile('tile-admin', 'state-ok');
+
+    const open = (s.listeners || []).map((l) => l.port + (l.tls ? ' (TLS)' : ' (plain)'));
+    $('ov-summary').textContent = open.length ?
+      'Listening on ' + open.join(', ') + '. Changes on these pages apply at once, without a restart.' :
+      'Changes on these pages apply at once, without a restart.';
+
+    const ul = $('ov-warnings');
+    ul.replaceChildren(...warnings.map((w) => el('li', null, w)));
+    show($('ov-warnings-card'), warnings.length > 0);
+
+    const tb = $('ov-listeners').tBodies[0];
+    tb.replaceChildren(...(s.listeners || []).map((l) => {
+      const tr = el('tr');
+      tr.append(el('td', null, l.name), el('td', null, l.port),
+        el('td', null, l.tls ? 'TLS' : 'none: plain HTTP'));
+      return tr;
+    }));
+  }
+
+  async function loadOverview() {
+    $('ov-summary').textContent = 'Loading…';
+    state.settings = await api('GET', 'settings');
+    renderOverview(state.settings);
+  }
+
+  /* ---- server settings --------------------------------------------------------------------- */
+
+  function renderSettings(s, keepForm) {
+    const tls = s.tls || {};
+    const plain = s.plain || {};
+    if (!keepForm) {
+      $('tls-enabled').checked = !!tls.enabled;
+      $('tls-port').value = tls.port || '';
+      resetKeystoreInputs();
+    }
+    const badge = $('tls-badge');
+    badge.textContent = tls.enabled ? 'On · port ' + tls.port : 'Off';
+    badge.className = 'badge ' + (tls.enabled ? 'state-ok' : 'state-bad');
+    const ks = tls.keystore;
+    let cur;
+    if (ks) {
+      cur = 'In use: ' + ks.file + ' (' + ks.format + (ks.alias ? ', alias ' + ks.alias : '') + ').';
+    } else if (s.certificate) {
+      cur = 'In use: the certificate from Atrium\'s local CA (no keystore uploaded).';
+    } else {
+      cur = 'No certificate yet.';
+    }
+    if (s.certificate) {
+      cur += ' ' + s.certificate.subject + ', ' + daysText(s.certificate) + '.';
+    }
+    $('tls-keystore-current').textContent = cur;
+
+    $('plain-enabled').checked = !!plain.enabled;
+    $('plain-port').textContent = plain.port;
+    const pb = $('plain-badge');
+    pb.textContent = plain.enabled ? 'Open · unencrypted' : 'Closed';
+    pb.className = 'badge ' + (plain.enabled ? 'state-warn' : 'state-ok');
+    show($('plain-warning'), !!plain.enabled);
+    updateCertRequired();
+  }
+
+  function resetKeystoreInputs() {
+    $('tls-keystore').value = '';
+    $('tls-password').value = '';
+    $('tls-alias').replaceChildren();
+    state.aliases = null;
+    show($('tls-alias-field'), false);
+    show($('tls-clear-confirm'), false);
+  }
+
+  /* The reference's hint: Use TLS on, and no certificate in use or chosen. */
+  function updateCertRequired() {
+    const s = state.settings;
+    const none = !s || !s.certificate;
+    const chosen = $('tls-keystore').files.length > 0;
+    show($('tls-cert-required'), $('tls-enabled').checked && none && !chosen);
+  }
+
+  async function loadSettings() {
+    clearErrors($('tls-form'));
+    clearErrors($('plain-card'));
+    state.settings = await api('GET', 'settings');
+    renderSettings(state.settings, false);
+  }
+
+  /* The file as base64, read with the File API. */
+  function readBase64(file) {
+    return new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onerror = () => reject(new Error('The file could not be read: ' +
+        (r.error ? r.error.message : 'unknown error') + '.'));
+      r.onload = () => {
+        const bytes = new Uint8Array(r.result);
+        let bin = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) {
+          bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+        }
+        resolve(btoa(bin));
+      };
+      r.readAsArrayBuffer(file);
+    });
+  }
+
+  function parsePort(v) {
+    if (!/^[0-9]{1,5}$/.test(String(v).trim())) return null;
+    const n = parseInt(v, 10);
+    return n >= 1 && n <= 65535 ? n : null;
+  }
+
+  async function onTlsSave(ev) {
+    ev.preventDefault();
+    const form = $('tls-form');
+    clearErrors(form);
+    unflash();
+    show($('tls-clear-confirm'), false);
+    const enabled = $('tls-enabled').checked;
+    const port = parsePort($('tls-port').value);
+    if (port === null) {
+      fieldError(form, 'port', 'Enter a port number from 1 to 65535 (10002 is the usual one).');
+      $('tls-port').focus();
+      return;
+    }
+    const file = $('tls-keystore').files[0];
+    if (enabled && !file && !(state.settings && state.settings.certificate)) {
+      updateCertRequired();
+      fieldError(form, 'keystore', 'Certificate is required to enable a secure connection: ' +
+        'choose a keystore file.');
+      return;
+    }
+    /* The port only when it changes: a port atriumd got from --tls-port cannot be set here. */
+    const body = { enabled: enabled };
+    if (!state.settings || !state.settings.tls || port !== state.settings.tls.port) body.port = port;
+    if (file) {
+      if (file.size === 0) {
+        fieldError(form, 'keystore', 'This file is empty: choose the keystore file itself.');
+        return;
+      }
+      if (file.size > MAX_KEYSTORE) {
+        fieldError(form, 'keystore', 'This file is ' + fmtSize(file.size) + '; a keystore is at ' +
+          'most 1 MiB, so this is probably not one. Choose the .jks, .p12 or .pem file.');
+        return;
+      }
+      try {
+        body.keystore = await readBase64(file);
+      } catch (e) {
+        fieldError(form, 'keystore', e.message);
+        return;
+      }
+      body.keystore_name = file.name;
+    }
+    const password = $('tls-password').value;
+    if (password !== '') body.password = password;
+    if (!$('tls-alias-field').hidden && $('tls-alias').value) body.alias = $('tls-alias').value;
+
+    try {
+      const s = await busy($('tls-save'), 'Saving…', () => api('PUT', 'settings/tls', body));
+      body.password = null;
+      state.settings = s;
+      renderSettings(s, false);
+      const c = s.certificate;
+      let msg = 'Saved and applied. ';
+      if (s.tls && s.tls.enabled) {
+        msg += 'TLS port ' + s.tls.port + ' serves ' + (c ? c.subject + ' (' + certOrigin(c) + ', ' +
+          daysText(c) + ')' : 'the certificate') + '.';
+      } else {
+        msg += 'TLS is off.';
+      }
+      if (file && c && !c.from_local_ca) {
+        msg += ' The console now uses this certificate too' + (c.self_signed ?
+          ': it is self-signed, so your browser will warn on the next page load.' : '.');
+      }
+      if (c && c.warnings && c.warnings.length) {
+        flash(msg + ' Warning: ' + c.warnings.join(' '), 'warn');
+      } else {
+        flash(msg);
+      }
+    } catch (e) {
+      body.password = null;
+      if (e.field === 'alias' && Array.isArray(e.body.aliases) && e.body.aliases.length) {
+        offerAliases(e.body.aliases);
+      }
+      if (e.field === 'password') {
+        $('tls-password').value = '';
+        $('tls-password').focus();
+      }
+      if (e.field) {
+        fieldError(form, e.field, e.message, $('tls-error'));
+      } else {
+        formError($('tls-error'), e.message);
+      }
+      if (e.status !== 401) {
+        flash('Nothing was changed: the server keeps the settings and certificate it had.', 'bad');
+      }
+    }
+  }
+
+  function offerAliases(aliases) {
+    const sel = $('tls-alias');
+    const keep = sel.value;
+    sel.replaceChildren(el('option', null, 'Choose a key entry…'));
+    sel.firstChild.value = '';
+    aliases.forEach((a) => {
+      const o = el('option', null, a);
+      o.value = a;
+      sel.append(o);
+    });
+    if (aliases.indexOf(keep) >= 0) sel.value = keep;
+    state.aliases = aliases;
+    show($('tls-alias-field'), true);
+  }
+
+  function onTlsClear() {
+    const form = $('tls-form');
+    clearErrors(form);
+    unflash();
+    const s = state.settings;
+    resetKeystoreInputs();
+    if (s) {
+      $('tls-enabled').checked = !!s.tls.enabled;
+      $('tls-port').value = s.tls.port;
+    }
+    updateCertRequired();
+    if (s && s.tls && s.tls.keystore) {
+      show($('tls-clear-confirm'), true);
+      $('tls-clear-yes').focus();
+    } else {
+      flash('The form is cleared. The local CA\'s certificate is in use; there is no ' +
+        'uploaded keystore to remove.');
+    }
+  }
+
+  async function onTlsClearConfirm() {
+    const form = $('tls-form');
+    clearErrors(form);
+    try {
+      const s = await busy($('tls-clear-yes'), 'Removing…',
+        () => api('POST', 'settings/tls/clear'));
+      state.settings = s;
+      renderSettings(s, false);
+      flash('The uploaded keystore is removed. ' + (s.certificate ? 'The server now serves ' +
+        s.certificate.subject + ' (' + certOrigin(s.certificate) + ').' : ''));
+    } catch (e) {
+      show($('tls-clear-confirm'), false);
+      formError($('tls-error'), e.message);
+    }
+  }
+
+  async function onPlainToggle() {
+    const box = $('plain-enabled');
+    const want = box.checked;
+    const card = $('plain-card');
+    clearErrors(card);
+    unflash();
+    box.disabled = true;
+    try {
+      const s = await api('PUT', 'settings/plain', { enabled: want });
+      state.settings = s;
+      renderSettings(s, true);
+      flash(s.plain.enabled ? 'The plain port ' + s.plain.port + ' is open again. It is not ' +
+        'encrypted.' : 'The plain port ' + s.plain.port + ' is closed. Only TLS connections ' +
+        'are accepted now.');
+    } catch (e) {
+      box.checked = !want;
+      formError($('plain-error'), e.message);
+    } finally {
+      box.disabled = false;
+    }
+  }
+
+  /* ---- certificate ------------------------------------------------------------- */
+
+  function renderCertificate(c) {
+    const badge = $('cert-badge');
+    if (!c) {
+      ['subject', 'issuer', 'sans', 'validity', 'sha256', 'origin', 'source'].forEach((k) => {
+        $('cert-' + k).textContent = '';
+      });
+      badge.textContent = 'None';
+      badge.className = 'badge state-bad';
+      $('cert-trust-why').textContent = 'Certificate is required to enable a secure connection.';
+      return;
+    }
+    $('cert-subject').textContent = c.subject;
+    $('cert-issuer').textContent = c.issuer;
+    $('cert-sans').textContent = (c.sans || []).join(', ') || 'none';
+    const days = typeof c.days_left === 'number' ? c.days_left : null;
+    $('cert-validity').textContent = fmtTime(c.not_before) + ' to ' + fmtTime(c.not_after) +
+      (days === null ? '' : days < 0 ? ' · expired ' + plural(-days, 'day', 'days') + ' ago' :
+        ' · ' + plural(days, 'day', 'days') + ' left');
+    $('cert-sha256').textContent = c.sha256;
+    $('cert-source').textContent = c.source || '';
+    let origin, why;
+    if (c.from_local_ca) {
+      origin = 'Atrium\'s local CA';
+      badge.textContent = 'Local CA';
+      badge.className = 'badge state-ok';
+      $('cert-trust-title').textContent = 'Why browsers warn, and the two remedies';
+      why = 'This certificate was issued by Atrium\'s local CA (' + c.issuer + '), a ' +
+        'certificate authority this server made for itself. Browsers and clients have never ' +
+        'heard of it, so until they trust it they warn ("Your connection is not private", ' +
+        'NET::ERR_CERT_AUTHORITY_INVALID). The connection is encrypted either way; the warning ' +
+        'is about who vouches for the server.';
+    } else if (c.self_signed) {
+      origin = 'itself (self-signed)';
+      badge.textContent = 'Self-signed';
+      badge.className = 'badge state-warn';
+      $('cert-trust-title').textContent = 'Why browsers warn, and the two remedies';
+      why = 'This certificate is self-signed: it vouches for itself, so no browser can check ' +
+        'it and every browser warns (NET::ERR_CERT_AUTHORITY_INVALID) each time. Trusting the ' +
+        'local CA does not help with this one; use Clear on Server Settings to go back to the ' +
+        'local CA\'s certificate first.';
+    } else {
+      origin = c.issuer;
+      badge.textContent = 'CA-issued';
+      badge.className = 'badge state-ok';
+      $('cert-trust-title').textContent = 'Browsers and clients';
+      why = 'Issued by ' + c.issuer + '. Browsers and clients that trust this CA connect ' +
+        'without a warning; nothing more to do for them.';
+    }
+    $('cert-origin').textContent = origin;
+    $('cert-trust-why').textContent = why;
+    show($('cert-remedies'), c.from_local_ca || c.self_signed);
+    const fp = $('cert-ca-fp');
+    fp.replaceChildren();
+    if (c.ca_sha256) {
+      fp.append('The local CA\'s SHA-256 fingerprint is ', el('span', { cls: 'mono' }, c.ca_sha256),
+        ': compare it with what your system shows before you trust it.');
+    }
+    const w = $('cert-warnings');
+    w.replaceChildren(...(c.warnings || []).map((t) => el('li', null, t)));
+    show(w, (c.warnings || []).length > 0);
+  }
+
+  async function loadCertificate() {
+    const c = await api('GET', 'certificate');
+    renderCertificate(c);
+  }
+
+  /* ---- users ---------------------------------------------------------------------- */
+
+  function closeSubrows() {
+    document.querySelectorAll('#users-table .subrow').forEach((r) => r.remove());
+  }
+
+  function userRow(u) {
+    const tr = $('tpl-user-row').content.firstElementChild.cloneNode(true);
+    tr.setAttribute('data-user', u.name);
+    const name = tr.querySelector('.u-name');
+    name.textContent = u.name;
+    if (u.name === state.user) name.append(el('span', { cls: 'you' }, '(you)'));
+    const role = tr.querySelector('.u-role');
+    role.value = u.role;
+    role.setAttribute('aria-label', 'Role of ' + u.name);
+    role.addEventListener('change', () => changeRole(u, role));
+    tr.querySelector('.u-created').textContent = fmtTime(u.created);
+    tr.querySelector('.u-reset').addEventListener('click', () => openReset(tr, u));
+    tr.querySelector('.u-delete').addEventListener('click', () => openDelete(tr, u));
+    return tr;
+  }
+
+  async function changeRole(u, sel) {
+    const want = sel.value;
+    clearErrors($('view-users'));
+    unflash();
+    sel.disabled = true;
+    try {
+      await api('PUT', 'users/' + encodeURIComponent(u.name) + '/role', { role: want });
+      u.role = want;
+      flash(u.name + ' is now ' + (want === 'admin' ? 'an admin.' : 'a user.'));
+    } catch (e) {
+      sel.value = u.role;
+      formError($('users-error'), e.message);
+    } finally {
+      sel.disabled = false;
+    }
+  }
+
+  function openReset(tr, u) {
+    closeSubrows();
+    unflash();
+    const sub = $('tpl-user-reset').content.firstElementChild.cloneNode(true);
+    const input = sub.querySelector('.u-reset-password');
+    const id = 'reset-' + Math.random().toString(36).slice(2);
+    input.id = id;
+    sub.querySelector('.u-reset-label').setAttribute('for', id);
+    sub.querySelector('.u-reset-label').textContent = 'New password for ' + u.name;
+    sub.querySelector('.u-cancel').addEventListener('click', () => sub.remove());
+    sub.querySelector('form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const err = sub.querySelector('.u-reset-error');
+      show(err, false);
+      const pw = input.value;
+      input.value = '';
+      if (pw.length < 8) {
+        err.textContent = 'A password has at least 8 characters.';
+        show(err, true);
+        input.focus();
+        return;
+      }
+      try {
+        await api('PUT', 'users/' + encodeURIComponent(u.name) + '/password', { password: pw });
+        sub.remove();
+        flash('The password of ' + u.name + ' is changed. Tell them the new one in person or ' +
+          'by another channel.');
+      } catch (e) {
+        err.textContent = e.message;
+        show(err, true);
+        input.focus();
+      }
+    });
+    tr.after(sub);
+    input.focus();
+  }
+
+  function openDelete(tr, u) {
+    closeSubrows();
+    unflash();
+    const sub = $('tpl-user-delete').content.firstElementChild.cloneNode(true);
+    sub.querySelector('.u-delete-text').textContent = 'Delete ' + u.name + '? Their sessions ' +
+      'end at once; projects and revisions they made stay.';
+    sub.querySelector('.u-cancel').addEventListener('click', () => sub.remove());
+    sub.querySelector('.u-delete-yes').addEventListener('click', async () => {
+      const err = sub.querySelector('.u-delete-error');
+      show(err, false);
+      try {
+        await api('DELETE', 'users/' + encodeURIComponent(u.name));
+        sub.remove();
+        tr.remove();
+        flash('Deleted user ' + u.name + '.');
+      } catch (e) {
+        err.textContent = e.message;
+        show(err, true);
+      }
+    });
+    tr.after(sub);
+    sub.querySelector('.u-delete-yes').focus();
+  }
+
+  async function loadUsers() {
+    clearErrors($('view-users'));
+    const r = await api('GET', 'users');
+    const users = (r.users || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+    $('users-table').tBodies[0].replaceChildren(...users.map(userRow));
+  }
+
+  async function onUserAdd(ev) {
+    ev.preventDefault();
+    const form = $('user-add-form');
+    clearErrors(form);
+    unflash();
+    const name = $('user-add-name').value.trim();
+    const password = $('user-add-password').value;
+    const role = $('user-add-role').value;
+    $('user-add-password').value = '';
+    if (!name) {
+      fieldError(form, 'name', 'Enter a name for the new user.');
+      $('user-add-name').focus();
+      return;
+    }
+    if (password.length < 8) {
+      fieldError(form, 'password', 'A password has at least 8 characters.');
+      $('user-add-password').focus();
+      return;
+    }
+    try {
+      await busy($('user-add-submit'), 'Adding…',
+        () => api('POST', 'users', { name: name, password: password, role: role }));
+      $('user-add-name').value = '';
+      $('user-add-role').value = 'user';
+      await loadUsers();
+      flash('Added ' + name + ' (' + role + ').');
+    } catch (e) {
+      if (e.field) fieldError(form, e.field, e.message);
+      else formError($('user-add-error'), e.message);
+    }
+  }
+
+  /* ---- projects ------------------------------------------------------------------- */
+
+  async function loadProjects() {
+    clearErrors($('view-projects'));
+    const r = await api('GET', 'projects');
+    const list = (r.projects || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+    $('projects-table').tBodies[0].replaceChildren(...list.map((p) => {
+      const tr = el('tr');
+      tr.setAttribute('data-project', p.name);
+      const td = el('td', { label: 'Project' });
+      td.append(el('a', { href: '#/projects/' + encodeURIComponent(p.name) }, p.name));
+      const last = p.last || null;
+      tr.append(td,
+        el('td', { cls: 'num', label: 'Last revision' }, last ? last.number : (p.head || '–')),
+        el('td', { label: 'Author' }, last ? last.author : ''),
+        el('td', { label: 'Time' }, last ? fmtTime(last.time) : ''),
+        el('td', { cls: 'num', label: 'Size' }, last ? fmtSize(last.size) : ''));
+      return tr;
+    }));
+    show($('projects-empty'), list.length === 0);
+  }
+
+  async function loadRevisions(name) {
+    clearErrors($('view-revisions'));
+    $('rev-title').textContent = name;
+    $('revisions-table').tBodies[0].replaceChildren();
+    const r = await api('GET', 'projects/' + encodeURIComponent(name) + '/revisions');
+    const list = (r.revisions || []).slice().sort((a, b) => b.number - a.number);
+    $('revisions-table').tBodies[0].replaceChildren(...list.map((v) => {
+      const tr = el('tr');
+      tr.append(el('td', { cls: 'num', label: 'Revision' }, v.number),
+        el('td', { label: 'Author' }, v.author),
+        el('td', { label: 'Time' }, fmtTime(v.time)),
+        el('td', { cls: 'num', label: 'Size' }, fmtSize(v.size)),
+        el('td', { label: 'Message' }, v.message));
+      return tr;
+    }));
+    show($('revisions-empty'), list.length === 0);
+  }
+
+  /* ---- start ------------------------------------------------------------------------- */
+
+  async function start() {
+    $('login-form').addEventListener('submit', onLogin);
+    $('logout').addEventListener('click', onLogout);
+    $('tls-form').addEventListener('submit', onTlsSave);
+    $('tls-clear').addEventListener('click', onTlsClear);
+    $('tls-clear-yes').addEventListener('click', onTlsClearConfirm);
+    $('tls-clear-no').addEventListener('click', () => show($('tls-clear-confirm'), false));
+    $('tls-enabled').addEventListener('change', updateCertRequired);
+    $('tls-keystore').addEventListener('change', () => {
+      /* A new file: its key entries are not known yet. */
+      $('tls-alias').replaceChildren();
+      show($('tls-alias-field'), false);
+      clearErrors($('tls-form'));
+      updateCertRequired();
+    });
+    $('plain-enabled').addEventListener('change', onPlainToggle);
+    $('user-add-form').addEventListener('submit', onUserAdd);
+    window.addEventListener('hashchange', route);
+
+    try {
+      setSession(await api('GET', 'session'));
+    } catch (e) {
+      state.user = null;
+      showLogin(e.status === 401 ? null : e.message);
+      return;
+    }
+    route();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();
