@@ -17,5 +17,8 @@ int cmd_commit(int argc, char **argv);
 int cmd_checkout(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_keytool(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 
 #endif

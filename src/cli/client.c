@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "atrium/tlsclient.h"
 #include "atrium/util.h"
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -35,6 +36,8 @@
 #define CONNECT_TIMEOUT 15		/* seconds to set up a connection */
 #define STALL_TIMEOUT 300		/* seconds without a byte moving */
 #define XFER_BUFFER (512 * 1024)	/* libcurl's upload/download buffers */
+#define PROBE_TIMEOUT 5			/* seconds for a plain-HTTP probe */
+#define CERTS_DIR "certs"		/* the trust store's folder, as the reference names it */
 
 /* ---- process set-up ------------------------------------------------ */
 
@@ -436,12 +439,11 @@ cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 /* ---- server addresses ---------------------------------------------------- */
 
 /*
- * Flip to 1 when the TLS client lands: cli_transport_choose() then picks
- * TLS on 10002 unless --plain, https:// URLs are accepted, and
- * http_tls_setup() is where the trust store and the verification callback
- * (CURLOPT_SSL_CTX_FUNCTION) are installed.
+ * The client speaks TLS: cli_transport_choose() picks TLS on 10002 unless
+ * --plain, https:// URLs are accepted, and http_tls_setup() and
+ * http_tls_apply() install the trust store and the verification.
  */
-#define CLI_HAVE_TLS 0
+#define CLI_HAVE_TLS 1
 
 void
 cli_transport_choose(int plain, int *tls, int *port)
@@ -495,7 +497,7 @@ cli_server_url(const char *arg, int plain, char **url, struct atr_err *err)
 		port = CLI_PORT_TLS;
 	} else if (strstr(arg, "://") != NULL) {
 		return atr_err_set(err, ATR_E_USAGE,
-		    "'%s' is not a server address: only http:// is understood", arg);
+		    "'%s' is not a server address: only https:// and http:// are understood", arg);
 	}
 	rlen = strlen(rest);
 	if (rlen > 0 && rest[rlen - 1] == '/')
@@ -582,6 +584,26 @@ cli_url_is_loopback(const char *url)
 
 	return strncmp(hp, "127.", 4) == 0 || strncmp(hp, "[::1]", 5) == 0 ||
 	    strncmp(hp, "localhost:", 10) == 0 || strcmp(hp, "localhost") == 0;
+}
+
+int
+cli_url_host(const char *url, char *host, size_t len)
+{
+	const char *hp = cli_url_hostport(url), *end;
+	size_t n;
+
+	if (hp[0] == '[') {
+		hp++;
+		end = strchr(hp, ']');
+	} else {
+		end = strrchr(hp, ':');
+	}
+	n = end != NULL ? (size_t)(end - hp) : strlen(hp);
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(host, hp, n);
+	host[n] = '\0';
+	return 0;
 }
 
 char *
@@ -725,6 +747,7 @@ cli_session_clear(struct cli_session *s)
 	free(s->role);
 	atr_free_secret(s->token);
 	free(s->expires);
+	free(s->cert_sha256);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -744,6 +767,7 @@ cli_session_load(const char *home, struct cli_session *s, struct atr_err *err)
 	s->token = dup_member(v, "token");
 	s->role = dup_member(v, "role");
 	s->expires = dup_member(v, "expires");
+	s->cert_sha256 = dup_member(v, "certificate_sha256");
 	if (s->server == NULL || s->user == NULL || s->token == NULL) {
 		atr_err_set(err, ATR_E_CONFIG,
 		    "%s is damaged (no server, user or token); log in again", path);
@@ -779,6 +803,9 @@ cli_session_save(const char *home, const struct cli_session *s, struct atr_err *
 		goto nomem;
 	if (s->expires != NULL &&
 	    json_object_set_new(v, "expires", json_string(s->expires)) == -1)
+		goto nomem;
+	if (s->cert_sha256 != NULL &&
+	    json_object_set_new(v, "certificate_sha256", json_string(s->cert_sha256)) == -1)
 		goto nomem;
 	rc = write_json_file(home, path, v, err);
 	goto out;
@@ -907,6 +934,10 @@ struct cli_http {
 	char *server;			/* "http://host:port" */
 	char *auth;			/* "Authorization: Bearer ..." or NULL; secret */
 	int tls;			/* the server URL is https:// */
+	char known_sha256[100];		/* the certificate trusted at login, or "" */
+	struct atr_trust *trust;	/* TLS: the roots trusted */
+	struct atr_tlsc *tlsc;		/* TLS: checks the server's chain in the handshake */
+	struct atr_err tls_err;		/* TLS: why setting up a handshake failed */
 	char errbuf[CURL_ERROR_SIZE];	/* libcurl's detail on the last failure */
 };
 
@@ -1097,19 +1128,170 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	return 0;
 }
 
+char *
+cli_exe_certs_dir(void)
+{
+	char exe[4096], *slash, *out;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	return asprintf(&out, "%s/" CERTS_DIR, exe) == -1 ? NULL : out;
+}
+
+char *
+cli_certs_dir(const char *home)
+{
+	char *out;
+
+	return asprintf(&out, "%s/" CERTS_DIR, home) == -1 ? NULL : out;
+}
+
+struct atr_trust *
+cli_trust_load(const char *home, struct atr_err *err)
+{
+	struct atr_trust *t = atr_trust_new();
+	char *dir = NULL;
+
+	if (t == NULL)
+		goto nomem;
+	atr_trust_add_system(t);
+	if ((dir = cli_certs_dir(home)) == NULL)
+		goto nomem;
+	if (atr_trust_add_dir(t, dir, err) == -1)
+		goto fail;
+	free(dir);
+	/* Beside the executable, as the reference clients keep it (optional). */
+	if ((dir = cli_exe_certs_dir()) != NULL && atr_trust_add_dir(t, dir, err) == -1)
+		goto fail;
+	free(dir);
+	return t;
+nomem:
+	atr_err_set(err, ATR_E_NOMEM, NULL);
+fail:
+	free(dir);
+	atr_trust_free(t);
+	return NULL;
+}
+
 /*
- * Where TLS settings will be applied to the handle: the CA store (system
- * roots plus $ATRIUM_HOME/certs/cert.jks through the keystore module) and
- * CURLOPT_SSL_CTX_FUNCTION for verification with clear sentences about
- * untrusted certificates. Until then an https:// server is refused here
- * (cli_server_url() already refuses to make one).
+ * Builds the trust for an https:// server: the system's roots, the
+ * client's certs folder in $ATRIUM_HOME and the one beside the executable.
+ * A trust store that cannot be read fails the connection, loudly.
  */
 static int
 http_tls_setup(struct cli_http *h, struct atr_err *err)
 {
+	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+	char host[256], *home;
+
 	if (!h->tls)
 		return 0;
-	return atr_err_set(err, ATR_E_TLS, "this client cannot make TLS connections yet");
+	/* The verification hooks into OpenSSL's SSL_CTX: libcurl must use OpenSSL. */
+	if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL", 7) != 0)
+		return atr_err_set(err, ATR_E_TLS,
+		    "this libcurl uses %s, not OpenSSL; install libcurl4-openssl",
+		    vi != NULL && vi->ssl_version != NULL ? vi->ssl_version : "no TLS library");
+	if (cli_url_host(h->server, host, sizeof(host)) == -1)
+		return atr_err_set(err, ATR_E_USAGE, "'%s' has no host", h->server);
+	if ((home = cli_home(err)) == NULL)
+		return -1;
+	h->trust = cli_trust_load(home, err);
+	free(home);
+	if (h->trust == NULL)
+		return -1;
+	if ((h->tlsc = atr_tlsc_new(h->trust, host, err)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* libcurl's hook into each new TLS connection's SSL_CTX. */
+static CURLcode
+on_ssl_ctx(CURL *curl, void *ssl_ctx, void *arg)
+{
+	struct cli_http *h = arg;
+
+	(void)curl;
+	return atr_tlsc_setup(h->tlsc, ssl_ctx, &h->tls_err) == 0 ? CURLE_OK :
+	    CURLE_SSL_CERTPROBLEM;
+}
+
+/*
+ * The TLS options of every request (curl_easy_reset() clears them): peer
+ * and host verification on, TLS 1.2 or newer, and our own check of the
+ * chain in the handshake. libcurl's CA bundle is not read: the trust is
+ * ours.
+ */
+static void
+http_tls_apply(struct cli_http *h)
+{
+	CURL *c = h->curl;
+
+	atr_err_clear(&h->tls_err);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
+}
+
+/* Discards a probe's body (up to a limit). */
+static size_t
+on_probe_write(char *data, size_t size, size_t n, void *arg)
+{
+	size_t *total = arg;
+
+	(void)data;
+	*total += size * n;
+	return *total > 64 * 1024 ? 0 : size * n;
+}
+
+int
+cli_probe_plain(const char *hostport)
+{
+	CURL *c = curl_easy_init();
+	char *url = NULL;
+	size_t total = 0;
+	long status = 0;
+
+	if (c == NULL || asprintf(&url, "http://%s/healthz", hostport) == -1) {
+		url = NULL;
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "atrium/" ATRIUM_VERSION);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)PROBE_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PROBE_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_probe_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &total);
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+out:
+	free(url);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	return status > 0 ? 1 : 0;
+}
+
+void
+cli_http_set_known(struct cli_http *h, const char *sha256)
+{
+	snprintf(h->known_sha256, sizeof(h->known_sha256), "%s", sha256 != NULL ? sha256 : "");
+}
+
+const char *
+cli_http_cert_sha256(const struct cli_http *h)
+{
+	const struct atr_tls_verdict *v = h->tls ? atr_tlsc_verdict(h->tlsc) : NULL;
+
+	return v != NULL && v->problems == 0 ? v->leaf.sha256 : NULL;
 }
 
 struct cli_http *
@@ -1138,6 +1320,8 @@ cli_http_free(struct cli_http *h)
 		return;
 	if (h->curl != NULL)
 		curl_easy_cleanup(h->curl);
+	atr_tlsc_free(h->tlsc);
+	atr_trust_free(h->trust);
 	free(h->server);
 	atr_free_secret(h->auth);
 	free(h);
@@ -1236,6 +1420,74 @@ cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
 	    cli_url_hostport(h->server), rep->status, status_text(rep->status));
 }
 
+/* Whether a trusted anchor was added for hostport by atrium certs trust. */
+static int
+trusted_for(const struct atr_trust *t, const char *hostport)
+{
+	const char *from;
+	char tail[300];
+	size_t tl, fl;
+
+	snprintf(tail, sizeof(tail), "(alias %s)", hostport);
+	tl = strlen(tail);
+	for (size_t i = 0; atr_trust_anchor(t, i, &from) != NULL; i++) {
+		fl = strlen(from);
+		if (fl >= tl && strcmp(from + fl - tl, tail) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The sentence for a TLS connection that failed: the verdict of the
+ * certificate check when there was one; a plain-HTTP server on the port;
+ * else the handshake's own error. Returns 0 when the failure is not about
+ * TLS, -1 with err set otherwise.
+ */
+static int
+tls_error(struct cli_http *h, CURLcode rc, struct atr_err *err)
+{
+	const struct atr_tls_verdict *v = atr_tlsc_verdict(h->tlsc);
+	const char *hp = cli_url_hostport(h->server);
+	char msg[ATR_ERR_MSG_MAX];
+	enum atr_errcode code;
+	unsigned flags = 0;
+
+	if (h->tls_err.code != ATR_E_OK) {
+		*err = h->tls_err;
+		return -1;
+	}
+	if (v != NULL && v->problems != 0) {
+		if ((v->problems & ATR_TLSV_UNTRUSTED) &&
+		    ((h->known_sha256[0] != '\0' && strcmp(h->known_sha256, v->leaf.sha256) != 0) ||
+		    trusted_for(h->trust, hp)))
+			flags |= ATR_TLSV_KNOWN;
+		code = atr_tls_verdict_explain(v, hp, flags, msg, sizeof(msg));
+		return atr_err_set(err, code, "%s", msg);
+	}
+	if (v != NULL)
+		return 0; /* the certificate was fine; the failure came later */
+	switch (rc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (cli_probe_plain(hp) == 1)
+			return atr_err_set(err, ATR_E_TLS,
+			    "%s speaks plain HTTP, not TLS: use --plain (atrium login --plain %s), "
+			    "or the server's TLS port (%d unless its administrator changed it)",
+			    hp, hp, CLI_PORT_TLS);
+		if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION)
+			return atr_err_set(err, ATR_E_TLS,
+			    "the secure connection to %s failed: %s; is it an Atrium server's TLS "
+			    "port?", hp, h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* A sentence for a transfer that got no complete answer. */
 static int
 net_error(struct cli_http *h, struct xfer *x, CURLcode rc, struct atr_err *err)
@@ -1256,6 +1508,8 @@ net_error(struct cli_http *h, struct xfer *x, CURLcode rc, struct atr_err *err)
 	if (x->too_big)
 		return atr_err_set(err, ATR_E_TOO_LARGE,
 		    "the server's answer is larger than %d MiB", REPLY_MAX / (1024 * 1024));
+	if (h->tls && tls_error(h, rc, err) == -1)
+		return -1;
 	snprintf(why, sizeof(why), "%s", oserr != 0 ? strerror((int)oserr) : "");
 	why[0] = (char)tolower((unsigned char)why[0]);
 	switch (rc) {
@@ -1354,6 +1608,8 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)XFER_BUFFER);
+	if (h->tls)
+		http_tls_apply(h);
 	if (x->in_fd != -1) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->in_size);
@@ -1375,6 +1631,16 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
+	/* atriumd answers a plain request on its TLS port so, in plain text. */
+	if (!h->tls && rep->status == 400 && x->body.p != NULL &&
+	    strstr(x->body.p, "port of the Atrium server speaks TLS") != NULL) {
+		const char *hp = cli_url_hostport(h->server);
+
+		atr_err_set(err, ATR_E_TLS,
+		    "%s speaks TLS, not plain HTTP: leave out --plain (atrium login %s)", hp, hp);
+		rep->status = 0;
+		goto out;
+	}
 	/*
 	 * A server may answer an upload early (409, 413) and close: the send
 	 * then fails, yet the answer is what the user must see.
@@ -1523,6 +1789,8 @@ cli_ctx_open(struct cli_ctx *c, struct atr_err *err)
 	}
 	if ((c->http = cli_http_new(c->session.server, err)) == NULL)
 		return -1;
+	/* A login over TLS verified this certificate: another one that fails is a change. */
+	cli_http_set_known(c->http, c->session.cert_sha256);
 	return cli_http_set_token(c->http, c->session.token, err);
 }
 

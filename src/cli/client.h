@@ -5,9 +5,9 @@
  *
  * All HTTP goes through struct cli_http. Where the transport is decided
  * (plain or TLS, default port) there is exactly one function,
- * cli_transport_choose(); where TLS settings will be applied to a
- * connection (CA store, verification callback) there is exactly one
- * place, in cli_http_new() -- see client.c, http_tls_setup().
+ * cli_transport_choose(); TLS settings (the trust, the verification in the
+ * handshake, through include/atrium/tlsclient.h) are applied in one place,
+ * client.c's http_tls_setup() and http_tls_apply().
  */
 #ifndef ATRIUM_CLI_CLIENT_H
 #define ATRIUM_CLI_CLIENT_H
@@ -21,6 +21,7 @@
 #include "atrium/err.h"
 
 struct cli_progress;
+struct atr_trust;
 
 /*
  * Sets up the process for a command: libcurl's global state (cleaned up
@@ -121,18 +122,17 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /*
  * The one place that decides how to reach a server given as HOST[:PORT]:
  * *tls says whether to use TLS and *port is the default port. plain is
- * the user's --plain. Until the client speaks TLS, this is plain HTTP on
- * 3579 either way.
+ * the user's --plain: plain HTTP on 3579; otherwise TLS on 10002.
  */
 void cli_transport_choose(int plain, int *tls, int *port);
 
 /*
  * Turns what the user typed (HOST, HOST:PORT, [IPv6]:PORT, a bare IPv6
- * address, or http://HOST[:PORT][/]) into the server URL the session
- * keeps, "http://host:port" with the host in lower case. Rejects empty
- * hosts, bad characters, user names, paths, queries, ports outside
- * 1..65535, unknown schemes, and https:// while TLS is not built.
- * *url is the caller's to free.
+ * address, or http[s]://HOST[:PORT][/]) into the server URL the session
+ * keeps, "https://host:port" (or "http://host:port" with plain or an
+ * http:// address) with the host in lower case. Rejects empty hosts, bad
+ * characters, user names, paths, queries, ports outside 1..65535, unknown
+ * schemes, and https:// together with plain. *url is the caller's to free.
  */
 int cli_server_url(const char *arg, int plain, char **url, struct atr_err *err);
 
@@ -141,6 +141,9 @@ const char *cli_url_hostport(const char *url);
 
 /* Whether the server URL's host is on this machine (127.0.0.0/8, ::1, localhost). */
 int cli_url_is_loopback(const char *url);
+
+/* The host of a server URL without brackets or port, into host. 0 or -1. */
+int cli_url_host(const char *url, char *host, size_t len);
 
 /*
  * Percent-encodes s for a path segment or a query value: everything but
@@ -163,6 +166,7 @@ struct cli_session {
 	char *role;    /* "admin", "user", or NULL when unknown */
 	char *token;   /* secret: never printed, wiped when cleared */
 	char *expires; /* RFC 3339, or NULL when unknown */
+	char *cert_sha256; /* TLS: the server certificate's SHA-256 at login, or NULL */
 };
 
 /*
@@ -210,6 +214,28 @@ int cli_heads_set(const char *home, const char *server, const char *project,
 int cli_heads_forget(const char *home, const char *server, const char *project,
     struct atr_err *err);
 
+/* ---- TLS trust ----------------------------------------------------- */
+
+/* home/certs: the client's trust store folder (cert.jks + cert.pass). New string. */
+char *cli_certs_dir(const char *home);
+
+/* The certs folder beside the atrium executable, as the reference clients
+ * keep it; NULL when the executable's path is unknown. New string. */
+char *cli_exe_certs_dir(void);
+
+/*
+ * The roots this client trusts: the system's, home/certs and the certs
+ * folder beside the executable. A trust store that cannot be read is an
+ * error naming it. The result is the caller's (atr_trust_free()).
+ */
+struct atr_trust *cli_trust_load(const char *home, struct atr_err *err);
+
+/*
+ * Whether hostport answers plain HTTP (any HTTP status within a few
+ * seconds): 1 or 0. Used to explain a TLS handshake that failed.
+ */
+int cli_probe_plain(const char *hostport);
+
 /* ---- HTTP ---------------------------------------------------------- */
 
 struct cli_http;
@@ -244,6 +270,19 @@ int cli_http_set_token(struct cli_http *h, const char *token, struct atr_err *er
 
 /* The server URL h talks to (borrowed). */
 const char *cli_http_server(const struct cli_http *h);
+
+/*
+ * Tells h the SHA-256 fingerprint of the certificate this server had when
+ * it was last trusted (at login): a different certificate that fails the
+ * check is then reported as a change, and as a possible attack.
+ */
+void cli_http_set_known(struct cli_http *h, const char *sha256);
+
+/*
+ * The SHA-256 fingerprint of the server certificate verified on h's
+ * connection (borrowed), or NULL for plain HTTP or before a connection.
+ */
+const char *cli_http_cert_sha256(const struct cli_http *h);
 
 /*
  * Sends method (GET, POST, PUT, DELETE) to path (from cli_api_path(),

@@ -14,7 +14,8 @@ enum { LOGIN_USER, LOGIN_PLAIN, LOGIN_PASSWORD_STDIN };
 static const struct cli_opt login_opts[] = {
 	[LOGIN_USER] = {"user", 'u', "USER",
 	    "the user to log in as (default: the session's, else your login name)"},
-	[LOGIN_PLAIN] = {"plain", 0, NULL, "plain HTTP, port 3579 by default (no TLS)"},
+	[LOGIN_PLAIN] = {"plain", 0, NULL,
+	    "plain HTTP, port 3579 by default: no TLS, everything travels unencrypted"},
 	[LOGIN_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
 	    "read the password from the first line of standard input"},
 	{NULL, 0, NULL, NULL},
@@ -24,8 +25,15 @@ static const struct cli_usage login_usage = {
 	"atrium login", "[OPTIONS] [HOST[:PORT]]",
 	"Logs in to an Atrium server and keeps the session in $ATRIUM_HOME\n"
 	"(default ~/.atrium; session.json, mode 0600). HOST may be left out to\n"
-	"log in again to the server of the current session. The port is 3579\n"
-	"(plain HTTP) unless given; this client does not speak TLS yet.\n"
+	"log in again to the server of the current session.\n"
+	"\n"
+	"The connection uses TLS, on port 10002 unless HOST:PORT names another\n"
+	"(as the reference's login dialog). The server's certificate must chain\n"
+	"to a trusted root and name HOST: the system's roots, $ATRIUM_HOME/certs/\n"
+	"cert.jks (password in cert.pass; the server's client bundle can be\n"
+	"copied there as it is), or a certs folder beside the atrium executable.\n"
+	"See atrium certs --help to trust a server. --plain uses plain HTTP on\n"
+	"port 3579 instead, and warns.\n"
 	"\n"
 	"The password comes from --password-stdin, else $ATRIUM_PASSWORD, else\n"
 	"a prompt on the terminal.",
@@ -111,6 +119,11 @@ login_main(int argc, char **argv)
 			goto out;
 		}
 	} else if (old.server != NULL) {
+		if (a.val[LOGIN_PLAIN] != NULL && strncmp(old.server, "https://", 8) == 0) {
+			status = cli_usage_error(&login_usage, "the session's server %s uses TLS; give "
+			    "HOST[:PORT] with --plain", cli_url_hostport(old.server));
+			goto out;
+		}
 		if ((server = strdup(old.server)) == NULL)
 			goto nomem;
 	} else {
@@ -122,10 +135,10 @@ login_main(int argc, char **argv)
 		status = cli_usage_error(&login_usage, "which user? Give -u USER");
 		goto out;
 	}
-	if (!cli_url_is_loopback(server) && strncmp(server, "http://", 7) == 0)
-		fprintf(stderr, "atrium: warning: plain HTTP to %s: the password and "
-		    "everything after it cross the network unencrypted\n",
-		    cli_url_hostport(server));
+	if (strncmp(server, "http://", 7) == 0)
+		fprintf(stderr, "atrium: warning: plain HTTP to %s (no TLS): the password and "
+		    "everything after it travel unencrypted%s\n", cli_url_hostport(server),
+		    cli_url_is_loopback(server) ? "" : " across the network");
 	password = get_password(a.val[LOGIN_PASSWORD_STDIN] != NULL, user, server);
 	if (password == NULL || *password == '\0') {
 		status = cli_failf("no password given");
@@ -139,6 +152,9 @@ login_main(int argc, char **argv)
 	}
 	if ((h = cli_http_new(server, &err)) == NULL)
 		goto fail;
+	/* Logging in again to the same server: another certificate that fails is a change. */
+	if (old.server != NULL && strcmp(old.server, server) == 0)
+		cli_http_set_known(h, old.cert_sha256);
 	if (cli_http_call(h, "POST", "/api/v1/session", body, 200, &rep, &err) == -1)
 		goto fail;
 	s.server = server;
@@ -148,6 +164,9 @@ login_main(int argc, char **argv)
 	s.role = member(rep.json, "role");
 	s.token = member(rep.json, "token");
 	s.expires = member(rep.json, "expires");
+	if (cli_http_cert_sha256(h) != NULL && (s.cert_sha256 = strdup(cli_http_cert_sha256(h))) ==
+	    NULL)
+		goto nomem;
 	server = NULL; /* s owns it now */
 	if (s.token == NULL || cli_http_set_token(h, s.token, &err) == -1) {
 		status = cli_failf("the server's answer holds no usable token; is %s an "

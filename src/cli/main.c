@@ -19,6 +19,9 @@ static const struct command commands[] = {
 	{"checkout", cmd_checkout, "download a revision of a project"},
 	{"user", cmd_user, "add, list, delete users; change a password"},
 	{"keytool", cmd_keytool, "Java keytool's commands, without Java"},
+	{"certs", cmd_certs, "the Server Certificates tool: show, trust, import, list, remove"},
+	{"ca", cmd_ca, "your own root CA: init, issue server keystores, export the root"},
+	{"admin", cmd_admin, "server settings from the command line: TLS, keystore, plain port"},
 	{NULL, NULL, NULL},
 };
 

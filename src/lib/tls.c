@@ -145,12 +145,12 @@ atr_tls_server_ctx_new(EVP_PKEY *key, STACK_OF(X509) *chain, struct atr_err *err
 		    "the private key does not match the certificate");
 		goto fail;
 	}
+	/* The whole chain travels, root included: a client that trusts on
+	 * first use (`atrium certs trust`) pins the root, so renewals of the
+	 * server certificate pass without a warning. It costs a few hundred
+	 * bytes per full handshake. */
 	for (int i = 1; i < sk_X509_num(chain); i++) {
 		X509 *c = sk_X509_value(chain, i);
-		/* The root need not travel: clients have it or do not trust it. */
-		if (i == sk_X509_num(chain) - 1 && X509_check_issued(c, c) == X509_V_OK &&
-		    i > 0)
-			break;
 		if (SSL_CTX_add1_chain_cert(ctx, c) != 1) {
 			atr_err_set_ssl(err, ATR_E_TLS, "cannot add the certificate chain");
 			goto fail;

@@ -945,13 +945,25 @@ conn_start(struct conn *c, int handshake)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+#define PLAIN_ON_TLS_BODY                                                               \
+	"This port of the Atrium server speaks TLS: use https:// (atrium login HOST:PORT uses "  \
+	"it).\n"
 static const char plain_on_tls[] =
     "HTTP/1.1 400 Bad Request\r\n"
     "Content-Type: text/plain; charset=utf-8\r\n"
     "Connection: close\r\n"
-    "Content-Length: 96\r\n\r\n"
-    "This port of the Atrium server speaks TLS: use https:// (atrium login HOST:PORT uses it).\n"
-    "\n\n\n\n\n";
+    "Content-Length: %d\r\n\r\n" PLAIN_ON_TLS_BODY;
+
+/* Tells a plain-HTTP client on a TLS port what is wrong, in plain HTTP. */
+static void
+answer_plain(struct conn *c, int fd)
+{
+	char buf[400];
+	int n = snprintf(buf, sizeof(buf), plain_on_tls, (int)sizeof(PLAIN_ON_TLS_BODY) - 1);
+
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0)
+		atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+}
 
 /* Plain HTTP on the console's port: send the browser to https://. */
 static void
@@ -975,8 +987,7 @@ redirect_to_https(struct conn *c, int fd)
 		host[i] = '\0';
 	}
 	if (host[0] == '\0') {
-		if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
-			atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+		answer_plain(c, fd);
 		return;
 	}
 	{
@@ -1025,8 +1036,8 @@ sniff_cb(evutil_socket_t fd, short what, void *arg)
 		atomic_fetch_add(&c->srv->handshake_failures[HF_PLAIN_HTTP], 1);
 		if (c->kind == LK_ADMIN)
 			redirect_to_https(c, fd);
-		else if (send(fd, plain_on_tls, sizeof(plain_on_tls) - 1, MSG_NOSIGNAL) < 0)
-			atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
+		else
+			answer_plain(c, fd);
 		shutdown(fd, SHUT_WR);
 		conn_free(c);
 		return;

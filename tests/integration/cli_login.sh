@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # atrium login / logout against a real atriumd: the three password sources,
 # wrong passwords, the session file's modes, the token never shown, logout
-# ending the token on the server, an expired session's sentence.
+# ending the token on the server, an expired session's sentence. On the
+# plain port with --plain (TLS logins: tls_client_login.sh).
 . "$(dirname "$0")/lib.sh"
 
 expect_exit() {
@@ -24,6 +25,7 @@ expect_eq "no session is kept" "$(ls "$ATRIUM_HOME/session.json" 2>/dev/null)" "
 expect_exit "login with --password-stdin" 0 \
 	"$ATRIUM" login --plain -u admin --password-stdin "$HP" <<<"$PW"
 expect_match "it says who is logged in where" "$OUT" "Logged in to $HP as admin"
+expect_match "--plain warns that nothing is encrypted" "$OUT" "warning: plain HTTP to $HP \\(no TLS\\)"
 expect_eq "the session file is mode 0600" "$(stat -c %a "$ATRIUM_HOME/session.json")" 600
 expect_eq "the session directory is mode 0700" "$(stat -c %a "$ATRIUM_HOME")" 700
 token=$(json_get "$(cat "$ATRIUM_HOME/session.json")" 'j["token"]')
@@ -33,13 +35,13 @@ expect_eq "and the server URL" \
 case "$OUT" in *"$token"*) not_ok "login does not print the token" ;; *) ok "login does not print the token" ;; esac
 expect_eq "the token works" "$(TOKEN=$token api GET /api/v1/projects -o /dev/null -w '%{http_code}')" 200
 
-expect_exit "login from ATRIUM_PASSWORD" 0 env ATRIUM_PASSWORD="$PW" "$ATRIUM" login -u admin "$HP"
+expect_exit "login from ATRIUM_PASSWORD" 0 env ATRIUM_PASSWORD="$PW" "$ATRIUM" login --plain -u admin "$HP"
 token2=$(json_get "$(cat "$ATRIUM_HOME/session.json")" 'j["token"]')
 expect_eq "a new login replaces the session's token" "$([ "$token" != "$token2" ] && echo new)" new
 expect_eq "and ends the one it replaces" \
 	"$(TOKEN=$token api GET /api/v1/projects -o /dev/null -w '%{http_code}')" 401
 
-expect_exit "a wrong ATRIUM_PASSWORD fails" 1 env ATRIUM_PASSWORD=nope-nope "$ATRIUM" login -u admin "$HP"
+expect_exit "a wrong ATRIUM_PASSWORD fails" 1 env ATRIUM_PASSWORD=nope-nope "$ATRIUM" login --plain -u admin "$HP"
 expect_exit "the failed login kept the old session" 0 "$ATRIUM" project list
 
 # The prompt reads the terminal; without one it reads a line of stdin.
@@ -49,16 +51,16 @@ expect_exit "login again without HOST reuses the session's server and user" 0 \
 	"$ATRIUM" login --password-stdin <<<"$PW"
 expect_match "same server" "$OUT" "Logged in to $HP as admin"
 expect_exit "an empty password is refused before asking the server" 1 \
-	"$ATRIUM" login -u admin --password-stdin "$HP" </dev/null
+	"$ATRIUM" login --plain -u admin --password-stdin "$HP" </dev/null
 
 # The server forgets the token (as when it expires): the sentence says what to do.
 token=$(json_get "$(cat "$ATRIUM_HOME/session.json")" 'j["token"]')
 TOKEN=$token api DELETE /api/v1/session >/dev/null
 expect_exit "a command with an expired session fails" 1 "$ATRIUM" project list
-expect_eq "saying the session expired" "$OUT" \
-	"atrium: your session has expired; run atrium login $HP"
+expect_eq "saying the session expired (and to keep --plain)" "$OUT" \
+	"atrium: your session has expired; run atrium login --plain $HP"
 
-expect_exit "login again" 0 "$ATRIUM" login -u admin --password-stdin "$HP" <<<"$PW"
+expect_exit "login again" 0 "$ATRIUM" login --plain -u admin --password-stdin "$HP" <<<"$PW"
 token=$(json_get "$(cat "$ATRIUM_HOME/session.json")" 'j["token"]')
 expect_exit "logout" 0 "$ATRIUM" logout
 expect_match "it says so" "$OUT" "Logged out of $HP"
@@ -69,7 +71,7 @@ expect_exit "logout twice is fine" 0 "$ATRIUM" logout
 expect_exit "commands need a login again" 1 "$ATRIUM" project list
 
 # A logout with the server gone still forgets the session locally.
-"$ATRIUM" login -u admin --password-stdin "$HP" <<<"$PW" >/dev/null 2>&1
+"$ATRIUM" login --plain -u admin --password-stdin "$HP" <<<"$PW" >/dev/null 2>&1
 stop_atriumd
 expect_exit "logout with the server down still logs out" 0 "$ATRIUM" logout
 expect_match "and warns that the server was not told" "$OUT" "warning: the server could not be told"

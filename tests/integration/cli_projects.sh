@@ -11,8 +11,9 @@ expect_exit() {
 }
 
 start_atriumd "$T/data" || { not_ok "atriumd starts"; finish; }
+# Plain HTTP here (the test is about projects); TLS is the default, see tls_client_*.sh.
 HP=127.0.0.1:$PORT
-"$ATRIUM" login -u admin --password-stdin "$HP" <<<"$ATRIUM_ADMIN_PASSWORD" >/dev/null ||
+"$ATRIUM" login --plain -u admin --password-stdin "$HP" <<<"$ATRIUM_ADMIN_PASSWORD" >/dev/null 2>&1 ||
 	not_ok "admin logs in"
 
 expect_exit "list with no projects" 0 "$ATRIUM" project list
@@ -47,7 +48,7 @@ expect_match "with the server's sentence" "$OUT" "^atrium: .*nothing"
 # A user who did not create a project may not delete it.
 "$ATRIUM" user add carol --password-stdin <<<"carol-password-1" >/dev/null 2>&1 || not_ok "add carol"
 CAROL_HOME=$T/carol
-ATRIUM_HOME=$CAROL_HOME "$ATRIUM" login -u carol --password-stdin "$HP" <<<"carol-password-1" \
+ATRIUM_HOME=$CAROL_HOME "$ATRIUM" login --plain -u carol --password-stdin "$HP" <<<"carol-password-1" \
 	>/dev/null 2>&1 || not_ok "carol logs in"
 expect_exit "another user's project cannot be deleted" 1 env ATRIUM_HOME="$CAROL_HOME" \
 	"$ATRIUM" project delete model

@@ -3,6 +3,8 @@
 # old revisions, the default base, two clients on the same base (one wins,
 # the other gets the conflict sentence), a file of a few hundred MB with the
 # client's peak memory measured, an interrupted checkout leaving no half file.
+# Everything goes over TLS (the default), the server trusted through its
+# client bundle.
 . "$(dirname "$0")/lib.sh"
 
 expect_exit() {
@@ -23,8 +25,14 @@ leftovers() {
 	find "$1" -maxdepth 1 -name '.*.atrium-*' | wc -l
 }
 
+# trust_bundle HOME: the server's client bundle into HOME/certs (the reference's layout).
+trust_bundle() {
+	mkdir -p "$1/certs" && cp "$T/data/tls/client/cert.jks" "$T/data/tls/client/cert.pass" "$1/certs/"
+}
+
 start_atriumd "$T/data" || { not_ok "atriumd starts"; finish; }
-HP=127.0.0.1:$PORT
+HP=127.0.0.1:$TLS_PORT
+trust_bundle "$ATRIUM_HOME"
 "$ATRIUM" login -u admin --password-stdin "$HP" <<<"$ATRIUM_ADMIN_PASSWORD" >/dev/null ||
 	not_ok "admin logs in"
 "$ATRIUM" project create model >/dev/null || not_ok "create model"
@@ -80,6 +88,7 @@ expect_eq "no temporary files are left" "$(leftovers "$W")" 0
 for who in ann ben; do
 	"$ATRIUM" user add "$who" --password-stdin <<<"$who-password-1" >/dev/null 2>&1 || not_ok "add $who"
 	mkdir -p "$T/$who"
+	trust_bundle "$T/$who.home"
 	ATRIUM_HOME=$T/$who.home "$ATRIUM" login -u "$who" --password-stdin "$HP" <<<"$who-password-1" \
 		>/dev/null 2>&1 || not_ok "$who logs in"
 	(cd "$T/$who" && ATRIUM_HOME=$T/$who.home "$ATRIUM" checkout model >/dev/null 2>&1) ||

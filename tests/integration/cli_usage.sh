@@ -13,7 +13,9 @@ expect_exit() {
 }
 
 for cmd in "" login logout project "project list" "project create" "project delete" \
-	"project log" commit checkout user "user add" "user list" "user delete" "user passwd"; do
+	"project log" commit checkout user "user add" "user list" "user delete" "user passwd" \
+	certs "certs show" "certs trust" "certs import" "certs list" "certs remove" \
+	ca "ca init" "ca issue" "ca export" "ca show"; do
 	# shellcheck disable=SC2086
 	expect_exit "atrium $cmd --help exits 0" 0 "$ATRIUM" $cmd --help
 	expect_match "atrium $cmd --help prints a usage" "$OUT" "Usage: atrium"
@@ -33,7 +35,10 @@ expect_match "the unknown option is named" "$OUT" "unknown option '--bogus'"
 expect_exit "login with two hosts" 2 "$ATRIUM" login a b
 expect_exit "login to a bad address" 2 "$ATRIUM" login 'host:99999'
 expect_match "the bad port is explained" "$OUT" "1 to 65535"
-expect_exit "login to https:// before TLS exists" 2 "$ATRIUM" login https://127.0.0.1
+expect_exit "--plain with an https:// address" 2 "$ATRIUM" login --plain https://127.0.0.1
+expect_match "is a contradiction" "$OUT" "contradict"
+expect_exit "an unknown scheme" 2 "$ATRIUM" login ftp://127.0.0.1
+expect_match "names the ones understood" "$OUT" "https:// and http://"
 expect_exit "-u without a value" 2 "$ATRIUM" login -u
 expect_exit "commit without a message" 2 "$ATRIUM" commit p f
 expect_match "commit says the message is required" "$OUT" "-m MSG"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# atrium user add|list|delete|passwd against a real atriumd.
+# atrium user add|list|delete|passwd against a real atriumd, over TLS: each
+# client home trusts the server through the client bundle copied as it is.
 . "$(dirname "$0")/lib.sh"
 
 expect_exit() {
@@ -10,11 +11,18 @@ expect_exit() {
 	if [ "$rc" -eq "$code" ]; then ok "$name"; else not_ok "$name" "exit $rc, wanted $code: $*" "$OUT"; fi
 }
 
+# trust_bundle HOME: the server's client bundle into HOME/certs (the reference's layout).
+trust_bundle() {
+	mkdir -p "$1/certs" && cp "$T/data/tls/client/cert.jks" "$T/data/tls/client/cert.pass" "$1/certs/"
+}
+
 start_atriumd "$T/data" || { not_ok "atriumd starts"; finish; }
-HP=127.0.0.1:$PORT
+HP=127.0.0.1:$TLS_PORT
 PW=$ATRIUM_ADMIN_PASSWORD
-"$ATRIUM" login -u admin --password-stdin "$HP" <<<"$PW" >/dev/null || not_ok "admin logs in"
 DORA=$T/dora.home
+trust_bundle "$ATRIUM_HOME"
+trust_bundle "$DORA"
+"$ATRIUM" login -u admin --password-stdin "$HP" <<<"$PW" >/dev/null || not_ok "admin logs in"
 
 # dora LOGIN-PASSWORD: logs dora in with her own ATRIUM_HOME.
 dora_login() {

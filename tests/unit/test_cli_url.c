@@ -20,10 +20,10 @@ test_transport_choice(void **state)
 	cli_transport_choose(1, &tls, &port);
 	assert_int_equal(tls, 0);
 	assert_int_equal(port, CLI_PORT_PLAIN);
-	/* Without --plain: plain too, until the client speaks TLS. */
+	/* Without --plain: TLS on 10002, as the reference's login dialog. */
 	cli_transport_choose(0, &tls, &port);
-	assert_int_equal(tls, 0);
-	assert_int_equal(port, CLI_PORT_PLAIN);
+	assert_int_equal(tls, 1);
+	assert_int_equal(port, CLI_PORT_TLS);
 }
 
 static void
@@ -34,19 +34,23 @@ test_server_url(void **state)
 		int plain;
 		const char *url; /* NULL: rejected */
 	} t[] = {
-		{"example.org", 0, "http://example.org:3579"},
+		{"example.org", 0, "https://example.org:10002"},
 		{"example.org", 1, "http://example.org:3579"},
-		{"Example.ORG:8080", 0, "http://example.org:8080"},
+		{"Example.ORG:8080", 0, "https://example.org:8080"},
+		{"Example.ORG:8080", 1, "http://example.org:8080"},
 		{"127.0.0.1:3579", 1, "http://127.0.0.1:3579"},
 		{"http://h", 0, "http://h:3579"},
 		{"http://h:80/", 0, "http://h:80"},
 		{"HTTP://h:81", 0, "http://h:81"},
-		{"[::1]", 0, "http://[::1]:3579"},
-		{"[::1]:4000", 0, "http://[::1]:4000"},
-		{"::1", 0, "http://[::1]:3579"},
-		{"fe80::1:2", 0, "http://[fe80::1:2]:3579"},
-		{"my_host-1.local", 0, "http://my_host-1.local:3579"},
-		{"h:65535", 0, "http://h:65535"},
+		{"https://h", 0, "https://h:10002"},
+		{"HTTPS://h:443/", 0, "https://h:443"},
+		{"[::1]", 0, "https://[::1]:10002"},
+		{"[::1]", 1, "http://[::1]:3579"},
+		{"[::1]:4000", 0, "https://[::1]:4000"},
+		{"::1", 0, "https://[::1]:10002"},
+		{"fe80::1:2", 0, "https://[fe80::1:2]:10002"},
+		{"my_host-1.local", 0, "https://my_host-1.local:10002"},
+		{"h:65535", 0, "https://h:65535"},
 		{"", 0, NULL},
 		{":3579", 0, NULL},
 		{"h:", 0, NULL},
@@ -63,8 +67,7 @@ test_server_url(void **state)
 		{"[::1]x", 0, NULL},
 		{"[zz::1]", 0, NULL},
 		{"ftp://h", 0, NULL},
-		{"https://h", 0, NULL}, /* no TLS yet */
-		{"https://h", 1, NULL},
+		{"https://h", 1, NULL}, /* --plain contradicts https:// */
 		{"http://", 0, NULL},
 	};
 
@@ -103,6 +106,23 @@ test_hostport_loopback(void **state)
 	assert_false(cli_url_is_loopback("http://localhost.evil.org:3579"));
 	assert_false(cli_url_is_loopback("http://10.0.0.1:3579"));
 	assert_false(cli_url_is_loopback("http://127example.org:3579"));
+	assert_true(cli_url_is_loopback("https://127.0.0.1:10002"));
+}
+
+static void
+test_url_host(void **state)
+{
+	char h[64];
+
+	(void)state;
+	assert_int_equal(cli_url_host("https://h.example:10002", h, sizeof(h)), 0);
+	assert_string_equal(h, "h.example");
+	assert_int_equal(cli_url_host("https://[::1]:10002", h, sizeof(h)), 0);
+	assert_string_equal(h, "::1");
+	assert_int_equal(cli_url_host("http://127.0.0.1:3579", h, sizeof(h)), 0);
+	assert_string_equal(h, "127.0.0.1");
+	assert_int_equal(cli_url_host("https://:1", h, sizeof(h)), -1);
+	assert_int_equal(cli_url_host("https://a-very-long-host-name:1", h, 8), -1);
 }
 
 static void
@@ -179,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_transport_choice),
 		cmocka_unit_test(test_server_url),
 		cmocka_unit_test(test_hostport_loopback),
+		cmocka_unit_test(test_url_host),
 		cmocka_unit_test(test_pct_encode),
 		cmocka_unit_test(test_api_path),
 		cmocka_unit_test(test_shell_quote),
