@@ -12,18 +12,16 @@ fi
 ATRIUMD=${ATRIUMD_RELEASE:-$ATRIUM_TOP/build/atriumd}
 start_atriumd "$T/data" || exit 1
 wait_port "$TLS_PORT"
-testssl --quiet --color 0 --warnings off --ip=127.0.0.1 -n none --add-ca "$T/data/tls/ca.crt" \
-	--jsonfile "$T/testssl.json" "127.0.0.1:$TLS_PORT" >"$T/testssl.txt" 2>&1
-if [ ! -s "$T/testssl.json" ]; then
-	not_ok "testssl ran and wrote its findings" "$(tail -20 "$T/testssl.txt")"
-	finish
-fi
-ok "testssl ran and wrote its findings"
-
+run_testssl() {
+	rm -f "$T/testssl.json"
+	testssl --quiet --color 0 --warnings off --ip=127.0.0.1 -n none --add-ca "$T/data/tls/ca.crt" \
+		--jsonfile "$T/testssl.json" "127.0.0.1:$TLS_PORT" >"$T/testssl.txt" 2>&1
+}
 # Findings that are facts of a private CA, not weaknesses of the server:
 #   cert_revocation  a local CA publishes no CRL or OCSP responder
 #   engine_problem   testssl's note about the system openssl lacking GOST
-python3 - "$T/testssl.json" <<'PY' >"$T/findings"
+findings() {
+	python3 - "$T/testssl.json" <<'PY' >"$T/findings"
 import json, sys
 allowed = {"cert_revocation", "engine_problem"}
 for f in json.load(open(sys.argv[1])):
@@ -31,6 +29,21 @@ for f in json.load(open(sys.argv[1])):
         continue
     print(f'{f["severity"]} {f["id"]}: {f["finding"]}')
 PY
+}
+run_testssl
+if [ ! -s "$T/testssl.json" ]; then
+	not_ok "testssl ran and wrote its findings" "$(tail -20 "$T/testssl.txt")"
+	finish
+fi
+ok "testssl ran and wrote its findings"
+findings
+# A probe that could not connect (a busy machine) is not a finding about
+# the server: run once more before judging.
+if [ -s "$T/findings" ] && ! grep -qv 'connect problem' "$T/findings"; then
+	echo "# testssl could not complete a probe; running it again"
+	run_testssl
+	findings
+fi
 if [ -s "$T/findings" ]; then
 	not_ok "testssl reports no weakness" "$(cat "$T/findings")"
 else
