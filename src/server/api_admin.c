@@ -24,6 +24,7 @@
 #include "server/password.h"
 #include "server/req_int.h"
 #include "server/server.h"
+#include "server/sessions.h"
 #include "server/web_assets.h"
 
 #define KEYSTORE_MAX (1024 * 1024)
@@ -199,6 +200,8 @@ api_admin_logout(struct req *r)
 {
 	struct atr_err err;
 
+	if (req_token_hash(r) != NULL)
+		session_cache_forget(req_token_hash(r));
 	if (req_token_hash(r) != NULL &&
 	    store_session_delete(req_store(r), req_token_hash(r), &err) == -1)
 		return resp_err(r, &err);
@@ -769,6 +772,7 @@ api_admin_user_role(struct req *r)
 	}
 	if (store_user_set_role(req_store(r), name, role, &err) == -1)
 		return field_error(r, "role", &err);
+	session_cache_forget_user(name);
 	log_admin(r, "made '%s' %s", name, strcmp(role, "admin") == 0 ? "an admin" : "a user");
 	resp_empty(r, 204);
 }

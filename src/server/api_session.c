@@ -7,6 +7,7 @@
 #include "atrium/util.h"
 #include "server/api.h"
 #include "server/password.h"
+#include "server/sessions.h"
 #include "server/server_int.h"
 
 /* Hashing a password nobody has still costs the same time, so a wrong
@@ -68,6 +69,7 @@ api_session_delete(struct req *r)
 	if (th == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "log out with the bearer token of the session to end");
+	session_cache_forget(th);
 	if (store_session_delete(req_store(r), th, &err) == -1)
 		return resp_err(r, &err);
 	atr_info("'%s' logged out", req_user(r)->name);

@@ -4,6 +4,7 @@
 #include "atrium/log.h"
 #include "server/api.h"
 #include "server/password.h"
+#include "server/sessions.h"
 
 static json_t *
 user_json(const struct store_user *u)
@@ -79,6 +80,7 @@ api_user_delete(struct req *r)
 		return resp_error(r, ATR_E_BAD_NAME, "bad user name: %s", problem);
 	if (store_user_delete(req_store(r), name, &err) == -1)
 		return resp_err(r, &err);
+	session_cache_forget_user(name);
 	atr_info("'%s' deleted user '%s'", req_user(r)->name, name);
 	resp_empty(r, 204);
 }
@@ -118,6 +120,7 @@ api_user_password(struct req *r)
 		return resp_error(r, ATR_E_INTERNAL, "cannot hash the password");
 	if (store_user_set_password(req_store(r), name, hash, req_token_hash(r), &err) == -1)
 		return resp_err(r, &err);
+	session_cache_forget_user(name);
 	atr_info("'%s' changed the password of '%s'", req_user(r)->name, name);
 	resp_empty(r, 204);
 }

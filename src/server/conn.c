@@ -658,9 +658,11 @@ conn_respond(struct req *r)
 	} else if (r->rbody != NULL) {
 		evbuffer_add_buffer(out, r->rbody);
 	}
-	/* Nothing more is read until the response is out. */
-	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_enable(c->bev, EV_WRITE);
+	/* A small TLS response in one piece: one record, one write. */
+	if (c->tls && evbuffer_get_length(out) <= 16384)
+		evbuffer_pullup(out, -1);
+	/* Reading stays on (no epoll changes per request): new bytes wait in
+	 * the input buffer, bounded by its watermark, until this is out. */
 }
 
 void
@@ -686,7 +688,6 @@ conn_begin_done(struct req *r)
 		bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->state = C_READ;
 	http_parser_pause(&c->parser, 0);
-	bufferevent_enable(c->bev, EV_READ);
 	/* When begin ran inline, the parser is still running below us and
 	 * simply carries on with the body. */
 	if (!c->in_parse)
@@ -774,7 +775,6 @@ request_finished(struct conn *c)
 	c->state = C_READ;
 	http_parser_pause(&c->parser, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_READ);
 	conn_parse(c);
 }
 
@@ -852,6 +852,14 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		idle.tv_sec = atomic_load(&c->srv->idle_timeout);
 		idle.tv_usec = 0;
 		bufferevent_set_timeouts(bev, &idle, &idle);
+		return;
+	}
+	/* The idle timer runs while a request is handled or its answer sent:
+	 * that is not idleness. Keep reading; the write timeout still guards
+	 * a client that stops reading. */
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    (!c->tls || c->handshaken) && c->state != C_READ) {
+		bufferevent_enable(bev, EV_READ);
 		return;
 	}
 	if (c->tls && !c->handshaken) {

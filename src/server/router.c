@@ -20,6 +20,7 @@
 #include "server/api.h"
 #include "server/password.h"
 #include "server/req_int.h"
+#include "server/sessions.h"
 
 #define R_AUTH 0x01   /* needs a logged-in user */
 #define R_ADMIN 0x02  /* needs an admin */
@@ -251,6 +252,20 @@ cookie_session(struct req *r)
 	return -1;
 }
 
+/* The user of r's session token: from the cache, else from the store. */
+static int
+lookup_session(struct req *r, struct atr_err *err)
+{
+	int64_t now = atr_now_ms() / 1000;
+
+	if (session_cache_get(r->token_hash, now, &r->user))
+		return 0;
+	if (store_session_lookup(r->sc, r->token_hash, now, &r->user, err) == -1)
+		return -1;
+	session_cache_put(r->token_hash, &r->user, now, 0);
+	return 0;
+}
+
 /* Authenticates and authorises r on the thread that runs its handler.
  * Returns 0 when the handler may run; else a response is set. */
 static int
@@ -263,14 +278,12 @@ authorize(struct req *r)
 	if (!(r->route->flags & R_AUTH))
 		return 0;
 	if (r->token_hash[0] != '\0') {
-		if (store_session_lookup(r->sc, r->token_hash, atr_now_ms() / 1000, &r->user,
-			&err) == -1) {
+		if (lookup_session(r, &err) == -1) {
 			resp_err(r, &err);
 			return -1;
 		}
 	} else if ((r->route->flags & R_COOKIE) && cookie_session(r) == 0) {
-		if (store_session_lookup(r->sc, r->token_hash, atr_now_ms() / 1000, &r->user,
-			&err) == -1) {
+		if (lookup_session(r, &err) == -1) {
 			resp_err(r, &err);
 			return -1;
 		}

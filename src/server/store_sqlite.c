@@ -35,10 +35,19 @@ struct sq_store {
 	int npins;
 };
 
+#define STMT_CACHE 96
+
 struct sq_conn {
 	struct store_conn base;
 	struct sq_store *st;
 	sqlite3 *db;
+	/* Prepared statements, kept: preparing costs more than running most
+	 * of them. Keyed by the SQL text's address (they are all literals). */
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE];
+	int ncache;
 };
 
 struct sq_writer {
@@ -110,6 +119,11 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	DIR *d;
 
 	(void)cfg;
+	/* Each connection is used by one thread at a time: no global mutexes,
+	 * and no memory statistics (a global lock on every allocation). These
+	 * fail harmlessly once SQLite is initialised (a second store). */
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		return NULL;
@@ -202,6 +216,8 @@ sq_conn_open(struct store *base, struct atr_err *err)
 static void
 sq_conn_close(struct store_conn *sc)
 {
+	for (int i = 0; i < SQ(sc)->ncache; i++)
+		sqlite3_finalize(SQ(sc)->cache[i].stmt);
 	sqlite3_close_v2(SQ(sc)->db);
 	free(sc);
 }
@@ -211,12 +227,29 @@ sq_conn_close(struct store_conn *sc)
 static sqlite3_stmt *
 prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *stmt;
+	struct sq_conn *c = SQ(sc);
+	sqlite3_stmt *stmt = NULL;
 	va_list ap;
 
-	if (sqlite3_prepare_v2(SQ(sc)->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		db_fail(sc, err, "preparing a query");
-		return NULL;
+	for (int i = 0; i < c->ncache; i++) {
+		if (c->cache[i].sql == sql) {
+			stmt = c->cache[i].stmt;
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			break;
+		}
+	}
+	if (stmt == NULL) {
+		if (sqlite3_prepare_v3(c->db, sql, -1,
+			c->ncache < STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
+			NULL) != SQLITE_OK) {
+			db_fail(sc, err, "preparing a query");
+			return NULL;
+		}
+		if (c->ncache < STMT_CACHE) {
+			c->cache[c->ncache].sql = sql;
+			c->cache[c->ncache++].stmt = stmt;
+		}
 	}
 	va_start(ap, types);
 	for (int i = 0; types[i]; i++) {
@@ -229,6 +262,22 @@ prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *ty
 	return stmt;
 }
 
+/* Done with a statement from prep(): kept ones are reset (which also
+ * ends their read transaction), others finalized. */
+static void
+release(struct store_conn *sc, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	for (int i = 0; i < SQ(sc)->ncache; i++) {
+		if (SQ(sc)->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
 /* Runs a statement that returns no rows. */
 static int
 run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *stmt)
@@ -238,7 +287,7 @@ run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *
 	if (stmt == NULL)
 		return -1;
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	release(sc, stmt);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
@@ -262,11 +311,11 @@ sq_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 	if (s == NULL)
 		return -1;
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		release(sc, s);
 		return db_fail(sc, err, "counting users");
 	}
 	*count = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	release(sc, s);
 	return 0;
 }
 
@@ -307,10 +356,10 @@ sq_user_get(struct store_conn *sc, const char *name, struct store_user *u, char 
 		user_from_row(s, u);
 		if (hash != NULL)
 			copy_text(hash, hashlen, sqlite3_column_text(s, 3));
-		sqlite3_finalize(s);
+		release(sc, s);
 		return 0;
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_DONE)
 		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
 	return db_fail(sc, err, "reading a user");
@@ -331,7 +380,7 @@ sq_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void 
 		if (each(&u, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(sc, err, "listing users");
 	return 0;
@@ -353,7 +402,7 @@ sq_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 			goto fail;
 		if (sqlite3_step(s) == SQLITE_ROW)
 			admins = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
+		release(sc, s);
 		if (admins <= 1) {
 			atr_err_set(err, ATR_E_CONFLICT,
 			    "'%s' is the last admin; make another user an admin first", name);
@@ -409,7 +458,7 @@ sq_user_set_role(struct store_conn *sc, const char *name, const char *role,
 			goto fail;
 		if (sqlite3_step(s) == SQLITE_ROW)
 			admins = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
+		release(sc, s);
 		if (admins <= 1) {
 			atr_err_set(err, ATR_E_CONFLICT,
 			    "'%s' is the last admin; make another user an admin first", name);
@@ -449,7 +498,7 @@ sq_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		user_from_row(s, u);
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -529,7 +578,7 @@ sq_project_get(struct store_conn *sc, const char *name, struct store_project *p,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		project_from_row(s, p);
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -546,7 +595,7 @@ sq_project_list(struct store_conn *sc, int (*each)(const struct store_project *,
 	int rc = SQLITE_DONE;
 
 	if (s == NULL || p == NULL) {
-		sqlite3_finalize(s);
+		release(sc, s);
 		free(p);
 		return s == NULL ? -1 : atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
@@ -555,7 +604,7 @@ sq_project_list(struct store_conn *sc, int (*each)(const struct store_project *,
 		if (each(p, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	free(p);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(sc, err, "listing projects");
@@ -588,7 +637,7 @@ remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
 		sqlite3_stmt *s = prep(sc, NULL, "SELECT 1 FROM revisions WHERE sha256 = ? LIMIT 1",
 		    "t", shas[i]);
 		int used = s == NULL || sqlite3_step(s) == SQLITE_ROW;
-		sqlite3_finalize(s);
+		release(sc, s);
 		if (used || pinned(SQ(sc)->st, shas[i]))
 			continue;
 		blob_path(SQ(sc)->st, shas[i], path, sizeof(path));
@@ -617,7 +666,7 @@ sq_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 			int ncap = cap ? cap * 2 : 64;
 			void *bigger = realloc(shas, (size_t)ncap * sizeof(*shas));
 			if (bigger == NULL) {
-				sqlite3_finalize(s);
+				release(sc, s);
 				atr_err_set(err, ATR_E_NOMEM, NULL);
 				goto fail;
 			}
@@ -626,7 +675,7 @@ sq_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 		}
 		copy_text(shas[n++], 65, sqlite3_column_text(s, 0));
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (run(sc, err, "deleting a project",
 		prep(sc, err, "DELETE FROM projects WHERE name = ?", "t", name)) == -1)
 		goto fail;
@@ -668,7 +717,7 @@ sq_revision_list(struct store_conn *sc, const char *project,
 	if (s == NULL)
 		return -1;
 	if ((r = malloc(sizeof(*r))) == NULL) {
-		sqlite3_finalize(s);
+		release(sc, s);
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -676,7 +725,7 @@ sq_revision_list(struct store_conn *sc, const char *project,
 		if (each(r, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	free(r);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(sc, err, "listing revisions");
@@ -704,7 +753,7 @@ sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		revision_from_row(s, 0, r);
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE) {
@@ -792,7 +841,7 @@ project_id(struct store_conn *sc, const char *project, int64_t *id, struct atr_e
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -818,7 +867,7 @@ lock_get(struct store_conn *sc, int64_t id, const char *element, struct store_lo
 		copy_text(l->holder, sizeof(l->holder), sqlite3_column_text(s, 1));
 		l->since = sqlite3_column_int64(s, 2);
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -923,7 +972,7 @@ sq_lock_list(struct store_conn *sc, const char *project,
 		if (each(&l, arg) != 0)
 			break;
 	}
-	sqlite3_finalize(s);
+	release(sc, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(sc, err, "listing locks");
 	return 0;
