@@ -67,11 +67,14 @@ ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv, EVP_CIPHER_CT
 		k = tickets[0];
 		rc = 1;
 	} else if (memcmp(key_name, tickets[0].name, 16) == 0) {
+		/* Accepted, and renewed: clients (browsers, wrk) use a TLS 1.3
+		 * ticket once, so without a fresh one every other connection
+		 * would pay for a full handshake. */
 		k = tickets[0];
-		rc = 1;
+		rc = 2;
 	} else if (tickets[1].set && memcmp(key_name, tickets[1].name, 16) == 0) {
 		k = tickets[1];
-		rc = 2; /* accepted, but issue a ticket under the current key */
+		rc = 2; /* accepted; the new ticket is sealed with the current key */
 	}
 	pthread_mutex_unlock(&ticket_mu);
 	if (rc == 0)

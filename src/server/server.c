@@ -129,9 +129,9 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	(void)what;
 	for (int k = 0; k < LK__COUNT; k++)
-		if (lp->srv->lst[k].fd == lfd)
+		if (lp->srv->lst[k].fd[0] != -1 && lp->srv->lst[k].fd[lp->index] == lfd)
 			kind = (enum listener_kind)k;
-	/* A few per wakeup, so the other loops get their share. */
+	/* A few per wakeup, so that connections already open get their turn. */
 	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -154,7 +154,7 @@ static void
 loop_listen(struct loop *lp)
 {
 	for (int k = 0; k < LK__COUNT; k++) {
-		int fd = lp->srv->lst[k].fd;
+		int fd = lp->srv->lst[k].fd[0] == -1 ? -1 : lp->srv->lst[k].fd[lp->index];
 		if (lp->accept_ev[k] != NULL) {
 			if (event_get_fd(lp->accept_ev[k]) == fd && !lp->draining)
 				continue;
@@ -231,43 +231,85 @@ broadcast(struct server *srv, void (*fn)(struct loop *lp))
 /* ---- listening sockets */
 
 static int
-bind_listener(const char *addr, int port, struct atr_err *err)
+in_use(struct atr_err *err, const char *addr, int port)
+{
+	return atr_err_set(err, ATR_E_CONFIG,
+	    "cannot listen on %s port %d: the port is already in use by another program "
+	    "(another atriumd?); stop it or choose another port",
+	    addr, port);
+}
+
+static void
+close_set(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/*
+ * Binds n listening sockets to addr:port with SO_REUSEPORT, one per loop.
+ * A first bind without SO_REUSEPORT checks that nobody holds the port:
+ * another program's socket, even one with SO_REUSEPORT, makes it fail, so
+ * two servers never silently share a port. On failure fds hold -1s.
+ */
+static int
+bind_listeners(const char *addr, int port, int n, int *fds, struct atr_err *err)
 {
 	struct addrinfo hints, *res = NULL;
 	char portstr[16];
-	int fd = -1, one = 1, rc;
+	int probe, one = 1, rc;
 
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((rc = getaddrinfo(addr, portstr, &hints, &res)) != 0) {
-		atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s: %s; check `bind`", addr,
+	if ((rc = getaddrinfo(addr, portstr, &hints, &res)) != 0)
+		return atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s: %s; check `bind`", addr,
 		    gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
+	if ((probe = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		atr_err_set(err, ATR_E_IO, "cannot create a socket: %s", strerror(errno));
-		goto out;
+		goto fail;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 1024) == -1) {
+	setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(probe, res->ai_addr, res->ai_addrlen);
+	close(probe);
+	if (rc == -1) {
 		if (errno == EADDRINUSE)
-			atr_err_set(err, ATR_E_CONFIG,
-			    "cannot listen on %s port %d: the port is already in use by another "
-			    "program (another atriumd?); stop it or choose another port",
-			    addr, port);
+			in_use(err, addr, port);
 		else
 			atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s port %d: %s", addr, port,
 			    strerror(errno));
-		close(fd);
-		fd = -1;
+		goto fail;
 	}
-out:
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fds[i] == -1) {
+			atr_err_set(err, ATR_E_IO, "cannot create a socket: %s", strerror(errno));
+			goto fail;
+		}
+		setsockopt(fds[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (bind(fds[i], res->ai_addr, res->ai_addrlen) == -1 || listen(fds[i], 1024) == -1) {
+			if (errno == EADDRINUSE)
+				in_use(err, addr, port);
+			else
+				atr_err_set(err, ATR_E_CONFIG, "cannot listen on %s port %d: %s", addr,
+				    port, strerror(errno));
+			goto fail;
+		}
+	}
 	freeaddrinfo(res);
-	return fd;
+	return 0;
+fail:
+	close_set(fds, n);
+	freeaddrinfo(res);
+	return -1;
 }
 
 /* Which listeners cfg asks for: port, or 0 for none. */
@@ -280,9 +322,9 @@ wanted_ports(const struct atr_config *cfg, int ports[LK__COUNT])
 }
 
 /* Binds what cfg asks for that is not already bound. On failure nothing
- * changes and newfds holds -1s. */
+ * changes and every newfds[k][0] is -1. */
 static int
-bind_wanted(struct server *srv, const struct atr_config *cfg, int newfds[LK__COUNT],
+bind_wanted(struct server *srv, const struct atr_config *cfg, int newfds[LK__COUNT][MAX_LOOPS],
     struct atr_err *err)
 {
 	int ports[LK__COUNT];
@@ -291,48 +333,49 @@ bind_wanted(struct server *srv, const struct atr_config *cfg, int newfds[LK__COU
 
 	wanted_ports(cfg, ports);
 	for (int k = 0; k < LK__COUNT; k++) {
-		newfds[k] = -1;
+		newfds[k][0] = -1;
 		for (int j = 0; j < k; j++) {
-			if (ports[k] != 0 && ports[j] == ports[k]) {
-				atr_err_set(err, ATR_E_CONFIG,
+			if (ports[k] != 0 && ports[j] == ports[k])
+				return atr_err_set(err, ATR_E_CONFIG,
 				    "the %s and %s listeners cannot share port %d", kind_names[j],
 				    kind_names[k], ports[k]);
-				goto fail;
-			}
 		}
 	}
 	for (int k = 0; k < LK__COUNT; k++) {
 		if (ports[k] == 0 || (same_addr && srv->lst[k].port == ports[k]))
 			continue;
-		if ((newfds[k] = bind_listener(addr, ports[k], err)) == -1)
+		if (bind_listeners(addr, ports[k], srv->nloops, newfds[k], err) == -1)
 			goto fail;
 	}
 	return 0;
 fail:
-	for (int k = 0; k < LK__COUNT; k++) {
-		if (newfds[k] != -1)
-			close(newfds[k]);
-		newfds[k] = -1;
-	}
+	for (int k = 0; k < LK__COUNT; k++)
+		if (newfds[k][0] != -1)
+			close_set(newfds[k], srv->nloops);
 	return -1;
 }
 
 /* Installs newfds (from bind_wanted) and closes what cfg no longer wants. */
 static void
-switch_listeners(struct server *srv, const struct atr_config *cfg, int newfds[LK__COUNT])
+switch_listeners(struct server *srv, const struct atr_config *cfg,
+    int newfds[LK__COUNT][MAX_LOOPS])
 {
-	int ports[LK__COUNT], oldfds[LK__COUNT], changed = 0;
+	int ports[LK__COUNT], changed = 0;
+	static int oldfds[LK__COUNT][MAX_LOOPS]; /* main thread only */
 
 	wanted_ports(cfg, ports);
 	for (int k = 0; k < LK__COUNT; k++) {
-		oldfds[k] = -1;
-		if (newfds[k] != -1 || (ports[k] == 0 && srv->lst[k].fd != -1)) {
-			oldfds[k] = srv->lst[k].fd;
-			srv->lst[k].fd = newfds[k];
-			srv->lst[k].port = newfds[k] != -1 ? ports[k] : 0;
+		oldfds[k][0] = -1;
+		if (newfds[k][0] != -1 || (ports[k] == 0 && srv->lst[k].fd[0] != -1)) {
+			memcpy(oldfds[k], srv->lst[k].fd, sizeof(oldfds[k]));
+			if (newfds[k][0] != -1)
+				memcpy(srv->lst[k].fd, newfds[k], sizeof(int) * (size_t)srv->nloops);
+			else
+				srv->lst[k].fd[0] = -1;
+			srv->lst[k].port = newfds[k][0] != -1 ? ports[k] : 0;
 			atomic_store(&srv->ports[k], srv->lst[k].port);
 			changed = 1;
-			if (newfds[k] != -1)
+			if (newfds[k][0] != -1)
 				atr_info("listening on %s port %d (%s)", atr_config_str(cfg, "bind"),
 				    ports[k], kind_names[k]);
 			else
@@ -343,8 +386,8 @@ switch_listeners(struct server *srv, const struct atr_config *cfg, int newfds[LK
 	if (changed && srv->loops != NULL && srv->loops[0].thread != 0)
 		broadcast(srv, loop_listen);
 	for (int k = 0; k < LK__COUNT; k++)
-		if (oldfds[k] != -1)
-			close(oldfds[k]);
+		if (oldfds[k][0] != -1)
+			close_set(oldfds[k], srv->nloops);
 }
 
 /* ---- settings */
@@ -416,7 +459,7 @@ static int
 server_reload(struct server *srv, struct atr_err *err)
 {
 	struct atr_config *cfg;
-	int newfds[LK__COUNT];
+	static int newfds[LK__COUNT][MAX_LOOPS]; /* main thread only */
 
 	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, err)) == NULL)
 		return -1;
@@ -543,7 +586,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	struct store_conn *sc = NULL;
-	int newfds[LK__COUNT];
+	static int newfds[LK__COUNT][MAX_LOOPS]; /* main thread, at start */
 	long ncpu;
 
 	if (srv == NULL) {
@@ -553,7 +596,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	}
 	srv->overrides = overrides;
 	for (int k = 0; k < LK__COUNT; k++)
-		srv->lst[k].fd = -1;
+		srv->lst[k].fd[0] = -1;
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->pool_cv, NULL);
 	pthread_mutex_init(&srv->apply_mu, NULL);
@@ -597,15 +640,16 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		}
 		goto fail;
 	}
-	if (bind_wanted(srv, srv->cfg, newfds, err) == -1)
-		goto fail;
-	switch_listeners(srv, srv->cfg, newfds);
-
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	srv->nloops = (int)atr_config_int(srv->cfg, "workers");
 	if (srv->nloops == 0)
 		srv->nloops = ncpu > 0 ? (int)ncpu : 1;
+	if (srv->nloops > MAX_LOOPS)
+		srv->nloops = MAX_LOOPS;
 	srv->npool = (int)atr_config_int(srv->cfg, "store_threads");
+	if (bind_wanted(srv, srv->cfg, newfds, err) == -1)
+		goto fail;
+	switch_listeners(srv, srv->cfg, newfds);
 	if ((srv->loops = calloc((size_t)srv->nloops, sizeof(*srv->loops))) == NULL ||
 	    (srv->pool = calloc((size_t)srv->npool, sizeof(*srv->pool))) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
@@ -813,8 +857,8 @@ server_free(struct server *srv)
 		pthread_mutex_destroy(&lp->mu);
 	}
 	for (int k = 0; k < LK__COUNT; k++)
-		if (srv->lst[k].fd != -1)
-			close(srv->lst[k].fd);
+		if (srv->lst[k].fd[0] != -1)
+			close_set(srv->lst[k].fd, srv->nloops);
 	if (srv->main_base != NULL)
 		event_base_free(srv->main_base);
 	free(srv->loops);

@@ -69,8 +69,12 @@ struct loop {
 	int draining;
 };
 
+#define MAX_LOOPS 256
+
+/* One listening socket per event loop (SO_REUSEPORT): the kernel spreads
+ * new connections, and only the loop that gets one wakes up. */
 struct listener {
-	int fd;   /* -1: closed */
+	int fd[MAX_LOOPS]; /* fd[0] == -1: closed */
 	int port;
 };
 

@@ -53,6 +53,11 @@ start_atriumd "$T/data" || exit 1
 out=$("$ATRIUMD" --data "$T/data" --port "$(free_port)" 2>&1); rc=$?
 expect_eq "a second atriumd on the same data is refused" "$rc" 1
 expect_match "naming the running one" "$out" "another atriumd \(pid $SERVER_PID\)"
+# atriumd listens with SO_REUSEPORT (one socket per event loop); a second
+# server must still not be able to share its port.
+out=$("$ATRIUMD" --data "$T/other" --port "$PORT" --tls-port "$(free_port)" --admin-port "$(free_port)" 2>&1); rc=$?
+expect_eq "a second atriumd on the same port is refused" "$rc" 1
+expect_match "saying the port is in use" "$out" "port $PORT: the port is already in use"
 stop_atriumd
 
 # SIGHUP: with the port set in atrium.conf (flags would override the

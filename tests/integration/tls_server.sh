@@ -42,6 +42,12 @@ printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 	openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$D/tls/ca.crt" -sess_out "$T/sess" -ign_eof >/dev/null 2>&1
 out=$(openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$D/tls/ca.crt" -sess_in "$T/sess" </dev/null 2>&1)
 expect_match "sessions resume with tickets" "$out" 'Reused, TLSv1.3'
+# A resumed connection gets a fresh ticket, so a client using each ticket
+# once keeps resuming.
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+	openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$D/tls/ca.crt" -sess_in "$T/sess" -sess_out "$T/sess2" -ign_eof >/dev/null 2>&1
+out=$(openssl s_client -connect "127.0.0.1:$TLS_PORT" -CAfile "$D/tls/ca.crt" -sess_in "$T/sess2" </dev/null 2>&1)
+expect_match "a resumed session brings a new ticket that resumes too" "$out" 'Reused, TLSv1.3'
 out=$(curl -s "http://127.0.0.1:$PORT/metrics")
 expect_match "/metrics counts completed handshakes" "$out" 'atrium_tls_handshakes_total\{resumed="false"\} [1-9]'
 expect_match "/metrics counts resumed handshakes" "$out" 'atrium_tls_handshakes_total\{resumed="true"\} [1-9]'
