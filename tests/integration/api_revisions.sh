@@ -73,6 +73,29 @@ out=$(api POST "/api/v1/projects/plant/revisions?base=4&message=$msg" --data-bin
 out=$(api GET /api/v1/projects/plant/revisions/5)
 expect_match "messages keep any UTF-8 text" "$out" '"message":"ümlaut & \\"quotes\\" / slash"'
 
+# An upload and the next request in one write: the bytes after the body
+# (read in big pieces straight off the socket) must not be lost.
+resp=$(python3 - "$PORT" "$TOKEN" <<'PY'
+import socket, sys
+port, token = int(sys.argv[1]), sys.argv[2]
+body = bytes(range(256)) * 4000
+req = (f"POST /api/v1/projects/plant/revisions?base=5&message=pipelined HTTP/1.1\r\nHost: x\r\n"
+       f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+req += f"GET /api/v1/projects/plant HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n".encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(req)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+text = data.decode(errors="replace")
+print(text.count("HTTP/1.1 201"), text.count("HTTP/1.1 200"), '"head":6' in text)
+PY
+)
+expect_eq "an upload and a pipelined request after it are both answered" "$resp" "1 1 True"
+
 leftover=$(ls "$T/data/blobs/tmp" | wc -l)
 expect_eq "no upload files are left behind" "$leftover" 0
 
