@@ -221,12 +221,7 @@ const struct atr_tls_verdict *atr_tlsc_verdict(const struct atr_tlsc *c);
 
 /* ------------------------------------------------------- small files */
 
-/*
- * Reads a password file: its first line without the line end (a file
- * typed in any editor works). New string for atr_free_secret(), or NULL
- * with err set naming the file (ATR_E_NOT_FOUND when it does not exist).
- */
-char *atr_passfile_read(const char *path, struct atr_err *err);
+/* atr_passfile_read() is in util.h. */
 
 /*
  * Makes a random password (24 hex digits), writes it with a newline to

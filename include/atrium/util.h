@@ -52,6 +52,13 @@ void atr_free_secret(char *s);
  */
 char *atr_read_password(const char *prompt);
 
+/*
+ * The first line of the file at path (a password file: cert.pass,
+ * server.pass), without its line end, in a new string the caller frees
+ * with atr_free_secret(). ATR_E_NOT_FOUND when the file does not exist.
+ */
+char *atr_passfile_read(const char *path, struct atr_err *err);
+
 /* Milliseconds since 1970-01-01 UTC. */
 int64_t atr_now_ms(void);
 

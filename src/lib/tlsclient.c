@@ -876,23 +876,6 @@ atr_tlsc_verdict(const struct atr_tlsc *c)
 
 /* ------------------------------------------------------- small files */
 
-char *
-atr_passfile_read(const char *path, struct atr_err *err)
-{
-	unsigned char *buf;
-	size_t len;
-	char *s;
-
-	if (atr_read_file(path, 4096, &buf, &len, err) == -1)
-		return NULL;
-	buf[strcspn((char *)buf, "\r\n")] = '\0';
-	s = strdup((char *)buf);
-	atr_wipe(buf, len);
-	free(buf);
-	if (s == NULL)
-		atr_err_set(err, ATR_E_NOMEM, NULL);
-	return s;
-}
 
 char *
 atr_passfile_create(const char *path, struct atr_err *err)

@@ -220,6 +220,24 @@ atr_read_password(const char *prompt)
 	return res;
 }
 
+char *
+atr_passfile_read(const char *path, struct atr_err *err)
+{
+	unsigned char *buf;
+	size_t len;
+	char *s;
+
+	if (atr_read_file(path, 4096, &buf, &len, err) == -1)
+		return NULL;
+	buf[strcspn((char *)buf, "\r\n")] = '\0';
+	s = strdup((char *)buf);
+	atr_wipe(buf, len);
+	free(buf);
+	if (s == NULL)
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+	return s;
+}
+
 int64_t
 atr_now_ms(void)
 {

@@ -64,7 +64,6 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 	struct conn *prev, *next;
 	int fd;
-	struct event *sniff;  /* TLS ports: waiting for the first byte */
 	int tls;              /* speaks TLS */
 	int handshaken;       /* the TLS handshake completed */
 	struct event *bulk;   /* plain uploads: big reads straight off the socket */
@@ -91,6 +90,8 @@ struct conn {
 
 static void conn_parse(struct conn *c);
 static void conn_free(struct conn *c);
+static void answer_plain(struct conn *c, int fd);
+static void redirect_to_https(struct conn *c, int fd);
 static void upload_flush_async(struct conn *c);
 
 static const char *
@@ -899,11 +900,16 @@ classify(struct bufferevent *bev, short what)
 		why = HF_CLOSED;
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
 		switch (ERR_GET_REASON(e)) {
+		case SSL_R_HTTP_REQUEST:
+		case SSL_R_HTTPS_PROXY_REQUEST:
+			why = HF_PLAIN_HTTP;
+			break;
 		case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
 		case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
 		case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
 		case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-			why = HF_UNKNOWN_CA;
+			if (why != HF_PLAIN_HTTP)
+				why = HF_UNKNOWN_CA;
 			break;
 		case SSL_R_UNSUPPORTED_PROTOCOL:
 		case SSL_R_NO_SHARED_CIPHER:
@@ -913,14 +919,11 @@ classify(struct bufferevent *bev, short what)
 		case SSL_R_NO_SHARED_GROUPS:
 		case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
 		case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
-		case SSL_R_HTTP_REQUEST:
 		case SSL_R_UNEXPECTED_MESSAGE:
-			if (why != HF_UNKNOWN_CA)
+			if (why != HF_PLAIN_HTTP && why != HF_UNKNOWN_CA)
 				why = HF_PROTOCOL;
 			break;
 		default:
-			if (why == HF_CLOSED || why == HF_OTHER)
-				why = HF_OTHER;
 			break;
 		}
 	}
@@ -956,6 +959,15 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (c->tls && !c->handshaken) {
 		enum handshake_failure why = classify(bev, what);
 		atomic_fetch_add(&c->srv->handshake_failures[why], 1);
+		/* OpenSSL stopped at "GET "/"POST"/...: a plain-HTTP client. It
+		 * read only the record header; tell it in plain HTTP. */
+		if (why == HF_PLAIN_HTTP) {
+			if (c->kind == LK_ADMIN)
+				redirect_to_https(c, bufferevent_getfd(bev));
+			else
+				answer_plain(c, bufferevent_getfd(bev));
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
+		}
 		atr_debug("TLS handshake with %s failed (%d)", c->peer, (int)why);
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		atr_debug("closing idle connection from %s", c->peer);
@@ -992,10 +1004,7 @@ static void
 conn_free(struct conn *c)
 {
 	if (c->bev == NULL && !c->dead) {
-		/* It never got a bufferevent (TLS port, before the first byte). */
-		if (c->sniff != NULL)
-			event_free(c->sniff);
-		c->sniff = NULL;
+		/* It never got a bufferevent (out of memory at the start). */
 		close(c->fd);
 		c->lp->nconns--;
 		atomic_fetch_sub(&c->srv->open_conns, 1);
@@ -1110,42 +1119,14 @@ redirect_to_https(struct conn *c, int fd)
 		atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
 }
 
-/* The first byte decides: 0x16 starts a TLS handshake; anything else on a
- * TLS port is a plain-HTTP client, told so in plain HTTP at once. */
+/* Starts the TLS handshake on a new connection. A plain-HTTP client is
+ * recognised by OpenSSL ("GET ", "POST", ...) and answered in event_cb. */
 static void
-sniff_cb(evutil_socket_t fd, short what, void *arg)
+start_tls(struct conn *c)
 {
-	struct conn *c = arg;
-	unsigned char first;
-	ssize_t n;
 	SSL_CTX *ctx;
 	SSL *ssl;
 
-	if (what & EV_TIMEOUT) {
-		atomic_fetch_add(&c->srv->handshake_failures[HF_TIMEOUT], 1);
-		conn_free(c);
-		return;
-	}
-	n = recv(fd, &first, 1, MSG_PEEK);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		atomic_fetch_add(&c->srv->handshake_failures[HF_CLOSED], 1);
-		conn_free(c);
-		return;
-	}
-	event_free(c->sniff);
-	c->sniff = NULL;
-	if (first != 0x16) {
-		atomic_fetch_add(&c->srv->handshake_failures[HF_PLAIN_HTTP], 1);
-		if (c->kind == LK_ADMIN)
-			redirect_to_https(c, fd);
-		else
-			answer_plain(c, fd);
-		shutdown(fd, SHUT_WR);
-		conn_free(c);
-		return;
-	}
 	ERR_clear_error();
 	if ((ctx = tls_state_ctx(c->srv->tls)) == NULL || (ssl = SSL_new(ctx)) == NULL) {
 		SSL_CTX_free(ctx);
@@ -1154,7 +1135,7 @@ sniff_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	SSL_CTX_free(ctx); /* the SSL holds its own reference */
-	c->bev = bufferevent_openssl_socket_new(c->lp->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	c->bev = bufferevent_openssl_socket_new(c->lp->base, c->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		SSL_free(ssl);
@@ -1204,10 +1185,7 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 	lp->nconns++;
 	atomic_fetch_add(&srv->open_conns, 1);
 	if (c->tls) {
-		struct timeval t = {HANDSHAKE_SECONDS, 0};
-		if ((c->sniff = event_new(lp->base, fd, EV_READ, sniff_cb, c)) == NULL ||
-		    event_add(c->sniff, &t) == -1)
-			conn_free(c);
+		start_tls(c);
 		return;
 	}
 	c->bev = bufferevent_socket_new(lp->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -64,7 +64,8 @@ struct sq_reader {
 	int fd;
 };
 
-static const struct store_ops sqlite_ops, sqlite_async_ops;
+static const struct store_ops sqlite_ops;
+static struct store_ops sqlite_async_ops; /* sqlite_ops, blocking: see store_sqlite_open */
 
 #define SQ(sc) ((struct sq_conn *)(sc))
 #define SQS(st) ((struct sq_store *)(st))
@@ -131,7 +132,14 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	/* ATRIUM_STORE_ASYNC=1 makes the embedded store behave like a networked
 	 * database (every call on the job pool, content read in pieces), so the
 	 * tests exercise those paths without one. */
-	st->base.ops = getenv("ATRIUM_STORE_ASYNC") != NULL ? &sqlite_async_ops : &sqlite_ops;
+	if (getenv("ATRIUM_STORE_ASYNC") != NULL) {
+		sqlite_async_ops = sqlite_ops;
+		sqlite_async_ops.name = "sqlite (async)";
+		sqlite_async_ops.blocking = 1;
+		st->base.ops = &sqlite_async_ops;
+	} else {
+		st->base.ops = &sqlite_ops;
+	}
 	pthread_mutex_init(&st->pin_lock, NULL);
 	if (asprintf(&st->dbpath, "%s/atrium.db", datadir) < 0 ||
 	    asprintf(&st->blobdir, "%s/blobs", datadir) < 0 ||
@@ -1208,41 +1216,3 @@ static const struct store_ops sqlite_ops = {
 	.blob_reader_close = sq_blob_reader_close,
 };
 
-static const struct store_ops sqlite_async_ops = {
-	.name = "sqlite (async)",
-	.blocking = 1,
-	.close = sq_close,
-	.describe = sq_describe,
-	.conn_open = sq_conn_open,
-	.conn_close = sq_conn_close,
-	.user_count = sq_user_count,
-	.user_create = sq_user_create,
-	.user_get = sq_user_get,
-	.user_list = sq_user_list,
-	.user_delete = sq_user_delete,
-	.user_set_password = sq_user_set_password,
-	.user_set_role = sq_user_set_role,
-	.session_create = sq_session_create,
-	.session_lookup = sq_session_lookup,
-	.session_delete = sq_session_delete,
-	.session_purge = sq_session_purge,
-	.project_create = sq_project_create,
-	.project_get = sq_project_get,
-	.project_list = sq_project_list,
-	.project_delete = sq_project_delete,
-	.revision_list = sq_revision_list,
-	.revision_get = sq_revision_get,
-	.revision_commit = sq_revision_commit,
-	.lock_acquire = sq_lock_acquire,
-	.lock_release = sq_lock_release,
-	.lock_list = sq_lock_list,
-	.blob_writer_new = sq_blob_writer_new,
-	.blob_write = sq_blob_write,
-	.blob_written = sq_blob_written,
-	.blob_finish = sq_blob_finish,
-	.blob_abort = sq_blob_abort,
-	.blob_reader_open = sq_blob_reader_open,
-	.blob_reader_fd = sq_blob_reader_fd,
-	.blob_read = sq_blob_read,
-	.blob_reader_close = sq_blob_reader_close,
-};

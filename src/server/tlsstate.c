@@ -170,25 +170,6 @@ covers_all(X509 *cert, char **names, size_t n)
 
 /* ---- small files */
 
-/* Reads the first line of path into a new string. */
-static char *
-read_secret(const char *path, struct atr_err *err)
-{
-	unsigned char *buf;
-	size_t len;
-	char *s;
-
-	if (atr_read_file(path, 4096, &buf, &len, err) == -1)
-		return NULL;
-	buf[strcspn((char *)buf, "\r\n")] = '\0';
-	s = strdup((char *)buf);
-	atr_wipe(buf, len);
-	free(buf);
-	if (s == NULL)
-		atr_err_set(err, ATR_E_NOMEM, NULL);
-	return s;
-}
-
 static char *
 new_secret(const char *path, struct atr_err *err)
 {
@@ -294,7 +275,7 @@ local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
 	snprintf(p12, sizeof(p12), "%s/server.p12", ts->tlsdir);
 	snprintf(passfile, sizeof(passfile), "%s/server.pass", ts->tlsdir);
 	if (!force && !created && access(p12, F_OK) == 0 &&
-	    (pw = read_secret(passfile, &lerr)) != NULL &&
+	    (pw = atr_passfile_read(passfile, &lerr)) != NULL &&
 	    (ks = atr_ks_load_file(p12, pw, &lerr)) != NULL && atr_ks_count(ks) > 0 &&
 	    (e = atr_ks_entry_at(ks, 0)) != NULL && atr_ks_entry_kind(e) == ATR_KS_PRIVATE_KEY) {
 		X509 *leaf = atr_ks_entry_cert(e);
@@ -373,7 +354,7 @@ keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *s
 	resolve(ts->datadir, atr_config_str(cfg, "tls_keystore"), source, srclen);
 	if (pwfile[0] != '\0') {
 		resolve(ts->datadir, pwfile, pwpath, sizeof(pwpath));
-		if ((pw = read_secret(pwpath, err)) == NULL)
+		if ((pw = atr_passfile_read(pwpath, err)) == NULL)
 			return atr_err_prefix(err, "tls_keystore_password_file");
 	} else if ((pw = strdup(atr_config_str(cfg, "tls_keystore_password"))) == NULL) {
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
