@@ -256,9 +256,38 @@ pg_ready(struct pg_conn *c, struct atr_err *err)
 		PQfinish(c->db);
 		c->db = NULL;
 	}
+	c->nprepared = 0; /* a new session knows none of them */
 	if ((c->db = pg_connect(c->st, err)) == NULL)
 		return -1;
 	return 0;
+}
+
+/* Runs sql with parameters, through a statement prepared on first use. */
+static PGresult *
+pg_exec(struct pg_conn *c, const char *sql, int n, const char *const *vals, const int *lens,
+    const int *fmts, int binres)
+{
+	char name[16];
+	int i;
+
+	for (i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == sql)
+			break;
+	if (i == c->nprepared && c->nprepared < PG_PREPARED_MAX) {
+		/* Named statements belong to the session, not to a transaction:
+		 * they survive a rollback. */
+		PGresult *res;
+		snprintf(name, sizeof(name), "atr%d", i);
+		res = PQprepare(c->db, name, sql, n, NULL);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			c->prepared[c->nprepared++] = sql;
+		PQclear(res);
+	}
+	if (i < c->nprepared) {
+		snprintf(name, sizeof(name), "atr%d", i);
+		return PQexecPrepared(c->db, name, n, vals, lens, fmts, binres);
+	}
+	return PQexecParams(c->db, sql, n, NULL, vals, lens, fmts, binres);
 }
 
 PGresult *
@@ -298,7 +327,7 @@ pg_query(struct pg_conn *c, struct atr_err *err, const char *what, int binres, c
 		}
 	}
 	va_end(ap);
-	res = PQexecParams(c->db, sql, n, NULL, vals, lens, fmts, binres);
+	res = pg_exec(c, sql, n, vals, lens, fmts, binres);
 	rs = PQresultStatus(res);
 	if (res != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
 		return res;
@@ -332,7 +361,7 @@ pg_cmd(struct pg_conn *c, struct atr_err *err, const char *what, const char *sql
 		}
 	}
 	va_end(ap);
-	res = PQexecParams(c->db, sql, n, NULL, vals, NULL, NULL, 0);
+	res = pg_exec(c, sql, n, vals, NULL, NULL, 0);
 	rs = PQresultStatus(res);
 	if (res != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)) {
 		PQclear(res);

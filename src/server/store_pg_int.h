@@ -40,11 +40,17 @@ struct pg_store {
 	pthread_mutex_t cache_mu; /* one eviction at a time */
 };
 
+#define PG_PREPARED_MAX 96
+
 struct pg_conn {
 	struct store_conn base;
 	struct pg_store *st;
 	PGconn *db; /* NULL until first use, or after a failed reconnect */
 	int in_tx;  /* between pg_begin() and its commit or rollback */
+	/* Statements prepared on this connection, keyed by the address of
+	 * their SQL text (always a literal): parsed and planned once. */
+	const char *prepared[PG_PREPARED_MAX];
+	int nprepared;
 };
 
 #define PGC(sc) ((struct pg_conn *)(sc))
