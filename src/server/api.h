@@ -8,6 +8,13 @@
  * else a sentence saying what is wrong. */
 const char *api_name_problem(const char *name);
 
+/* Whether text is well-formed UTF-8 (no overlong two-byte forms). */
+int api_valid_utf8(const char *text);
+
+/* The project name in the path (the route's first '*'), checked; NULL
+ * after answering 400 when it is not a valid name. */
+const char *api_project_param(struct req *r);
+
 /* Formats seconds since 1970 as RFC 3339 UTC into out (32 bytes). */
 void api_time(int64_t t, char *out);
 

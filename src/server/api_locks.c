@@ -30,35 +30,12 @@ element_problem(const char *element)
 		return "the element name is empty";
 	if (len > STORE_ELEMENT_MAX)
 		return "the element name is longer than 256 bytes";
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-		    : (*p & 0xf8) == 0xf0 ? 3 : -1;
+	for (; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return "the element name contains a control character";
-		if (n < 0 || (n == 1 && *p < 0xc2))
-			return "the element name is not valid UTF-8";
-		p++;
-		while (n-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return "the element name is not valid UTF-8";
-			p++;
-		}
-	}
+	if (!api_valid_utf8(element))
+		return "the element name is not valid UTF-8";
 	return NULL;
-}
-
-/* The project name in the path, checked; NULL after responding. */
-static const char *
-project_param(struct req *r)
-{
-	const char *name = req_param(r, 0);
-	const char *problem = api_name_problem(name);
-
-	if (problem != NULL) {
-		resp_error(r, ATR_E_BAD_NAME, "bad project name: %s", problem);
-		return NULL;
-	}
-	return name;
 }
 
 static int
@@ -71,7 +48,7 @@ void
 api_locks_list(struct req *r)
 {
 	struct atr_err err;
-	const char *name = project_param(r);
+	const char *name = api_project_param(r);
 	json_t *arr;
 
 	if (name == NULL)
@@ -89,7 +66,7 @@ api_lock_take(struct req *r)
 {
 	struct atr_err err;
 	struct store_lock l;
-	const char *name = project_param(r), *element, *problem;
+	const char *name = api_project_param(r), *element, *problem;
 	json_t *body;
 	char t[32], msg[ATR_ERR_MSG_MAX];
 	int rc;
@@ -125,7 +102,7 @@ void
 api_lock_release(struct req *r)
 {
 	struct atr_err err;
-	const char *name = project_param(r), *element;
+	const char *name = api_project_param(r), *element;
 
 	if (name == NULL)
 		return;

@@ -13,6 +13,26 @@
 #include "server/tlsstate.h"
 #include "version.h"
 
+int
+api_valid_utf8(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+		    : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0 || (n == 1 && *p < 0xc2))
+			return 0;
+		p++;
+		while (n-- > 0) {
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+			p++;
+		}
+	}
+	return 1;
+}
+
 const char *
 api_name_problem(const char *name)
 {
@@ -34,18 +54,8 @@ api_name_problem(const char *name)
 			return "the name contains '/' or '\\'";
 	}
 	/* Must be valid UTF-8: the name travels in JSON and URLs. */
-	for (p = (const unsigned char *)name; *p;) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-		    : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (n < 0 || (n == 1 && *p < 0xc2))
-			return "the name is not valid UTF-8";
-		p++;
-		while (n-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return "the name is not valid UTF-8";
-			p++;
-		}
-	}
+	if (!api_valid_utf8(name))
+		return "the name is not valid UTF-8";
 	return NULL;
 }
 

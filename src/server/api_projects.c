@@ -37,9 +37,8 @@ project_json(const struct store_project *p)
 	return j;
 }
 
-/* The project name in the path, checked; NULL after responding. */
-static const char *
-project_param(struct req *r)
+const char *
+api_project_param(struct req *r)
 {
 	const char *name = req_param(r, 0);
 	const char *problem = api_name_problem(name);
@@ -105,7 +104,7 @@ api_project_get(struct req *r)
 {
 	struct atr_err err;
 	struct store_project p;
-	const char *name = project_param(r);
+	const char *name = api_project_param(r);
 
 	if (name == NULL)
 		return;
@@ -119,7 +118,7 @@ api_project_delete(struct req *r)
 {
 	struct atr_err err;
 	struct store_project p;
-	const char *name = project_param(r);
+	const char *name = api_project_param(r);
 
 	if (name == NULL)
 		return;
@@ -146,7 +145,7 @@ void
 api_revisions_list(struct req *r)
 {
 	struct atr_err err;
-	const char *name = project_param(r);
+	const char *name = api_project_param(r);
 	json_t *arr;
 
 	if (name == NULL)
@@ -186,7 +185,7 @@ api_revision_get(struct req *r)
 {
 	struct atr_err err;
 	struct store_revision rev;
-	const char *name = project_param(r);
+	const char *name = api_project_param(r);
 	int64_t n;
 
 	if (name == NULL || revision_param(r, req_param(r, 1), &n) == -1)
@@ -236,7 +235,7 @@ api_revision_content(struct req *r)
 {
 	struct atr_err err;
 	struct store_revision rev;
-	const char *name = project_param(r), *inm, *range;
+	const char *name = api_project_param(r), *inm, *range;
 	char etag[80], cr[100];
 	struct store_blob_reader *rd;
 	off_t off = 0, len;
@@ -308,7 +307,7 @@ commit_params(struct req *r, const char **name, int64_t *base, const char **mess
 	const char *b;
 	char *end;
 
-	if ((*name = project_param(r)) == NULL)
+	if ((*name = api_project_param(r)) == NULL)
 		return -1;
 	if ((b = req_query(r, "base")) == NULL) {
 		resp_error(r, ATR_E_BAD_REQUEST,

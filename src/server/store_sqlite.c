@@ -394,29 +394,40 @@ sq_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void 
 	return 0;
 }
 
+/* Refuses (ATR_E_CONFLICT) to leave the store without an admin: u is
+ * about to be deleted (newrole NULL) or to get newrole. Inside a
+ * transaction. */
+static int
+keeps_an_admin(struct store_conn *sc, const struct store_user *u, const char *newrole,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t admins = 0;
+
+	if (strcmp(u->role, "admin") != 0 || (newrole != NULL && strcmp(newrole, "admin") == 0))
+		return 0;
+	if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		admins = sqlite3_column_int64(s, 0);
+	release(sc, s);
+	if (admins <= 1)
+		return atr_err_set(err, ATR_E_CONFLICT,
+		    "'%s' is the last admin; make another user an admin first", u->name);
+	return 0;
+}
+
 static int
 sq_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 {
 	struct store_user u;
-	sqlite3_stmt *s;
-	int64_t admins = 0;
 
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
-	if (strcmp(u.role, "admin") == 0) {
-		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
-			goto fail;
-		if (sqlite3_step(s) == SQLITE_ROW)
-			admins = sqlite3_column_int64(s, 0);
-		release(sc, s);
-		if (admins <= 1) {
-			atr_err_set(err, ATR_E_CONFLICT,
-			    "'%s' is the last admin; make another user an admin first", name);
-			goto fail;
-		}
-	}
+	if (keeps_an_admin(sc, &u, NULL, err) == -1)
+		goto fail;
 	if (run(sc, err, "deleting a user",
 		prep(sc, err, "DELETE FROM users WHERE name = ?", "t", name)) == -1)
 		goto fail;
@@ -453,26 +464,14 @@ static int
 sq_user_set_role(struct store_conn *sc, const char *name, const char *role,
     struct atr_err *err)
 {
-	sqlite3_stmt *s;
-	int64_t admins = 0;
 	struct store_user u;
 
 	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
-	if (strcmp(u.role, "admin") == 0 && strcmp(role, "admin") != 0) {
-		if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
-			goto fail;
-		if (sqlite3_step(s) == SQLITE_ROW)
-			admins = sqlite3_column_int64(s, 0);
-		release(sc, s);
-		if (admins <= 1) {
-			atr_err_set(err, ATR_E_CONFLICT,
-			    "'%s' is the last admin; make another user an admin first", name);
-			goto fail;
-		}
-	}
+	if (keeps_an_admin(sc, &u, role, err) == -1)
+		goto fail;
 	if (run(sc, err, "changing a role",
 		prep(sc, err, "UPDATE users SET role = ? WHERE name = ?", "tt", role, name)) == -1)
 		goto fail;
