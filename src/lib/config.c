@@ -62,7 +62,19 @@ static const struct directive table[] = {
 	{"max_connections", T_INT, "10000", 1, 1000000, NULL, 0,
 	    "Open connections above this are refused."},
 	{"idle_timeout", T_INT, "60", 1, 86400, NULL, 0,
-	    "Seconds an idle keep-alive connection is kept open."},
+	    "Seconds an idle keep-alive connection is kept open, and a client that stops "
+	    "reading a response is waited for."},
+	{"header_timeout", T_INT, "10", 1, 3600, NULL, 0,
+	    "Seconds a client has to send a request's headers once it has started, however "
+	    "slowly the bytes come (a slowloris client is answered 408 and dropped)."},
+	{"handshake_timeout", T_INT, "10", 1, 3600, NULL, 0,
+	    "Seconds a client has to complete the TLS handshake from connecting."},
+	{"upload_stall_timeout", T_INT, "60", 1, 86400, NULL, 0,
+	    "Seconds without a byte of a request body (an upload) before the request is "
+	    "answered 408 and the connection dropped; the partial upload is discarded."},
+	{"login_attempts", T_INT, "5", 1, 1000, NULL, 0,
+	    "Failed logins (API, console, Basic authentication) allowed per client address and "
+	    "per user name in 15 minutes; more are answered 429 with Retry-After."},
 	{"session_hours", T_INT, "24", 1, 8760, NULL, 0,
 	    "Hours a login session (token) stays valid."},
 	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, 0,

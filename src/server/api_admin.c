@@ -21,6 +21,7 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/logins.h"
 #include "server/password.h"
 #include "server/req_int.h"
 #include "server/server.h"
@@ -28,77 +29,6 @@
 #include "server/web_assets.h"
 
 #define KEYSTORE_MAX (1024 * 1024)
-#define LOGIN_FAILURES_MAX 5
-#define LOGIN_WINDOW (15 * 60)
-#define LIMITER_SLOTS 1024
-
-/* ---- login attempts, limited per address and per user name */
-
-struct attempt {
-	char key[200]; /* "a:ADDRESS" or "u:USER" */
-	int failures;
-	int64_t since;
-};
-
-static pthread_mutex_t limiter_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct attempt attempts[LIMITER_SLOTS];
-
-static struct attempt *
-attempt_slot(const char *key, int64_t now, int create)
-{
-	struct attempt *oldest = &attempts[0];
-
-	for (int i = 0; i < LIMITER_SLOTS; i++) {
-		struct attempt *a = &attempts[i];
-		if (a->key[0] != '\0' && now - a->since > LOGIN_WINDOW)
-			a->key[0] = '\0'; /* the window passed */
-		if (strcmp(a->key, key) == 0 && a->key[0] != '\0')
-			return a;
-		if (a->key[0] == '\0' || a->since < oldest->since)
-			oldest = a;
-	}
-	if (!create)
-		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->key, sizeof(oldest->key), "%s", key);
-	oldest->since = now;
-	return oldest;
-}
-
-/* Seconds to wait before trying again, or 0 when a login may be tried. */
-static int64_t
-login_blocked(const char *peer, const char *user, int64_t now)
-{
-	char k[2][200];
-	int64_t wait = 0;
-
-	snprintf(k[0], sizeof(k[0]), "a:%s", peer);
-	snprintf(k[1], sizeof(k[1]), "u:%.190s", user);
-	pthread_mutex_lock(&limiter_mu);
-	for (int i = 0; i < 2; i++) {
-		struct attempt *a = attempt_slot(k[i], now, 0);
-		if (a != NULL && a->failures >= LOGIN_FAILURES_MAX) {
-			int64_t w = a->since + LOGIN_WINDOW - now;
-			if (w > wait)
-				wait = w;
-		}
-	}
-	pthread_mutex_unlock(&limiter_mu);
-	return wait;
-}
-
-static void
-login_failed(const char *peer, const char *user, int64_t now)
-{
-	char k[2][200];
-
-	snprintf(k[0], sizeof(k[0]), "a:%s", peer);
-	snprintf(k[1], sizeof(k[1]), "u:%.190s", user);
-	pthread_mutex_lock(&limiter_mu);
-	for (int i = 0; i < 2; i++)
-		attempt_slot(k[i], now, 1)->failures++;
-	pthread_mutex_unlock(&limiter_mu);
-}
 
 /* ---- sessions in a cookie */
 
@@ -135,15 +65,13 @@ log_admin(struct req *r, const char *fmt, ...)
 void
 api_admin_login(struct req *r)
 {
-	static const char dummy[] = "scrypt$16384$8$1$00000000000000000000000000000000$"
-				    "0000000000000000000000000000000000000000000000000000000000000000";
 	struct atr_err err;
 	json_t *body = req_json(r, &err);
 	const char *user, *password;
-	char hash[PASSWORD_HASH_MAX], token[65], token_hash[65], csrf[33], cookie[200], wait[32];
+	char hash[PASSWORD_HASH_MAX], token[65], token_hash[65], csrf[33], cookie[200];
 	unsigned char raw[32], md[32];
 	struct store_user u;
-	int64_t now = atr_now_ms() / 1000, blocked;
+	int64_t now = atr_now_ms() / 1000;
 	int found;
 
 	if (body == NULL)
@@ -152,20 +80,13 @@ api_admin_login(struct req *r)
 	password = json_string_value(json_object_get(body, "password"));
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	if ((blocked = login_blocked(req_peer(r), user, now)) > 0) {
-		snprintf(wait, sizeof(wait), "%lld", (long long)blocked);
-		atr_warn("admin login for '%s' from %s refused: too many failed attempts", user,
-		    req_peer(r));
-		resp_error(r, ATR_E_RATE_LIMITED,
-		    "too many failed logins; try again in %lld minutes", (long long)(blocked + 59) / 60);
-		resp_header(r, "Retry-After", wait);
+	if (logins_check(r, user) > 0)
 		return;
-	}
 	found = store_user_get(req_store(r), user, &u, hash, sizeof(hash), &err) == 0;
 	if (!found && err.code != ATR_E_NOT_FOUND)
 		return resp_err(r, &err);
-	if (!password_verify(password, found ? hash : dummy) || !found) {
-		login_failed(req_peer(r), user, now);
+	if (!password_verify(password, found ? hash : password_dummy_hash) || !found) {
+		logins_failed(r, user);
 		atr_warn("failed admin login for '%s' from %s", user, req_peer(r));
 		return resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
 	}

@@ -126,6 +126,15 @@ api_metrics(struct req *r)
 	for (int k = 0; k < LK__COUNT; k++)
 		fprintf(out, "atrium_connections_total{listener=\"%s\"} %llu\n", kinds[k],
 		    (unsigned long long)atomic_load(&srv->accepted[k]));
+	fprintf(out, "# HELP atrium_connections_refused_total Connections refused: max_connections were open.\n"
+		     "# TYPE atrium_connections_refused_total counter\n"
+		     "atrium_connections_refused_total %llu\n"
+		     "# HELP atrium_requests_timed_out_total Requests dropped with 408: headers "
+		     "past header_timeout or an upload stalled past upload_stall_timeout.\n"
+		     "# TYPE atrium_requests_timed_out_total counter\n"
+		     "atrium_requests_timed_out_total %llu\n",
+	    (unsigned long long)atomic_load(&srv->refused),
+	    (unsigned long long)atomic_load(&srv->timed_out));
 	fprintf(out, "# HELP atrium_open_connections Connections open now.\n"
 		     "# TYPE atrium_open_connections gauge\n"
 		     "atrium_open_connections %d\n",

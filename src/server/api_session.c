@@ -6,15 +6,10 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/logins.h"
 #include "server/password.h"
 #include "server/sessions.h"
 #include "server/server_int.h"
-
-/* Hashing a password nobody has still costs the same time, so a wrong
- * user name and a wrong password cannot be told apart by timing. */
-static const char dummy_hash[] =
-    "scrypt$16384$8$1$00000000000000000000000000000000$"
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 void
 api_session_create(struct req *r)
@@ -35,10 +30,13 @@ api_session_create(struct req *r)
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"user\": \"NAME\", \"password\": \"...\"}");
+	if (logins_check(r, user) > 0)
+		return;
 	found = store_user_get(req_store(r), user, &u, hash, sizeof(hash), &err) == 0;
 	if (!found && err.code != ATR_E_NOT_FOUND)
 		return resp_err(r, &err);
-	if (!password_verify(password, found ? hash : dummy_hash) || !found) {
+	if (!password_verify(password, found ? hash : password_dummy_hash) || !found) {
+		logins_failed(r, user);
 		atr_warn("failed login for '%s' from %s", user, req_peer(r));
 		return resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
 	}

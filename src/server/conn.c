@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,7 +41,6 @@
 #define OUT_LOW (128 * 1024)
 #define IN_HIGH (256 * 1024)
 #define UPLOAD_PIECE (1024 * 1024)
-#define HANDSHAKE_SECONDS 10
 #define BULK_READ (256 * 1024)
 
 enum conn_state {
@@ -66,6 +66,9 @@ struct conn {
 	int fd;
 	int tls;              /* speaks TLS */
 	int handshaken;       /* the TLS handshake completed */
+	int headers_done;     /* the current request's headers are in */
+	int read_timeout;     /* seconds; what the bufferevent has now */
+	int64_t deadline;     /* monotonic ms: handshake or headers due; 0: none */
 	struct event *bulk;   /* plain uploads: big reads straight off the socket */
 	unsigned char *bulkbuf;
 
@@ -128,6 +131,29 @@ reason(int status)
 	}
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read timeout: idle_timeout between requests, upload_stall_timeout
+ * inside a body; the write side always has idle_timeout. Changed only
+ * when it differs, so keep-alive requests cost no timer updates. */
+static void
+set_read_timeout(struct conn *c, int seconds)
+{
+	struct timeval rd = {seconds, 0}, wr = {atomic_load(&c->srv->idle_timeout), 0};
+
+	if (c->bev == NULL || c->read_timeout == seconds)
+		return;
+	c->read_timeout = seconds;
+	bufferevent_set_timeouts(c->bev, &rd, &wr);
+}
+
 /* ---- http-parser callbacks: they only collect; decisions come after. */
 
 static struct conn *
@@ -144,6 +170,7 @@ on_message_begin(http_parser *p)
 	req_free(c->req);
 	c->req = req_new(c, c->srv, c->lp);
 	c->responded = 0;
+	c->headers_done = 0;
 	if (c->req == NULL)
 		return -1;
 	c->req->admin = c->kind == LK_ADMIN;
@@ -243,8 +270,12 @@ on_headers_complete(http_parser *p)
 	struct req *r = c->req;
 	const char *expect;
 
+	c->headers_done = 1;
+	c->deadline = 0;
 	if (r->nhdrs > 0 && !r->in_value)
 		r->hdrs[r->nhdrs - 1].value = (uint32_t)r->hlen; /* a name without value */
+	if (p->content_length > 0 || (p->flags & F_CHUNKED))
+		set_read_timeout(c, atomic_load(&c->srv->upload_stall_timeout));
 	if (r->hlen > 0)
 		r->hlen++;
 	r->method = p->method;
@@ -728,6 +759,31 @@ parse_error(struct conn *c, enum http_errno e)
 
 static void bulk_cb(evutil_socket_t fd, short what, void *arg);
 
+/* A request that stopped coming: 408, and the connection goes. */
+static void
+request_timed_out(struct conn *c, const char *sentence)
+{
+	atomic_fetch_add(&c->srv->timed_out, 1);
+	atr_info("dropping a request from %s: %s", c->peer, sentence);
+	if (c->req->upload != NULL)
+		store_blob_abort(req_take_upload(c->req));
+	c->req->status = 0;
+	c->state = C_WAIT;
+	bufferevent_disable(c->bev, EV_READ);
+	respond_now(c, 408, sentence, 1);
+}
+
+static void
+upload_stalled(struct conn *c)
+{
+	char sentence[120];
+
+	snprintf(sentence, sizeof(sentence),
+	    "no data of the request body for %d s (upload_stall_timeout)",
+	    atomic_load(&c->srv->upload_stall_timeout));
+	request_timed_out(c, sentence);
+}
+
 /* Back from bulk reading to the bufferevent: bytes read past the end of
  * the upload (a pipelined request) go back in front of its input. */
 static void
@@ -759,7 +815,7 @@ bulk_maybe(struct conn *c)
 		return;
 	if (c->bulkbuf == NULL && (c->bulkbuf = malloc(BULK_READ)) == NULL)
 		return;
-	idle.tv_sec = atomic_load(&c->srv->idle_timeout);
+	idle.tv_sec = atomic_load(&c->srv->upload_stall_timeout);
 	idle.tv_usec = 0;
 	c->bulk = event_new(c->lp->base, bufferevent_getfd(c->bev), EV_READ | EV_PERSIST, bulk_cb, c);
 	if (c->bulk == NULL || event_add(c->bulk, &idle) == -1) {
@@ -779,8 +835,8 @@ bulk_cb(evutil_socket_t fd, short what, void *arg)
 	size_t used = 0;
 
 	if (what & EV_TIMEOUT) {
-		atr_debug("closing a stalled upload from %s", c->peer);
-		conn_free(c);
+		bulk_end(c, NULL, 0);
+		upload_stalled(c);
 		return;
 	}
 	n = read(fd, c->bulkbuf, BULK_READ);
@@ -843,6 +899,11 @@ conn_parse(struct conn *c)
 			break;
 		}
 	}
+	/* A request's headers started but are not all in: they have
+	 * header_timeout in all, however slowly they trickle. */
+	if (c->state == C_READ && c->req != NULL && !c->headers_done && c->deadline == 0 &&
+	    c->bev != NULL)
+		c->deadline = mono_ms() + 1000 * (int64_t)atomic_load(&c->srv->header_timeout);
 	bulk_maybe(c);
 }
 
@@ -867,6 +928,7 @@ request_finished(struct conn *c)
 	c->state = C_READ;
 	http_parser_pause(&c->parser, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	set_read_timeout(c, atomic_load(&c->srv->idle_timeout));
 	conn_parse(c);
 }
 
@@ -940,11 +1002,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		c->handshaken = 1;
+		c->deadline = 0;
 		atomic_fetch_add(&c->srv->handshakes, 1);
 		if (ssl != NULL && SSL_session_reused(ssl))
 			atomic_fetch_add(&c->srv->handshakes_resumed, 1);
 		idle.tv_sec = atomic_load(&c->srv->idle_timeout);
 		idle.tv_usec = 0;
+		c->read_timeout = (int)idle.tv_sec;
 		bufferevent_set_timeouts(bev, &idle, &idle);
 		return;
 	}
@@ -952,8 +1016,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	 * that is not idleness. Keep reading; the write timeout still guards
 	 * a client that stops reading. */
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    (!c->tls || c->handshaken) && c->state != C_READ) {
+	    (!c->tls || c->handshaken) &&
+	    (c->state != C_READ || (c->wjob != NULL && c->wjob->pending))) {
 		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	/* Part of a request came, then nothing: tell the client before closing. */
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->req != NULL &&
+	    (!c->tls || c->handshaken)) {
+		if (c->headers_done)
+			upload_stalled(c);
+		else
+			request_timed_out(c, "the request headers did not arrive in time");
 		return;
 	}
 	if (c->tls && !c->handshaken) {
@@ -1047,8 +1121,12 @@ conn_start(struct conn *c, int handshake)
 
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	t.tv_sec = handshake ? HANDSHAKE_SECONDS : atomic_load(&c->srv->idle_timeout);
+	t.tv_sec = handshake ? atomic_load(&c->srv->handshake_timeout)
+			     : atomic_load(&c->srv->idle_timeout);
 	t.tv_usec = 0;
+	c->read_timeout = (int)t.tv_sec;
+	if (handshake)
+		c->deadline = mono_ms() + 1000 * (int64_t)t.tv_sec;
 	bufferevent_set_timeouts(c->bev, &t, &t);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IN_HIGH);
 	/* Bigger reads: fewer wakeups and writes for streamed uploads. */
@@ -1147,6 +1225,32 @@ start_tls(struct conn *c)
 	conn_start(c, 1);
 }
 
+/* Over max_connections: a plain client is told why (503); a TLS client
+ * cannot be told anything before a handshake, so it is closed. */
+static void
+refuse(struct server *srv, int fd, enum listener_kind kind)
+{
+#define BUSY_BODY "The server has max_connections open; try again shortly.\n"
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				   "Content-Type: text/plain; charset=utf-8\r\n"
+				   "Retry-After: 5\r\n"
+				   "Connection: close\r\n"
+				   "Content-Length: %zu\r\n\r\n" BUSY_BODY;
+	char msg[sizeof(busy) + 20];
+	int n = snprintf(msg, sizeof(msg), busy, sizeof(BUSY_BODY) - 1);
+#undef BUSY_BODY
+	static _Atomic int64_t last_warned;
+	int64_t now = mono_ms(), then = atomic_load(&last_warned);
+
+	atomic_fetch_add(&srv->refused, 1);
+	if (kind == LK_PLAIN && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		atr_debug("cannot tell a refused client why: %s", strerror(errno));
+	close(fd);
+	if (now - then >= 10000 && atomic_compare_exchange_strong(&last_warned, &then, now))
+		atr_warn("refusing new connections: max_connections (%d) are open",
+		    atomic_load(&srv->max_connections));
+}
+
 void
 conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct sockaddr *sa,
     int salen)
@@ -1157,8 +1261,12 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 
 	(void)salen;
 	atomic_fetch_add(&srv->accepted[kind], 1);
-	if (lp->draining || atomic_load(&srv->open_conns) >= atomic_load(&srv->max_connections)) {
+	if (lp->draining) {
 		close(fd);
+		return;
+	}
+	if (atomic_load(&srv->open_conns) >= atomic_load(&srv->max_connections)) {
+		refuse(srv, fd, kind);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -1208,6 +1316,31 @@ conn_close_idle(struct loop *lp)
 			conn_free(c);
 		else
 			c->close_after = 1;
+	}
+}
+
+void
+conn_sweep(struct loop *lp)
+{
+	struct conn *c = lp->conns, *next;
+	int64_t now = mono_ms();
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->deadline == 0 || now < c->deadline || c->bev == NULL)
+			continue;
+		c->deadline = 0;
+		if (c->tls && !c->handshaken) {
+			atomic_fetch_add(&c->srv->handshake_failures[HF_TIMEOUT], 1);
+			atr_debug("TLS handshake with %s took longer than handshake_timeout", c->peer);
+			conn_free(c);
+		} else if (c->state == C_READ && c->req != NULL && !c->headers_done) {
+			char sentence[120];
+			snprintf(sentence, sizeof(sentence),
+			    "the request headers did not arrive within %d s (header_timeout)",
+			    atomic_load(&c->srv->header_timeout));
+			request_timed_out(c, sentence);
+		}
 	}
 }
 

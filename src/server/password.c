@@ -118,3 +118,7 @@ password_weakness(const char *password)
 		return "the password must be at most 1024 bytes long";
 	return NULL;
 }
+
+const char password_dummy_hash[] =
+    "scrypt$16384$8$1$00000000000000000000000000000000$"
+    "0000000000000000000000000000000000000000000000000000000000000000";

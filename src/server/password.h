@@ -19,6 +19,11 @@ int password_hash(const char *password, char *out, size_t outlen);
 /* 1 when password matches stored, 0 when not (or stored is malformed). */
 int password_verify(const char *password, const char *stored);
 
+/* A well-formed hash nobody's password matches: verifying against it
+ * when a user does not exist costs the same time, so a wrong name and a
+ * wrong password cannot be told apart by timing. */
+extern const char password_dummy_hash[];
+
 /* NULL when password is acceptable for a new account, else why not. */
 const char *password_weakness(const char *password);
 

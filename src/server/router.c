@@ -18,6 +18,7 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/logins.h"
 #include "server/password.h"
 #include "server/req_int.h"
 #include "server/sessions.h"
@@ -298,12 +299,16 @@ authorize(struct req *r)
 			}
 		}
 	} else if (r->wants_basic) {
-		if (store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == -1 ||
-		    !password_verify(r->basic_pass, hash)) {
-			if (err.code != ATR_E_OK && err.code != ATR_E_NOT_FOUND) {
-				resp_err(r, &err);
-				return -1;
-			}
+		int found;
+		if (logins_check(r, r->basic_user) > 0)
+			return -1;
+		found = store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == 0;
+		if (!found && err.code != ATR_E_NOT_FOUND) {
+			resp_err(r, &err);
+			return -1;
+		}
+		if (!password_verify(r->basic_pass, found ? hash : password_dummy_hash) || !found) {
+			logins_failed(r, r->basic_user);
 			atr_warn("failed Basic login for '%s' from %s", r->basic_user,
 			    req_peer(r));
 			resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "atrium/tls.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/datadir.h"
 #include "server/server.h"
 #include "server/server_int.h"
 #include "version.h"
@@ -122,6 +124,37 @@ wakeup_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < LK__COUNT && !lp->draining; k++)
+		if (lp->accept_ev[k] != NULL)
+			event_add(lp->accept_ev[k], NULL);
+}
+
+/* Out of file descriptors: the listening socket stays readable, so stop
+ * watching it for a second instead of spinning (and logging) on it. */
+static void
+accept_pause(struct loop *lp)
+{
+	static _Atomic int64_t last_warned;
+	int64_t now = atr_now_ms(), then = atomic_load(&last_warned);
+	struct timeval second = {1, 0};
+
+	if (now - then >= 10000 && atomic_compare_exchange_strong(&last_warned, &then, now))
+		atr_warn("cannot accept connections: %s (%d open); raise the open files limit "
+			 "(ulimit -n, LimitNOFILE=) or lower max_connections",
+		    strerror(errno), atomic_load(&lp->srv->open_conns));
+	for (int k = 0; k < LK__COUNT; k++)
+		if (lp->accept_ev[k] != NULL)
+			event_del(lp->accept_ev[k]);
+	event_base_once(lp->base, -1, EV_TIMEOUT, accept_resume, lp, &second);
+}
+
+static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct loop *lp = arg;
@@ -138,7 +171,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE)
-				atr_warn("cannot accept a connection: %s", strerror(errno));
+				accept_pause(lp);
 			break;
 		}
 		if (kind == LK__COUNT) {
@@ -167,6 +200,14 @@ loop_listen(struct loop *lp)
 		if (lp->accept_ev[k] != NULL)
 			event_add(lp->accept_ev[k], NULL);
 	}
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_sweep(arg);
 }
 
 static void *
@@ -429,8 +470,21 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atr_log_set_level(level);
 	atomic_store(&srv->max_revision_size, atr_config_int(cfg, "max_revision_size"));
 	atomic_store(&srv->idle_timeout, (int)atr_config_int(cfg, "idle_timeout"));
+	atomic_store(&srv->header_timeout, (int)atr_config_int(cfg, "header_timeout"));
+	atomic_store(&srv->handshake_timeout, (int)atr_config_int(cfg, "handshake_timeout"));
+	atomic_store(&srv->upload_stall_timeout, (int)atr_config_int(cfg, "upload_stall_timeout"));
+	atomic_store(&srv->login_attempts, (int)atr_config_int(cfg, "login_attempts"));
 	atomic_store(&srv->session_hours, (int)atr_config_int(cfg, "session_hours"));
 	atomic_store(&srv->max_connections, (int)atr_config_int(cfg, "max_connections"));
+	{
+		struct rlimit rl;
+		int64_t want = atr_config_int(cfg, "max_connections") + 64;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    (rlim_t)want > rl.rlim_cur)
+			atr_warn("max_connections = %lld needs about %lld open files, but the limit "
+				 "is %llu: raise it (ulimit -n, LimitNOFILE=) or lower max_connections",
+			    (long long)(want - 64), (long long)want, (unsigned long long)rl.rlim_cur);
+	}
 }
 
 static void
@@ -553,7 +607,29 @@ server_apply(struct server *srv, struct atr_err *err)
 	return q.rc;
 }
 
+int
+server_test_apply_on(struct server *srv, struct event_base *base)
+{
+	if ((srv->apply_ev = event_new(base, -1, EV_READ | EV_PERSIST, apply_cb, srv)) == NULL)
+		return -1;
+	return event_add(srv->apply_ev, NULL);
+}
+
 /* ---- lifecycle */
+
+/* Every connection is a descriptor: take the hard limit, not the
+ * usual soft 1024. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			atr_debug("cannot raise the open files limit: %s", strerror(errno));
+	}
+}
 
 static int
 lock_datadir(const char *datadir, struct atr_err *err)
@@ -606,9 +682,14 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
+	/* Whatever the store or a library creates is atriumd's alone. */
+	umask(077);
+	raise_fd_limit();
 	if (atr_mkdirs(datadir, 0700, err) == -1)
 		goto fail;
 	if (lock_datadir(datadir, err) == -1)
+		goto fail;
+	if (datadir_secure(datadir, err) == -1)
 		goto fail;
 	if ((srv->cfg = server_load_config(datadir, overrides, 1, err)) == NULL)
 		goto fail;
@@ -667,6 +748,11 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 			goto fail;
 		}
 		event_add(lp->wakeup, NULL);
+		if ((lp->sweep = event_new(lp->base, -1, EV_PERSIST, sweep_cb, lp)) == NULL) {
+			atr_err_set(err, ATR_E_NOMEM, "cannot create an event loop");
+			goto fail;
+		}
+		event_add(lp->sweep, &(struct timeval){1, 0});
 		if ((lp->sc = store_conn_open(srv->store, err)) == NULL)
 			goto fail;
 	}
@@ -849,6 +935,8 @@ server_free(struct server *srv)
 			conn_free_all(lp);
 		if (lp->drain_timer != NULL)
 			event_free(lp->drain_timer);
+		if (lp->sweep != NULL)
+			event_free(lp->sweep);
 		if (lp->wakeup != NULL)
 			event_free(lp->wakeup);
 		if (lp->base != NULL)

@@ -32,7 +32,7 @@ enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
 #define HANDSHAKE_FAILURES(X)                                                      \
 	X(UNKNOWN_CA, "unknown_ca")   /* the client does not trust our certificate */ \
 	X(PROTOCOL, "protocol")       /* no common version or cipher, or not TLS */   \
-	X(TIMEOUT, "timeout")         /* no handshake within 10 s */                  \
+	X(TIMEOUT, "timeout")         /* not done within handshake_timeout */                  \
 	X(PLAIN_HTTP, "plain_http")   /* plain HTTP sent to a TLS port */             \
 	X(CLOSED, "closed")           /* the client hung up during the handshake */   \
 	X(OTHER, "other")
@@ -64,6 +64,7 @@ struct loop {
 	struct job *done_head, *done_tail;
 	struct event *wakeup;   /* activated when jobs come back */
 	struct event *drain_timer;
+	struct event *sweep;    /* once a second: handshake and header deadlines */
 	struct conn *conns;     /* every open connection, for draining */
 	int nconns;
 	int draining;
@@ -101,6 +102,10 @@ struct server {
 	/* Settings the loops read while running; written on reload. */
 	_Atomic int64_t max_revision_size;
 	_Atomic int idle_timeout;
+	_Atomic int header_timeout;
+	_Atomic int handshake_timeout;
+	_Atomic int upload_stall_timeout;
+	_Atomic int login_attempts;
 	_Atomic int session_hours;
 	_Atomic int max_connections;
 	_Atomic int open_conns;
@@ -108,6 +113,8 @@ struct server {
 
 	/* Counters for /metrics. */
 	_Atomic uint64_t accepted[LK__COUNT];
+	_Atomic uint64_t refused;      /* over max_connections */
+	_Atomic uint64_t timed_out;    /* header or upload deadline missed (408) */
 	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
 	_Atomic uint64_t handshakes, handshakes_resumed;
 	_Atomic uint64_t handshake_failures[HF__COUNT];
@@ -131,6 +138,10 @@ void job_submit(struct server *srv, struct job *j);
  * from the job pool; never from an event loop or the main thread. */
 int server_apply(struct server *srv, struct atr_err *err);
 void loop_post(struct loop *lp, struct job *j);
+/* Test hook (fuzz/fuzz_http.c): lets server_apply() work without
+ * server_run(); the reloads it asks for run on base, which the caller
+ * dispatches. 0, or -1 when out of memory. */
+int server_test_apply_on(struct server *srv, struct event_base *base);
 
 /* conn.c */
 struct sockaddr;
@@ -138,5 +149,7 @@ void conn_accept(struct loop *lp, int fd, enum listener_kind kind,
     const struct sockaddr *sa, int salen);
 void conn_close_idle(struct loop *lp);
 void conn_free_all(struct loop *lp);
+/* Drops connections past their handshake or header deadline (loop thread). */
+void conn_sweep(struct loop *lp);
 
 #endif

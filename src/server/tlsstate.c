@@ -24,6 +24,7 @@
 #include "atrium/tls.h"
 #include "atrium/util.h"
 #include "atrium/x509.h"
+#include "server/datadir.h"
 #include "server/tlsstate.h"
 
 #define MAX_NAMES 64
@@ -354,11 +355,14 @@ keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *s
 	resolve(ts->datadir, atr_config_str(cfg, "tls_keystore"), source, srclen);
 	if (pwfile[0] != '\0') {
 		resolve(ts->datadir, pwfile, pwpath, sizeof(pwpath));
+		if (datadir_check_secret(pwpath, "tls_keystore_password_file", 1, err) == -1)
+			return -1;
 		if ((pw = atr_passfile_read(pwpath, err)) == NULL)
 			return atr_err_prefix(err, "tls_keystore_password_file");
 	} else if ((pw = strdup(atr_config_str(cfg, "tls_keystore_password"))) == NULL) {
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
+	datadir_check_secret(source, "tls_keystore", 0, NULL);
 	if ((ks = atr_ks_load_file(source, pw[0] ? pw : NULL, err)) == NULL) {
 		atr_err_prefix(err, "tls_keystore %s", source);
 		goto out;

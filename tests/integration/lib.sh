@@ -15,7 +15,7 @@ _pids=()
 _failed=0
 
 _cleanup() {
-	local p
+	local rc=$? p
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -23,9 +23,49 @@ _cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null
 	done
+	_scan_logs
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+	[ "$rc" -ne 0 ] && exit "$rc"
+	exit $_failed
 }
 trap _cleanup EXIT
+
+# Every log written under $T (the servers' among them) is checked for
+# sanitizer reports, which fail the test; with ATRIUM_TEST_LOGS set (by
+# tests/run) the logs are kept there, and the secrets this test used are
+# listed for tests/secrets_scan.sh, which checks no log contains them.
+_scan_logs() {
+	local f name keep=${ATRIUM_TEST_LOGS:-} test_name
+	test_name=$(basename "$0" .sh)
+	[ -n "$keep" ] && mkdir -p "$keep/servers" "$keep/secrets"
+	while IFS= read -r -d '' f; do
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|SUMMARY: UndefinedBehaviorSanitizer|: runtime error: ' "$f"; then
+			not_ok "no sanitizer report in $(basename "$f")" \
+				"$(grep -m1 -A12 -E 'ERROR: (Address|Leak)Sanitizer|runtime error: ' "$f")"
+		fi
+		if [ -n "$keep" ]; then
+			name=${f#"$T"/}
+			cp "$f" "$keep/servers/$test_name--${name//\//_}"
+		fi
+	done < <(find "$T" -name '*.log' -type f -print0 2>/dev/null)
+	[ -n "$keep" ] || return 0
+	{
+		cat "$T/.secrets" 2>/dev/null
+		[ -n "${ATRIUM_ADMIN_PASSWORD:-}" ] && echo "$ATRIUM_ADMIN_PASSWORD"
+		# Generated secrets: first admin passwords, keystore passwords,
+		# and the tokens the CLI saved.
+		find "$T" \( -name initial-admin-password -o -name '*.pass' -o -name '*password*' \) \
+			-type f -size -2k -exec head -n1 {} \; 2>/dev/null
+		find "$T" -name session.json -type f -exec python3 -c '
+import json, sys
+for p in sys.argv[1:]:
+    try: print(json.load(open(p)).get("token", ""))
+    except Exception: pass' {} + 2>/dev/null
+	} | awk 'length($0) >= 8' | sort -u >"$keep/secrets/$test_name.txt"
+}
+
+# secret VALUE: a password or token this test uses, never to be logged.
+secret() { printf '%s\n' "$1" >>"$T/.secrets"; }
 
 ok() { echo "ok - $*"; }
 not_ok() {
@@ -121,9 +161,13 @@ api() {
 
 # login_token USER PASSWORD: prints a session token.
 login_token() {
-	curl -sS -X POST -H 'Content-Type: application/json' \
+	local tok
+	secret "$2"
+	tok=$(curl -sS -X POST -H 'Content-Type: application/json' \
 		-d "{\"user\":\"$1\",\"password\":\"$2\"}" "$BASE/api/v1/session" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
+	secret "$tok"
+	echo "$tok"
 }
 
 # json_get JSON EXPR: evaluates a Python expression on j (the parsed JSON).
