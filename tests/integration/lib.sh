@@ -14,8 +14,9 @@ export ATRIUM_HOME=$T/home
 _pids=()
 _failed=0
 
+# _cleanup [STATUS]: the exit trap; STATUS defaults to the script's own.
 _cleanup() {
-	local rc=$? p
+	local rc=${1:-$?} p
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done

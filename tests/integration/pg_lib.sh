@@ -49,7 +49,7 @@ _pg_cleanup() {
 	[ -n "${_pg_own_t:-}" ] && rm -rf "$T"
 }
 if declare -F _cleanup >/dev/null; then
-	trap '_pg_cleanup; _cleanup' EXIT
+	trap '_pg_rc=$?; _pg_cleanup; _cleanup "$_pg_rc"' EXIT
 else
 	trap _pg_cleanup EXIT
 fi
