@@ -13,6 +13,7 @@
 #include "atrium/config.h"
 #include "atrium/log.h"
 #include "server/req_int.h"
+#include "server/check.h"
 #include "server/migrate.h"
 #include "server/server.h"
 #include "server/tlsstate.h"
@@ -47,6 +48,9 @@ usage(FILE *out)
 	    "                      certificate from the local CA (a running server reloads)\n"
 	    "  migrate --to URL    copy the embedded store of DIR into PostgreSQL at URL\n"
 	    "                      (postgresql://...), verifying every revision; re-runnable\n"
+	    "  check               verify the store: every revision's content against its\n"
+	    "                      SHA-256 and size, the database's consistency (exit 0 clean,\n"
+	    "                      1 problems, 2 cannot check); run it with atriumd stopped\n"
 	    "\n"
 	    "First start: the user 'admin' gets the password in ATRIUM_ADMIN_PASSWORD, or a\n"
 	    "generated one written to DIR/initial-admin-password (mode 0600).\n"
@@ -179,6 +183,8 @@ main(int argc, char **argv)
 		atr_config_free(overrides);
 		return reset_tls(datadir);
 	}
+	if (optind + 1 == argc && strcmp(argv[optind], "check") == 0 && migrate_to == NULL)
+		return check_main(datadir, overrides, stdout); /* frees overrides */
 	if (optind + 1 == argc && strcmp(argv[optind], "migrate") == 0)
 		return migrate_main(datadir, migrate_to, overrides); /* frees overrides */
 	if (migrate_to != NULL) {

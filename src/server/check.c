@@ -1,0 +1,718 @@
+/*
+ * `atriumd --data DIR check`: is every acknowledged revision still there,
+ * whole?
+ *
+ * The embedded store is checked underneath the store interface, because
+ * opening it the ordinary way changes it (the schema is created and
+ * unfinished uploads are deleted, the very things worth reporting). The
+ * check reads the layout store_sqlite.c writes: DIR/atrium.db (WAL) and
+ * one file per content under DIR/blobs/XX/SHA256 (XX: the hash's first two
+ * hex digits), uploads in progress under DIR/blobs/tmp/. It opens the
+ * database read-only and holds DIR/atriumd.lock, so nothing changes while
+ * it looks.
+ *
+ * PostgreSQL is checked through the store interface, like the migration's
+ * read-back (migrate.c): every revision is read from the database and
+ * hashed.
+ *
+ * A problem is something an acknowledged revision or the database's own
+ * consistency depends on; garbage a crash leaves behind (content no row
+ * references, unfinished uploads) is only information.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "atrium/util.h"
+#include "server/check.h"
+#include "server/server.h"
+#include "server/store.h"
+
+#define PIECE (1024 * 1024)
+#define ORPHANS_LISTED 20 /* one line each; then a count */
+
+struct chk {
+	FILE *out;
+	unsigned char *buf; /* PIECE bytes for hashing */
+	int problems;
+	int infos;
+	int64_t projects, revisions, blobs, bytes;
+};
+
+/* One content file found under DIR/blobs/XX/. */
+struct blobfile {
+	char sha256[65]; /* its name */
+	char actual[65]; /* what its bytes hash to ("" when unreadable) */
+	int64_t size;
+	int used;        /* some revision row references it */
+};
+
+struct blobs {
+	struct blobfile *v;
+	size_t n, cap;
+};
+
+static void say(struct chk *c, const char *kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void problem(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(struct chk *c, const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(c->out, "%s: ", kind);
+	vfprintf(c->out, fmt, ap);
+	fputc('\n', c->out);
+	fflush(c->out);
+}
+
+static void
+problem(struct chk *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(c, "problem", fmt, ap);
+	va_end(ap);
+	c->problems++;
+}
+
+static void
+info(struct chk *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(c, "info", fmt, ap);
+	va_end(ap);
+	c->infos++;
+}
+
+static int
+is_sha256(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/* Hashes the file at path into hex (65 bytes) and its size into *size.
+ * -1 with errno set when it cannot be read. */
+static int
+hash_file(struct chk *c, const char *path, char *hex, int64_t *size)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char digest[32];
+	int fd, rc = -1, saved;
+	ssize_t got;
+
+	*size = 0;
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		goto out;
+	for (;;) {
+		got = read(fd, c->buf, PIECE);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		EVP_DigestUpdate(md, c->buf, (size_t)got);
+		*size += got;
+	}
+	if (got == 0) {
+		EVP_DigestFinal_ex(md, digest, NULL);
+		atr_hex(digest, sizeof(digest), hex);
+		rc = 0;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+out:
+	saved = errno; /* of open() or read() when rc is -1 */
+	EVP_MD_CTX_free(md);
+	errno = saved;
+	return rc;
+}
+
+static int
+add_blob(struct blobs *b, const struct blobfile *f)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		void *bigger = realloc(b->v, cap * sizeof(*b->v));
+		if (bigger == NULL)
+			return -1;
+		b->v = bigger;
+		b->cap = cap;
+	}
+	b->v[b->n++] = *f;
+	return 0;
+}
+
+static int
+cmp_blob(const void *a, const void *b)
+{
+	return strcmp(((const struct blobfile *)a)->sha256, ((const struct blobfile *)b)->sha256);
+}
+
+/* Reports what is in blobs/tmp: uploads a crash or a stop cut short. */
+static void
+scan_tmp(struct chk *c, const char *dir)
+{
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT)
+			problem(c, "cannot read %s: %s; give the user running the check access to it",
+			    dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			sb.st_size = 0;
+		info(c, "blobs/tmp/%s (%lld bytes): an upload that was never acknowledged (cut short "
+			"by a crash or a stop); harmless, atriumd deletes it when it starts",
+		    de->d_name, (long long)sb.st_size);
+	}
+	closedir(d);
+}
+
+/* Hashes every file of one blobs/XX directory into b. */
+static int
+scan_fanout(struct chk *c, const char *blobdir, const char *xx, struct blobs *b)
+{
+	char dir[4300], path[4600];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", blobdir, xx) >= sizeof(dir))
+		return 0; /* cannot happen: blobdir is at most 4199 bytes */
+	if ((d = opendir(dir)) == NULL) {
+		problem(c, "cannot read %s: %s; give the user running the check access to it", dir,
+		    strerror(errno));
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct blobfile f;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue; /* cannot happen: names are at most 255 bytes */
+		if (lstat(path, &sb) == -1 || !S_ISREG(sb.st_mode) || !is_sha256(de->d_name) ||
+		    strncmp(de->d_name, xx, 2) != 0) {
+			info(c, "blobs/%s/%s is not content atriumd wrote (not a file named by its "
+				"SHA-256 under its first two digits); atriumd ignores it",
+			    xx, de->d_name);
+			continue;
+		}
+		memset(&f, 0, sizeof(f));
+		memcpy(f.sha256, de->d_name, 65); /* is_sha256(): 64 digits and a NUL */
+		if (hash_file(c, path, f.actual, &f.size) == -1) {
+			problem(c, "cannot read blobs/%s/%s: %s; give the user running the check "
+				   "access to it (or restore it from a backup)",
+			    xx, de->d_name, strerror(errno));
+			f.actual[0] = '\0';
+		}
+		if (add_blob(b, &f) == -1) {
+			closedir(d);
+			return -1;
+		}
+		c->blobs++;
+		c->bytes += f.size;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Hashes every content file under DIR/blobs, sorted by name into b. */
+static int
+scan_blobs(struct chk *c, const char *datadir, struct blobs *b)
+{
+	char blobdir[4200], tmp[4300];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(blobdir, sizeof(blobdir), "%s/blobs", datadir);
+	if ((d = opendir(blobdir)) == NULL) {
+		if (errno != ENOENT)
+			problem(c, "cannot read %s: %s; give the user running the check access to it",
+			    blobdir, strerror(errno));
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (strcmp(n, "tmp") == 0) {
+			snprintf(tmp, sizeof(tmp), "%s/tmp", blobdir);
+			scan_tmp(c, tmp);
+		} else if (strlen(n) == 2 && strspn(n, "0123456789abcdef") == 2) {
+			if (scan_fanout(c, blobdir, n, b) == -1) {
+				closedir(d);
+				return -1;
+			}
+		} else {
+			info(c, "blobs/%s is not something atriumd wrote; atriumd ignores it", n);
+		}
+	}
+	closedir(d);
+	if (b->n > 0)
+		qsort(b->v, b->n, sizeof(*b->v), cmp_blob);
+	return 0;
+}
+
+/* Runs a pragma whose rows are problems unless it answers the single row
+ * "ok" (integrity_check) or nothing (foreign_key_check). */
+static int
+pragma_integrity(struct chk *c, sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *msg = (const char *)sqlite3_column_text(s, 0);
+		if (msg != NULL && strcmp(msg, "ok") == 0)
+			continue;
+		problem(c, "atrium.db: SQLite integrity check: %s; restore atrium.db from a backup "
+			   "(or copy what is readable out with sqlite3's .recover)",
+		    msg != NULL ? msg : "?");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+pragma_foreign_keys(struct chk *c, sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(s, 0);
+		const char *parent = (const char *)sqlite3_column_text(s, 2);
+		problem(c, "atrium.db: a row of %s (rowid %lld) refers to a missing row of %s; "
+			   "restore atrium.db from a backup, or delete that row with sqlite3 while "
+			   "atriumd is stopped",
+		    table != NULL ? table : "?", (long long)sqlite3_column_int64(s, 1),
+		    parent != NULL ? parent : "?");
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Each project's revisions must be numbered 1..head with no gap. */
+static int
+check_heads(struct chk *c, sqlite3 *db)
+{
+	static const char sql[] =
+	    "SELECT p.name, p.head, count(r.number), coalesce(min(r.number), 0),"
+	    " coalesce(max(r.number), 0) FROM projects p LEFT JOIN revisions r"
+	    " ON r.project_id = p.id GROUP BY p.id ORDER BY p.name";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		int64_t head = sqlite3_column_int64(s, 1), n = sqlite3_column_int64(s, 2);
+		int64_t lo = sqlite3_column_int64(s, 3), hi = sqlite3_column_int64(s, 4);
+		c->projects++;
+		if (n == head && hi == head && (n == 0 || lo == 1))
+			continue;
+		problem(c, "project '%s': its head is %lld but it has %lld revision rows numbered "
+			   "%lld..%lld; restore atrium.db from a backup",
+		    name != NULL ? name : "?", (long long)head, (long long)n, (long long)lo,
+		    (long long)hi);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Every revision row against the content files in b. */
+static int
+check_revisions(struct chk *c, sqlite3 *db, struct blobs *b)
+{
+	static const char sql[] =
+	    "SELECT coalesce(p.name, '#' || r.project_id), r.number, r.size, r.sha256"
+	    " FROM revisions r LEFT JOIN projects p ON p.id = r.project_id"
+	    " ORDER BY p.name, r.number";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		const char *sha = (const char *)sqlite3_column_text(s, 3);
+		long long num = (long long)sqlite3_column_int64(s, 1);
+		int64_t size = sqlite3_column_int64(s, 2);
+		struct blobfile key, *f;
+
+		c->revisions++;
+		if (name == NULL)
+			name = "?";
+		if (sha == NULL || !is_sha256(sha)) {
+			problem(c, "project '%s' revision %lld: its recorded SHA-256 '%s' is not one; "
+				   "restore atrium.db from a backup",
+			    name, num, sha != NULL ? sha : "");
+			continue;
+		}
+		snprintf(key.sha256, sizeof(key.sha256), "%s", sha);
+		f = b->n > 0 ? bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_blob) : NULL;
+		if (f == NULL) {
+			problem(c, "project '%s' revision %lld: its content blobs/%.2s/%s is missing; "
+				   "restore that file from a backup (the revision cannot be read)",
+			    name, num, sha, sha);
+			continue;
+		}
+		f->used = 1;
+		if (f->actual[0] == '\0')
+			continue; /* unreadable: reported with the file */
+		if (strcmp(f->actual, sha) != 0) {
+			problem(c, "project '%s' revision %lld: its content blobs/%.2s/%s is damaged "
+				   "(%lld bytes hashing to %s); restore that file from a backup",
+			    name, num, sha, sha, (long long)f->size, f->actual);
+		} else if (f->size != size) {
+			problem(c, "project '%s' revision %lld: its row records %lld bytes but its "
+				   "content blobs/%.2s/%s has %lld; restore atrium.db from a backup",
+			    name, num, (long long)size, sha, sha, (long long)f->size);
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Content files no revision uses: what a crash between the blob and its
+ * row leaves, or a removed project's content another remover missed. */
+static void
+report_orphans(struct chk *c, const struct blobs *b)
+{
+	int64_t n = 0, bytes = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct blobfile *f = &b->v[i];
+		if (f->used)
+			continue;
+		n++;
+		bytes += f->size;
+		if (n > ORPHANS_LISTED)
+			continue;
+		info(c, "blobs/%.2s/%s (%lld bytes%s) is used by no revision: content of a commit "
+			"that was never acknowledged; harmless, and it may be deleted while atriumd is "
+			"stopped",
+		    f->sha256, f->sha256, (long long)f->size,
+		    f->actual[0] != '\0' && strcmp(f->actual, f->sha256) != 0 ? ", damaged" : "");
+	}
+	if (n > ORPHANS_LISTED)
+		info(c, "... and %lld more such files", (long long)(n - ORPHANS_LISTED));
+	if (n > 0)
+		info(c, "%lld content file(s) (%lld bytes) used by no revision", (long long)n,
+		    (long long)bytes);
+}
+
+/* Holds DIR/atriumd.lock so that no atriumd serves DIR during the check:
+ * its fd; -1 (said on stderr) when one does; -2 when DIR has no lock file
+ * (no atriumd ever served it: a copied store), which is not created, so
+ * that the check writes nothing. */
+static int
+lock_datadir(const char *datadir)
+{
+	char path[4200], pid[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/atriumd.lock", datadir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return -2; /* never served: nothing to lock against */
+		fprintf(stderr, "atriumd: check: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	n = read(fd, pid, sizeof(pid) - 1);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	fprintf(stderr, "atriumd: check: atriumd is running on %s (pid %s); stop it first (kill "
+			"-TERM %s), so that the store stands still while it is checked\n",
+	    datadir, pid[0] ? pid : "?", pid[0] ? pid : "PID");
+	close(fd);
+	return -1;
+}
+
+static int
+check_sqlite(struct chk *c, const char *datadir)
+{
+	struct blobs b = {0};
+	char path[4200];
+	sqlite3 *db = NULL;
+	int lockfd, rc = 2;
+
+	snprintf(path, sizeof(path), "%s/atrium.db", datadir);
+	if (access(path, F_OK) == -1) {
+		fprintf(stderr, "atriumd: check: %s: %s; --data must name the data directory of an "
+				"atriumd\n",
+		    path, strerror(errno));
+		return 2;
+	}
+	if ((lockfd = lock_datadir(datadir)) == -1)
+		return 2;
+	/* Read-only: no checkpoint, no schema, nothing written to DIR. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "atriumd: check: cannot open %s: %s\n", path,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	fprintf(c->out, "checking sqlite %s and the content in %s/blobs\n", path, datadir);
+	fflush(c->out);
+	/* One read transaction: every query sees the same state. */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    pragma_integrity(c, db) == -1 || pragma_foreign_keys(c, db) == -1 ||
+	    check_heads(c, db) == -1) {
+		fprintf(stderr, "atriumd: check: %s: %s; restore atrium.db from a backup\n", path,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	if (scan_blobs(c, datadir, &b) == -1) {
+		fprintf(stderr, "atriumd: check: out of memory\n");
+		goto out;
+	}
+	if (check_revisions(c, db, &b) == -1) {
+		fprintf(stderr, "atriumd: check: %s: %s; restore atrium.db from a backup\n", path,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	report_orphans(c, &b);
+	rc = 0;
+out:
+	sqlite3_close_v2(db);
+	free(b.v);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}
+
+/* ---- PostgreSQL, through the store interface */
+
+struct names {
+	char (*v)[STORE_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static int
+each_project(const struct store_project *p, void *arg)
+{
+	struct names *n = arg;
+
+	if (n->n == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 64;
+		void *bigger = realloc(n->v, cap * sizeof(*n->v));
+		if (bigger == NULL)
+			return 1;
+		n->v = bigger;
+		n->cap = cap;
+	}
+	snprintf(n->v[n->n++], sizeof(n->v[0]), "%s", p->name);
+	return 0;
+}
+
+/* Reads revision r of project back and hashes it. */
+static void
+check_pg_revision(struct chk *c, struct store_conn *sc, const char *project,
+    const struct store_revision *r)
+{
+	struct store_blob_reader *rd;
+	struct atr_err err;
+	EVP_MD_CTX *md;
+	unsigned char digest[32];
+	char sha[65];
+	int64_t off = 0, got = 0;
+
+	if ((rd = store_blob_reader_open(sc, r->sha256, r->size, &err)) == NULL) {
+		problem(c, "project '%s' revision %lld: %s; restore the database from a backup", project,
+		    (long long)r->number, atr_err_msg(&err));
+		return;
+	}
+	if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		store_blob_reader_close(rd);
+		problem(c, "project '%s' revision %lld: out of memory", project, (long long)r->number);
+		return;
+	}
+	while (off < r->size && (got = store_blob_read(rd, sc, c->buf, PIECE, off, &err)) > 0) {
+		EVP_DigestUpdate(md, c->buf, (size_t)got);
+		off += got;
+	}
+	EVP_DigestFinal_ex(md, digest, NULL);
+	EVP_MD_CTX_free(md);
+	store_blob_reader_close(rd);
+	atr_hex(digest, sizeof(digest), sha);
+	c->revisions++;
+	c->bytes += off;
+	if (got < 0)
+		problem(c, "project '%s' revision %lld: reading its content: %s; restore the "
+			   "database from a backup",
+		    project, (long long)r->number, atr_err_msg(&err));
+	else if (off != r->size || strcmp(sha, r->sha256) != 0)
+		problem(c, "project '%s' revision %lld: its content is damaged (%lld of %lld bytes, "
+			   "hashing to %s instead of %s); restore the database from a backup",
+		    project, (long long)r->number, (long long)off, (long long)r->size, sha,
+		    r->sha256);
+}
+
+static int
+check_pg(struct chk *c, const struct atr_config *cfg0, const char *datadir)
+{
+	struct atr_config *cfg = atr_config_dup(cfg0);
+	struct names projects = {0};
+	struct store *st = NULL;
+	struct store_conn *sc = NULL;
+	struct store_revision *r = malloc(sizeof(*r));
+	struct store_project p;
+	struct atr_err err;
+	int rc = 2;
+
+	atr_err_clear(&err);
+	if (cfg == NULL || r == NULL) {
+		fprintf(stderr, "atriumd: check: out of memory\n");
+		goto out;
+	}
+	/* Read the database itself, not this node's copy of it. */
+	if (atr_config_set(cfg, "database_cache_size", "0", "check", &err) == -1 ||
+	    (st = store_open(cfg, datadir, &err)) == NULL ||
+	    (sc = store_conn_open(st, &err)) == NULL) {
+		fprintf(stderr, "atriumd: check: %s\n", atr_err_msg(&err));
+		goto out;
+	}
+	fprintf(c->out, "checking %s (every revision read back and hashed)\n", store_describe(st));
+	fflush(c->out);
+	if (store_project_list(sc, each_project, &projects, &err) == -1) {
+		fprintf(stderr, "atriumd: check: cannot list the projects: %s\n", atr_err_msg(&err));
+		goto out;
+	}
+	for (size_t i = 0; i < projects.n; i++) {
+		const char *name = projects.v[i];
+		if (store_project_get(sc, name, &p, &err) == -1) {
+			if (err.code != ATR_E_NOT_FOUND) /* else deleted meanwhile */
+				problem(c, "project '%s': %s", name, atr_err_msg(&err));
+			continue;
+		}
+		c->projects++;
+		for (int64_t n = 1; n <= p.head; n++) {
+			if (store_revision_get(sc, name, n, r, &err) == 0)
+				check_pg_revision(c, sc, name, r);
+			else if (store_project_get(sc, name, &p, &err) == 0)
+				problem(c, "project '%s': revision %lld of %lld is missing; restore the "
+					   "database from a backup",
+				    name, (long long)n, (long long)p.head);
+		}
+	}
+	rc = 0;
+out:
+	free(projects.v);
+	free(r);
+	store_conn_close(sc);
+	store_close(st);
+	atr_config_free(cfg);
+	return rc;
+}
+
+static struct atr_config *
+load_config(const char *datadir, const struct atr_config *overrides, struct atr_err *err)
+{
+	struct atr_config *cfg = server_load_config(datadir, overrides, 0, err);
+
+	if (cfg != NULL || err->code != ATR_E_NOT_FOUND)
+		return cfg;
+	/* No atrium.conf: defaults, environment and flags. */
+	if ((cfg = atr_config_new()) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	if (atr_config_load_env(cfg, err) == -1 || atr_config_merge(cfg, overrides, err) == -1) {
+		atr_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+int
+check_main(const char *datadir, struct atr_config *overrides, FILE *out)
+{
+	struct chk c;
+	struct atr_config *cfg = NULL;
+	struct atr_err err;
+	struct stat sb;
+	int rc = 2, pg;
+
+	memset(&c, 0, sizeof(c));
+	c.out = out;
+	atr_err_clear(&err);
+	if (datadir == NULL) {
+		fprintf(stderr, "atriumd: usage: atriumd --data DIR check\n");
+		goto out;
+	}
+	errno = 0;
+	if (stat(datadir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "atriumd: check: %s is not a directory%s%s\n", datadir,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		goto out;
+	}
+	if ((cfg = load_config(datadir, overrides, &err)) == NULL) {
+		fprintf(stderr, "atriumd: check: %s\n", atr_err_msg(&err));
+		goto out;
+	}
+	if ((c.buf = malloc(PIECE)) == NULL) {
+		fprintf(stderr, "atriumd: check: out of memory\n");
+		goto out;
+	}
+	pg = strcmp(atr_config_str(cfg, "database"), "sqlite") != 0;
+	if ((rc = pg ? check_pg(&c, cfg, datadir) : check_sqlite(&c, datadir)) != 0)
+		goto out;
+	if (c.problems > 0) {
+		fprintf(out, "%d problem(s) found (%lld projects, %lld revisions checked)\n",
+		    c.problems, (long long)c.projects, (long long)c.revisions);
+		rc = 1;
+	} else if (pg) {
+		fprintf(out, "store is clean: %lld projects, %lld revisions (%.1f MiB) verified\n",
+		    (long long)c.projects, (long long)c.revisions, (double)c.bytes / (1024.0 * 1024));
+	} else {
+		fprintf(out, "store is clean: %lld projects, %lld revisions, %lld blobs (%.1f MiB) "
+			     "verified%s\n",
+		    (long long)c.projects, (long long)c.revisions, (long long)c.blobs,
+		    (double)c.bytes / (1024.0 * 1024), c.infos > 0 ? "; see the info lines above" : "");
+	}
+out:
+	free(c.buf);
+	atr_config_free(cfg);
+	atr_config_free(overrides);
+	return rc;
+}
