@@ -4,8 +4,9 @@
 #   make run        install missing packages, build, start atriumd on ./atrium-data
 #   make check      install missing packages, build (release + sanitizers), run every test
 #   make bench      benchmarks beside their peers; results in docs/benchmarks.md
+#   make soak       the crash test, 100 rounds (CRASH_ROUNDS) with the release build
 #   make asan       build/asan/: the same binaries with ASan + UBSan
-#   make fuzz       libFuzzer targets in build/fuzz/ (clang)
+#   make fuzz       libFuzzer targets in build/fuzz/ (clang), FUZZ_SECONDS (60) each
 #   make clean
 #
 # Sources are found by wildcard: a new file in src/lib, src/server, src/cli or
@@ -28,8 +29,14 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 GEN_WEB  := build/gen/web_assets.c
 
-.PHONY: all asan run check bench fuzz clean install-deps
-all: build/atriumd build/atrium
+.PHONY: all asan run check bench soak fuzz fuzz-build clean install-deps
+all: build/atriumd build/atrium build/loadgen
+
+# The load generator of bench/load.sh and tests/integration/load_smoke.sh
+# (release flags; not under build/bench/, which bench/run empties).
+build/loadgen: bench/loadgen.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(PKG_LIBS)
 
 # The admin console's files, embedded into atriumd at build time.
 $(GEN_WEB): $(WEB_FILES) scripts/embed-web
@@ -77,7 +84,7 @@ run:
 
 check:
 	scripts/install-deps
-	$(MAKE) all asan fuzz
+	$(MAKE) all asan fuzz-build
 	tests/run
 
 bench:
@@ -85,12 +92,36 @@ bench:
 	$(MAKE) all
 	bench/run
 
+# kill -9 during 200 concurrent commits, restart, verify: docs/crash-test.md.
+soak:
+	scripts/install-deps
+	$(MAKE) all
+	@mkdir -p build/test-logs
+	{ ATRIUMD=$(CURDIR)/build/atriumd ATRIUM=$(CURDIR)/build/atrium \
+	  CRASH_ROUNDS=$${CRASH_ROUNDS:-100} bash tests/integration/crash_test.sh; \
+	  echo $$? >build/test-logs/soak.rc; } 2>&1 | tee build/test-logs/soak.log
+	@exit $$(cat build/test-logs/soak.rc)
+
+# libFuzzer targets (clang): `make fuzz-build` builds them (make check runs
+# short rounds and replays fuzz/regressions/); `make fuzz` runs each for
+# FUZZ_SECONDS from its seed corpus. See docs/fuzzing.md.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-fuzz: $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
-build/fuzz/%: fuzz/%.c $(LIB_SRC)
+FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -Iinclude -Isrc -Ibuild/gen $(PKG_CFLAGS)
+FUZZ_HDRS := $(wildcard include/atrium/*.h src/lib/*.h)
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(FUZZ_HDRS)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	  -Iinclude -Isrc $(PKG_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+	$(FUZZ_CC) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+# The HTTP target runs the server's own code: every server source but main.c.
+build/fuzz/fuzz_http: fuzz/fuzz_http.c $(LIB_SRC) $(SRV_SRC) $(GEN_WEB) $(FUZZ_HDRS) \
+    $(wildcard src/server/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -o $@ $< $(LIB_SRC) $(SRV_SRC) $(GEN_WEB) $(PKG_LIBS)
 
 clean:
 	rm -rf build

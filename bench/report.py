@@ -358,6 +358,178 @@ if "pg_rc" in meta:
         w("```")
     w("")
 
+# ------------------------------------------------------------------ issue part 4: load test
+LOAD_SUMMARY = None
+if "load_rc" in meta:
+    w("## Issue part 4: load test (`bench/load.sh`)")
+    w("")
+    lj_path = os.path.join(res_dir, "load.json")
+    if meta["load_rc"] == "missing":
+        w("`bench/load.sh` or `build/loadgen` is missing (`make` builds the load generator): no figures.")
+        w("")
+    elif not os.path.exists(lj_path):
+        w(f"`bench/load.sh` failed before the load generator wrote its figures (exit status {meta['load_rc']}); "
+          "see `build/bench/raw/load.log`.")
+        w("")
+    else:
+        import json as _json
+        with open(lj_path) as f:
+            lj = _json.load(f)
+        kinds = lj.get("kinds", {})
+        mix = lj.get("mix", {})
+        kib = lambda b: fmt(num(b) / 1024, 0) if num(b) is not None else "?"
+        mib = lambda kb: fmt(num(kb) / 1024, 1) if num(kb) is not None else "?"
+        checks = {k[len("load_check_"):]: v for k, v in meta.items() if k.startswith("load_check_")}
+        failed = [k for k, v in checks.items() if not v.startswith("ok")]
+        load_row = runs("load", "atriumd")
+        srv_us = None
+        if load_row and num(load_row[0]["units"]):
+            srv_us = num(load_row[0]["server_cpu_s"]) * 1e6 / num(load_row[0]["units"])
+        clients = meta.get("load_clients", "?")
+        w(f"{clients} clients, each on its own keep-alive TLS connection (`build/loadgen`, C, one thread, "
+          f"libevent + OpenSSL; the server's certificate verified against its local CA; connections opened over "
+          f"{meta.get('load_ramp', '?')} s), ran for {meta.get('load_duration', '?')} s against one atriumd "
+          "(release build, SQLite store, default settings), each in a closed loop of operations picked at random "
+          f"by weight: log in (then log out of the previous session) {mix.get('login', '?')}, list the projects "
+          f"{mix.get('projects', '?')}, read a project {mix.get('project', '?')}, list its revisions "
+          f"{mix.get('revisions', '?')}, commit {mix.get('commit', '?')} (`POST .../revisions?base=HEAD` with "
+          f"`Expect: 100-continue`, {kib(lj.get('min_size'))}-{kib(lj.get('max_size'))} KiB of new content, "
+          "log-uniform; a 409 on a stale base is expected: the head comes from the answer and the commit is "
+          f"retried, up to {lj.get('retries', '?')} times), check out {mix.get('checkout', '?')} (revision "
+          "metadata, then the content, whose SHA-256 must match the metadata, the ETag and, for a revision the run "
+          f"committed, the SHA-256 acknowledged by the 201), take and release a lock {mix.get('lock', '?')}; "
+          f"{meta.get('load_users', '?')} users, {meta.get('load_projects', '?')} projects; think time "
+          f"{meta.get('load_think_ms', '0')} ms. Figures cover the answers received from "
+          f"{fmt(num(lj.get('window_start_s')), 1)} s (warm-up of {meta.get('load_warmup', '?')} s over and every "
+          f"client logged in) to {fmt(num(lj.get('duration_s')), 0)} s: {fmt(num(lj.get('measured_s')), 1)} s.")
+        w("")
+        w(f"**{'All checks passed' if not failed else 'FAILED: ' + ', '.join(failed)}.**")
+        w("")
+        w("| check | result |")
+        w("| --- | --- |")
+        labels = {"figures": "answers in the measured window",
+                  "errors": "unexpected errors (any status but 409 on a stale base or a held lock, a connection "
+                            "error, a timeout, a wrong SHA-256)",
+                  "lost": "lost revisions: every acknowledged revision read back after the load",
+                  "restart": "lost revisions after SIGTERM and a restart on the same data",
+                  "alive": "atriumd alive at the end of the load",
+                  "server_log": "ERROR lines in atriumd's log",
+                  "rss_flat": "RSS flat after the warm-up (end of the load vs half-way through it)"}
+        for k in ("figures", "errors", "lost", "restart", "alive", "server_log", "rss_flat"):
+            if k in checks:
+                v = checks[k]
+                ok = v.startswith("ok")
+                w(f"| {labels[k]} | {'ok' if ok else '**FAILED**'}: {v.split(': ', 1)[-1]} |")
+        w("")
+        w("| figure | value |")
+        w("| --- | ---: |")
+        w(f"| requests/s (measured window, all kinds) | {fmt(num(lj.get('rps')), 0)} |")
+        w(f"| latency p50 / p90 / p99 / p99.9 / max, all requests | {fmt(num(lj.get('p50_ms')), 1)} / "
+          f"{fmt(num(lj.get('p90_ms')), 1)} / {fmt(num(lj.get('p99_ms')), 1)} / {fmt(num(lj.get('p999_ms')), 1)} / "
+          f"{fmt(num(lj.get('max_ms')), 1)} ms |")
+        w(f"| peak RSS during the load (VmRSS, sampled every second) | {mib(meta.get('load_rss_peak_kb'))} MiB |")
+        w(f"| RSS at the end of the warm-up ({meta.get('load_warmup', '?')} s) → half-way "
+          f"({meta.get('load_rss_from_s', '?')} s) → at the end of the load | {mib(meta.get('load_rss_warm_kb'))} → "
+          f"{mib(meta.get('load_rss_mid_kb'))} → {mib(meta.get('load_rss_end_kb'))} MiB (second half: "
+          f"{meta.get('load_rss_growth_pct', '?')} %, least-squares slope {meta.get('load_rss_slope_kb_s', '?')} kB/s) |")
+        w(f"| RSS before the load (idle, users and projects made) | {mib(meta.get('load_rss_before_kb'))} MiB |")
+        w(f"| VmHWM at the end (the read-back of every revision included) | {mib(meta.get('load_hwm_kb'))} MiB |")
+        w(f"| server CPU per request (whole run: warm-up, logins and read-back included) | "
+          f"{fmt(srv_us, 0) if srv_us else 'n/a'} µs |")
+        w(f"| first logins: {clients} at once (scrypt on the job pool); every client in after | "
+          f"{fmt(num(lj.get('all_logged_in_s')), 1)} s (p50 {fmt(num(lj.get('first_login_p50_ms')), 0)} ms, "
+          f"p99 {fmt(num(lj.get('first_login_p99_ms')), 0)} ms) |")
+        w(f"| commits acknowledged / 409 on a stale base / given up after {lj.get('retries', '?')} retries | "
+          f"{lj.get('commits', 0):,} / {lj.get('conflicts', 0):,} / {lj.get('gave_up', 0):,} |")
+        w(f"| checkouts verified (SHA-256) / locks taken / locks busy (409) | {lj.get('checkouts', 0):,} / "
+          f"{lj.get('locks_taken', 0):,} / {lj.get('locks_busy', 0):,} |")
+        w(f"| TLS connections opened (resumed) / closed by the server after an answer / failed | "
+          f"{lj.get('connections', 0):,} ({lj.get('resumed', 0):,}) / {lj.get('server_closes', 0):,} / "
+          f"{lj.get('connect_failed', 0):,} |")
+        w(f"| acknowledged revisions read back: after the load / after a restart | {lj.get('verified', 0):,} of "
+          f"{lj.get('acknowledged', 0):,} / {meta.get('load_restart_verified', 'n/a')} |")
+        w(f"| traffic up / down | {fmt(lj.get('bytes_up', 0) / 1e6, 0)} / {fmt(lj.get('bytes_down', 0) / 1e6, 0)} MB |")
+        w("")
+        w("Per request (measured window; statuses over the whole run):")
+        w("")
+        w("| request | answers | per s | p50 ms | p99 ms | max ms | statuses |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        win = num(lj.get("measured_s")) or 0
+        for k, v in kinds.items():
+            sts = ", ".join(f"{s} × {n:,}" for s, n in v.get("status", {}).items())
+            if k == "verify":
+                w(f"| verify (read-back after the load, not timed) | {v['count']:,} | | | | | {sts} |")
+                continue
+            w(f"| {k} | {v['count']:,} | {fmt(v['measured'] / win, 1) if win > 0 else 'n/a'} | "
+              f"{fmt(v['p50_ms'], 2)} | {fmt(v['p99_ms'], 1)} | {fmt(v['max_ms'], 1)} | {sts} |")
+        w("")
+        rss_path = os.path.join(res_dir, "load-rss.tsv")
+        if os.path.exists(rss_path):
+            with open(rss_path, newline="") as f:
+                series = [(num(r["t_s"]), num(r["rss_kb"]), num(r["fds"]))
+                          for r in csv.DictReader(f, delimiter="\t")]
+            series = [s for s in series if s[0] is not None and s[1] is not None]
+            picked, nxt = [], 0.0
+            for t, r, fds in series:
+                if t >= nxt:
+                    picked.append((t, r, fds))
+                    nxt = (int(t / 5) + 1) * 5
+            if series and picked[-1] is not series[-1]:
+                picked.append(series[-1])
+            w("atriumd's RSS during the run (every ~5 s; t from the start of the load generator, load until "
+              f"{meta.get('load_duration', '?')} s, then the read-back; fds = open descriptors):")
+            w("")
+            w("| t (s) | " + " | ".join(fmt(t, 0) for t, _, _ in picked) + " |")
+            w("| --- | " + " | ".join("---:" for _ in picked) + " |")
+            w("| RSS (MiB) | " + " | ".join(fmt(r / 1024, 1) for _, r, _ in picked) + " |")
+            w("| fds | " + " | ".join(fmt(x, 0) if x is not None else "?" for _, _, x in picked) + " |")
+            w("")
+        loop_kinds = ("projects", "project", "revisions", "revision", "content", "lock", "unlock", "logout")
+        loop_p50 = [kinds[k]["p50_ms"] for k in loop_kinds if k in kinds and kinds[k].get("measured")]
+        loop_p99 = [kinds[k]["p99_ms"] for k in loop_kinds if k in kinds and kinds[k].get("measured")]
+        w("Reading it:")
+        w("")
+        w(f"- The loop is closed: a client sends its next request as soon as it has the answer, so the "
+          f"{clients} clients keep the server saturated and the latency is mostly queueing: by Little's law "
+          f"the mean latency is about clients / throughput ({clients} / {fmt(num(lj.get('rps')), 0)} req/s ≈ "
+          f"{fmt(num(clients) / num(lj.get('rps')) * 1000, 0) if num(clients) and num(lj.get('rps')) else '?'} ms). "
+          f"Requests answered on the event loop (listings, metadata, content of a few KiB, locks) have medians of "
+          f"{fmt(min(loop_p50), 1) if loop_p50 else '?'}-{fmt(max(loop_p50), 1) if loop_p50 else '?'} ms (p99 up to "
+          f"{fmt(max(loop_p99), 0) if loop_p99 else '?'} ms); commits and logins wait for the job pool "
+          "(`store_threads`, 4), where every commit fsyncs its content, its directory and the SQLite WAL, and "
+          "every login runs scrypt. Lock changes and logouts are SQLite write transactions run on the event "
+          "loop itself: while one waits for the database's write lock or its fsync, the other connections of "
+          "that loop wait too.")
+        w("- The 409s are the test working as meant: many clients commit to the same project on the same base; "
+          "the first wins, the others get 409 with the new head and retry. A commit refused before its upload "
+          "(stale base seen by the begin step) gets its 409 at once and the server closes that connection (the "
+          "client sent `Expect: 100-continue` and no body); a commit whose base went stale while it was "
+          "uploading is refused after the upload, on a connection that stays open. Reconnections resume the TLS "
+          f"session. In this run {max(lj.get('conflicts', 0) - lj.get('server_closes', 0), 0):,} of the "
+          f"{lj.get('conflicts', 0):,} 409s came after the upload, i.e. after the server had hashed and fsynced "
+          "content it then refused.")
+        w("- The first logins of all clients at once are slow by design (scrypt, N=16384, ~30 ms of CPU each, on "
+          "2 cores): the measured window starts only when every client is in. Memory warms up for longer: only "
+          "after the logins do all clients run every kind of request (TLS buffers, allocator arenas, SQLite "
+          "caches), so RSS flatness is judged over the second half of the load. The RSS before the load is mostly "
+          "scrypt's 16 MiB working memory kept by the allocator in each job-pool thread's arena (bounded by "
+          "`store_threads`), not connections.")
+        if load_row:
+            r0 = load_row[0]
+            w(f"- The machine is shared: during the load the other processes on it used {r0['other_s']} core-s of "
+              f"the {fmt(num(r0['wall_s']) * NPROC, 0)} available (server {r0['server_cpu_s']}, load generator "
+              f"{r0['client_cpu_s']}). The kernel schedules by session (`sched_autogroup_enabled`), so another "
+              "session's work gets an equal share of the CPU even at nice 19; throughput, latency and the length of "
+              "the first-login storm move with that, the checks do not.")
+        w("")
+        LOAD_SUMMARY = (f"Issue part 4 (load test): {clients} TLS clients for {meta.get('load_duration', '?')} s: "
+                        f"{lj.get('unexpected', '?')} unexpected errors, {lj.get('lost', '?')} lost revisions "
+                        f"({lj.get('verified', 0):,} of {lj.get('acknowledged', 0):,} acknowledged read back), "
+                        f"{fmt(num(lj.get('rps')), 0)} requests/s, p50 {fmt(num(lj.get('p50_ms')), 0)} ms, p99 "
+                        f"{fmt(num(lj.get('p99_ms')), 0)} ms, peak RSS {mib(meta.get('load_rss_peak_kb'))} MiB, RSS "
+                        f"{meta.get('load_rss_growth_pct', '?')} % over the second half of the load; "
+                        f"{'all checks passed' if not failed else '**checks FAILED: ' + ', '.join(failed) + '**'}.")
+
 # ------------------------------------------------------------------ noise
 w("## Noise")
 w("")
@@ -449,6 +621,10 @@ if ka[0] and ka[1]:
                    f"{ratio(stat('checkout_plain', 'atriumd', 'us')[0], stat('checkout_plain', 'nginx', 'us')[0])}x "
                    "nginx's CPU (details below).")
     summary.append("")
+if LOAD_SUMMARY:
+    if not summary:
+        summary += ["## Summary", ""]
+    summary += [LOAD_SUMMARY, ""]
 lines[SUMMARY_AT:SUMMARY_AT] = summary
 
 with open(out_path, "w") as f:
