@@ -376,6 +376,16 @@ api_revision_commit(struct req *r)
 	}
 	if ((w = req_take_upload(r)) == NULL)
 		return resp_error(r, ATR_E_INTERNAL, "the upload was lost");
+	/* Someone committed during the upload: refuse before paying for the
+	 * fsync of content that would be refused anyway. The commit below
+	 * still decides races that start after this look. */
+	{
+		struct store_project p;
+		if (store_project_get(req_store(r), name, &p, &err) == 0 && p.head != base) {
+			store_blob_abort(w);
+			return conflict(r, name, base, &p.last);
+		}
+	}
 	size = store_blob_written(w);
 	if (store_blob_finish(w, req_store(r), sha256, &err) == -1) {
 		atr_error("storing a revision of '%s' failed: %s", name, atr_err_msg(&err));

@@ -791,11 +791,14 @@ bulk_end(struct conn *c, const unsigned char *rest, size_t len)
 {
 	event_free(c->bulk);
 	c->bulk = NULL;
-	if (c->bev == NULL)
-		return;
-	if (len > 0)
-		evbuffer_prepend(bufferevent_get_input(c->bev), rest, len);
-	bufferevent_enable(c->bev, EV_READ);
+	if (c->bev != NULL) {
+		if (len > 0)
+			evbuffer_prepend(bufferevent_get_input(c->bev), rest, len);
+		bufferevent_enable(c->bev, EV_READ);
+	}
+	/* 256 KiB: not kept for the life of a keep-alive connection. */
+	free(c->bulkbuf);
+	c->bulkbuf = NULL;
 }
 
 /*

@@ -3,8 +3,9 @@
  * and on which thread it runs.
  *
  * A handler runs inline on the event loop when it is cheap (the embedded
- * store answers in microseconds), and on the job pool when it is slow
- * (R_SLOW: password hashing, fsync) or the store waits on the network.
+ * store answers reads in microseconds), and on the job pool when it is
+ * slow (R_SLOW: password hashing, and every write, whose commit waits for
+ * SQLite's write lock and fsync) or the store waits on the network.
  * Authentication is part of the dispatched work, since it reads the store.
  */
 #include <stdlib.h>
@@ -43,9 +44,9 @@ static const struct route routes[] = {
 	{HTTP_GET, "/metrics", 0, api_metrics, NULL},
 	{HTTP_GET, "/api/v1/server", 0, api_server_info, NULL},
 	{HTTP_POST, "/api/v1/session", R_SLOW, api_session_create, NULL},
-	{HTTP_DELETE, "/api/v1/session", R_AUTH, api_session_delete, NULL},
+	{HTTP_DELETE, "/api/v1/session", R_AUTH | R_SLOW, api_session_delete, NULL},
 	{HTTP_GET, "/api/v1/projects", R_AUTH, api_projects_list, NULL},
-	{HTTP_POST, "/api/v1/projects", R_AUTH, api_project_create, NULL},
+	{HTTP_POST, "/api/v1/projects", R_AUTH | R_SLOW, api_project_create, NULL},
 	{HTTP_GET, "/api/v1/projects/*", R_AUTH, api_project_get, NULL},
 	{HTTP_DELETE, "/api/v1/projects/*", R_AUTH | R_SLOW, api_project_delete, NULL},
 	{HTTP_GET, "/api/v1/projects/*/revisions", R_AUTH, api_revisions_list, NULL},
@@ -54,11 +55,11 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/v1/projects/*/revisions/*", R_AUTH, api_revision_get, NULL},
 	{HTTP_GET, "/api/v1/projects/*/revisions/*/content", R_AUTH, api_revision_content, NULL},
 	{HTTP_GET, "/api/v1/projects/*/locks", R_AUTH, api_locks_list, NULL},
-	{HTTP_POST, "/api/v1/projects/*/locks", R_AUTH, api_lock_take, NULL},
-	{HTTP_DELETE, "/api/v1/projects/*/locks/*", R_AUTH, api_lock_release, NULL},
+	{HTTP_POST, "/api/v1/projects/*/locks", R_AUTH | R_SLOW, api_lock_take, NULL},
+	{HTTP_DELETE, "/api/v1/projects/*/locks/*", R_AUTH | R_SLOW, api_lock_release, NULL},
 	{HTTP_GET, "/api/v1/users", R_AUTH | R_ADMIN, api_users_list, NULL},
 	{HTTP_POST, "/api/v1/users", R_AUTH | R_ADMIN | R_SLOW, api_user_create, NULL},
-	{HTTP_DELETE, "/api/v1/users/*", R_AUTH | R_ADMIN, api_user_delete, NULL},
+	{HTTP_DELETE, "/api/v1/users/*", R_AUTH | R_ADMIN | R_SLOW, api_user_delete, NULL},
 	{HTTP_PUT, "/api/v1/users/*/password", R_AUTH | R_SLOW, api_user_password, NULL},
 };
 
@@ -68,7 +69,7 @@ static const struct route routes[] = {
 static const struct route admin_routes[] = {
 	{HTTP_GET, "/healthz", 0, api_health, NULL},
 	{HTTP_POST, "/admin/api/login", R_SLOW, api_admin_login, NULL},
-	{HTTP_POST, "/admin/api/logout", R_AUTH | R_COOKIE, api_admin_logout, NULL},
+	{HTTP_POST, "/admin/api/logout", R_AUTH | R_COOKIE | R_SLOW, api_admin_logout, NULL},
 	{HTTP_GET, "/admin/api/session", ADMIN, api_admin_session, NULL},
 	{HTTP_GET, "/admin/api/settings", ADMIN, api_admin_settings, NULL},
 	{HTTP_PUT, "/admin/api/settings/tls", ADMIN | R_SLOW | R_UPLOAD, api_admin_put_tls, NULL},
@@ -78,9 +79,9 @@ static const struct route admin_routes[] = {
 	{HTTP_GET, "/admin/api/download/*", ADMIN, api_admin_download, NULL},
 	{HTTP_GET, "/admin/api/users", ADMIN, api_users_list, NULL},
 	{HTTP_POST, "/admin/api/users", ADMIN | R_SLOW, api_user_create, NULL},
-	{HTTP_DELETE, "/admin/api/users/*", ADMIN, api_user_delete, NULL},
+	{HTTP_DELETE, "/admin/api/users/*", ADMIN | R_SLOW, api_user_delete, NULL},
 	{HTTP_PUT, "/admin/api/users/*/password", ADMIN | R_SLOW, api_user_password, NULL},
-	{HTTP_PUT, "/admin/api/users/*/role", ADMIN, api_admin_user_role, NULL},
+	{HTTP_PUT, "/admin/api/users/*/role", ADMIN | R_SLOW, api_admin_user_role, NULL},
 	{HTTP_GET, "/admin/api/projects", ADMIN, api_projects_list, NULL},
 	{HTTP_GET, "/admin/api/projects/*/revisions", ADMIN, api_revisions_list, NULL},
 	{HTTP_GET, "/", 0, api_admin_static, NULL},

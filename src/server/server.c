@@ -6,6 +6,7 @@
  * before switching, so a bad file or a port in use changes nothing.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
@@ -685,6 +686,11 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	/* Whatever the store or a library creates is atriumd's alone. */
 	umask(077);
 	raise_fd_limit();
+#ifdef __GLIBC__
+	/* A fixed threshold: glibc would otherwise raise it after the first
+	 * scrypt (16 MiB) and keep that memory in every pool thread's arena. */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
 	if (atr_mkdirs(datadir, 0700, err) == -1)
 		goto fail;
 	if (lock_datadir(datadir, err) == -1)
