@@ -414,7 +414,7 @@ if "load_rc" in meta:
                   "restart": "lost revisions after SIGTERM and a restart on the same data",
                   "alive": "atriumd alive at the end of the load",
                   "server_log": "ERROR lines in atriumd's log",
-                  "rss_flat": "RSS flat after the warm-up (end of the load vs half-way through it)"}
+                  "rss_flat": "RSS flat after the warm-up (trend over the second half of the load)"}
         for k in ("figures", "errors", "lost", "restart", "alive", "server_log", "rss_flat"):
             if k in checks:
                 v = checks[k]
@@ -430,8 +430,9 @@ if "load_rc" in meta:
         w(f"| peak RSS during the load (VmRSS, sampled every second) | {mib(meta.get('load_rss_peak_kb'))} MiB |")
         w(f"| RSS at the end of the warm-up ({meta.get('load_warmup', '?')} s) → half-way "
           f"({meta.get('load_rss_from_s', '?')} s) → at the end of the load | {mib(meta.get('load_rss_warm_kb'))} → "
-          f"{mib(meta.get('load_rss_mid_kb'))} → {mib(meta.get('load_rss_end_kb'))} MiB (second half: "
-          f"{meta.get('load_rss_growth_pct', '?')} %, least-squares slope {meta.get('load_rss_slope_kb_s', '?')} kB/s) |")
+          f"{mib(meta.get('load_rss_mid_kb'))} → {mib(meta.get('load_rss_end_kb'))} MiB (second half: least-squares "
+          f"slope {meta.get('load_rss_slope_kb_s', '?')} kB/s, a trend of {meta.get('load_rss_growth_pct', '?')} % "
+          "of the mean) |")
         w(f"| RSS before the load (idle, users and projects made) | {mib(meta.get('load_rss_before_kb'))} MiB |")
         w(f"| VmHWM at the end (the read-back of every revision included) | {mib(meta.get('load_hwm_kb'))} MiB |")
         w(f"| server CPU per request (whole run: warm-up, logins and read-back included) | "
@@ -484,7 +485,7 @@ if "load_rc" in meta:
             w("| RSS (MiB) | " + " | ".join(fmt(r / 1024, 1) for _, r, _ in picked) + " |")
             w("| fds | " + " | ".join(fmt(x, 0) if x is not None else "?" for _, _, x in picked) + " |")
             w("")
-        loop_kinds = ("projects", "project", "revisions", "revision", "content", "lock", "unlock", "logout")
+        loop_kinds = ("projects", "project", "revisions", "revision", "content")
         loop_p50 = [kinds[k]["p50_ms"] for k in loop_kinds if k in kinds and kinds[k].get("measured")]
         loop_p99 = [kinds[k]["p99_ms"] for k in loop_kinds if k in kinds and kinds[k].get("measured")]
         w("Reading it:")
@@ -493,13 +494,12 @@ if "load_rc" in meta:
           f"{clients} clients keep the server saturated and the latency is mostly queueing: by Little's law "
           f"the mean latency is about clients / throughput ({clients} / {fmt(num(lj.get('rps')), 0)} req/s ≈ "
           f"{fmt(num(clients) / num(lj.get('rps')) * 1000, 0) if num(clients) and num(lj.get('rps')) else '?'} ms). "
-          f"Requests answered on the event loop (listings, metadata, content of a few KiB, locks) have medians of "
+          f"Requests answered on the event loop (listings, metadata, content of a few KiB) have medians of "
           f"{fmt(min(loop_p50), 1) if loop_p50 else '?'}-{fmt(max(loop_p50), 1) if loop_p50 else '?'} ms (p99 up to "
           f"{fmt(max(loop_p99), 0) if loop_p99 else '?'} ms); commits and logins wait for the job pool "
-          "(`store_threads`, 4), where every commit fsyncs its content, its directory and the SQLite WAL, and "
-          "every login runs scrypt. Lock changes and logouts are SQLite write transactions run on the event "
-          "loop itself: while one waits for the database's write lock or its fsync, the other connections of "
-          "that loop wait too.")
+          "(`store_threads`, 4), where every commit fsyncs its content, its directory and the SQLite WAL, "
+          "every login runs scrypt, and every other write (locks, logouts) waits for SQLite's write lock and "
+          "fsync; the event loops never wait for them.")
         w("- The 409s are the test working as meant: many clients commit to the same project on the same base; "
           "the first wins, the others get 409 with the new head and retry. A commit refused before its upload "
           "(stale base seen by the begin step) gets its 409 at once and the server closes that connection (the "
@@ -511,9 +511,8 @@ if "load_rc" in meta:
         w("- The first logins of all clients at once are slow by design (scrypt, N=16384, ~30 ms of CPU each, on "
           "2 cores): the measured window starts only when every client is in. Memory warms up for longer: only "
           "after the logins do all clients run every kind of request (TLS buffers, allocator arenas, SQLite "
-          "caches), so RSS flatness is judged over the second half of the load. The RSS before the load is mostly "
-          "scrypt's 16 MiB working memory kept by the allocator in each job-pool thread's arena (bounded by "
-          "`store_threads`), not connections.")
+          "caches), so RSS flatness is judged over the second half of the load, by its trend: RSS goes up and down "
+          "as freed memory (connection buffers, mostly) goes back to the system, while a leak only goes up.")
         if load_row:
             r0 = load_row[0]
             w(f"- The machine is shared: during the load the other processes on it used {r0['other_s']} core-s of "
@@ -527,7 +526,7 @@ if "load_rc" in meta:
                         f"({lj.get('verified', 0):,} of {lj.get('acknowledged', 0):,} acknowledged read back), "
                         f"{fmt(num(lj.get('rps')), 0)} requests/s, p50 {fmt(num(lj.get('p50_ms')), 0)} ms, p99 "
                         f"{fmt(num(lj.get('p99_ms')), 0)} ms, peak RSS {mib(meta.get('load_rss_peak_kb'))} MiB, RSS "
-                        f"{meta.get('load_rss_growth_pct', '?')} % over the second half of the load; "
+                        f"RSS trend {meta.get('load_rss_growth_pct', '?')} % over the second half of the load; "
                         f"{'all checks passed' if not failed else '**checks FAILED: ' + ', '.join(failed) + '**'}.")
 
 # ------------------------------------------------------------------ noise
