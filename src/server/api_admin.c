@@ -191,7 +191,7 @@ settings_json(struct server *srv)
 	int64_t tls_port = 10002, plain_port = 3579, admin_port = 8443;
 
 	/* The ports in use, or (when closed) the ones the settings name. */
-	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, &err)) != NULL) {
+	if ((cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, &err)) != NULL) {
 		tls_port = atr_config_int(cfg, "tls_port");
 		plain_port = atr_config_int(cfg, "port");
 		admin_port = atr_config_int(cfg, "admin_port");
@@ -282,7 +282,7 @@ static int
 check_candidate(struct req *r, const struct change *changes, size_t n, struct atr_err *err)
 {
 	struct server *srv = req_server(r);
-	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, 0, err);
+	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, err);
 	int rc = -1;
 
 	if (cfg == NULL)
@@ -394,7 +394,7 @@ static int
 configured_tls_port(struct server *srv)
 {
 	struct atr_err err;
-	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, 0, &err);
+	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, &err);
 	int port = atomic_load(&srv->ports[LK_TLS]);
 
 	if (cfg != NULL) {

@@ -645,25 +645,6 @@ out:
 	return rc;
 }
 
-static struct atr_config *
-load_config(const char *datadir, const struct atr_config *overrides, struct atr_err *err)
-{
-	struct atr_config *cfg = server_load_config(datadir, overrides, 0, err);
-
-	if (cfg != NULL || err->code != ATR_E_NOT_FOUND)
-		return cfg;
-	/* No atrium.conf: defaults, environment and flags. */
-	if ((cfg = atr_config_new()) == NULL) {
-		atr_err_set(err, ATR_E_NOMEM, NULL);
-		return NULL;
-	}
-	if (atr_config_load_env(cfg, err) == -1 || atr_config_merge(cfg, overrides, err) == -1) {
-		atr_config_free(cfg);
-		return NULL;
-	}
-	return cfg;
-}
-
 int
 check_main(const char *datadir, struct atr_config *overrides, FILE *out)
 {
@@ -686,7 +667,7 @@ check_main(const char *datadir, struct atr_config *overrides, FILE *out)
 		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
 		goto out;
 	}
-	if ((cfg = load_config(datadir, overrides, &err)) == NULL) {
+	if ((cfg = server_load_config(datadir, overrides, CONF_USE_DEFAULTS, &err)) == NULL) {
 		fprintf(stderr, "atriumd: check: %s\n", atr_err_msg(&err));
 		goto out;
 	}

@@ -204,7 +204,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check || print_config) {
-		struct atr_config *cfg = server_load_config(datadir, overrides, 0, &err);
+		struct atr_config *cfg = server_load_config(datadir, overrides, CONF_REQUIRED, &err);
 		if (cfg == NULL && err.code != ATR_E_NOT_FOUND) {
 			fprintf(stderr, "atriumd: %s\n", atr_err_msg(&err));
 			atr_config_free(overrides);

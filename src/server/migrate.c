@@ -360,25 +360,6 @@ lock_datadir(const char *datadir)
 	return fd;
 }
 
-static struct atr_config *
-load_config(const char *datadir, struct atr_config *overrides, struct atr_err *err)
-{
-	struct atr_config *cfg = server_load_config(datadir, overrides, 0, err);
-
-	if (cfg != NULL || err->code != ATR_E_NOT_FOUND)
-		return cfg;
-	/* No atrium.conf: defaults, environment and flags. */
-	if ((cfg = atr_config_new()) == NULL) {
-		atr_err_set(err, ATR_E_NOMEM, NULL);
-		return NULL;
-	}
-	if (atr_config_load_env(cfg, err) == -1 || atr_config_merge(cfg, overrides, err) == -1) {
-		atr_config_free(cfg);
-		return NULL;
-	}
-	return cfg;
-}
-
 int
 migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
 {
@@ -408,7 +389,7 @@ migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
 	}
 	if ((lockfd = lock_datadir(datadir)) == -1)
 		goto out;
-	if ((cfg = load_config(datadir, overrides, &err)) == NULL ||
+	if ((cfg = server_load_config(datadir, overrides, CONF_USE_DEFAULTS, &err)) == NULL ||
 	    (scfg = atr_config_dup(cfg)) == NULL || (dcfg = atr_config_dup(cfg)) == NULL ||
 	    atr_config_set(scfg, "database", "sqlite", "migrate", &err) == -1 ||
 	    atr_config_set(dcfg, "database", url, "--to", &err) == -1 ||

@@ -435,8 +435,8 @@ switch_listeners(struct server *srv, const struct atr_config *cfg,
 /* ---- settings */
 
 struct atr_config *
-server_load_config(const char *datadir, const struct atr_config *overrides, int write_defaults,
-    struct atr_err *err)
+server_load_config(const char *datadir, const struct atr_config *overrides,
+    enum conf_missing missing, struct atr_err *err)
 {
 	struct atr_config *cfg = atr_config_new();
 	char path[4200];
@@ -447,11 +447,13 @@ server_load_config(const char *datadir, const struct atr_config *overrides, int 
 	}
 	snprintf(path, sizeof(path), "%s/atrium.conf", datadir);
 	if (atr_config_load_file(cfg, path, err) == -1) {
-		if (err->code != ATR_E_NOT_FOUND || !write_defaults)
+		if (err->code != ATR_E_NOT_FOUND || missing == CONF_REQUIRED)
 			goto fail;
-		if (atr_config_write_defaults(path, err) == -1)
-			goto fail;
-		atr_info("wrote the default settings to %s", path);
+		if (missing == CONF_WRITE_DEFAULTS) {
+			if (atr_config_write_defaults(path, err) == -1)
+				goto fail;
+			atr_info("wrote the default settings to %s", path);
+		}
 	}
 	if (atr_config_load_env(cfg, err) == -1 ||
 	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1))
@@ -516,7 +518,7 @@ server_reload(struct server *srv, struct atr_err *err)
 	struct atr_config *cfg;
 	static int newfds[LK__COUNT][MAX_LOOPS]; /* main thread only */
 
-	if ((cfg = server_load_config(srv->datadir, srv->overrides, 0, err)) == NULL)
+	if ((cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, err)) == NULL)
 		return -1;
 	if (tls_state_load(srv->tls, cfg, err) == -1) {
 		atr_err_prefix(err, "TLS (still serving the certificate in use)");
@@ -697,7 +699,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	if (datadir_secure(datadir, err) == -1)
 		goto fail;
-	if ((srv->cfg = server_load_config(datadir, overrides, 1, err)) == NULL)
+	if ((srv->cfg = server_load_config(datadir, overrides, CONF_WRITE_DEFAULTS, err)) == NULL)
 		goto fail;
 	apply_settings(srv, srv->cfg);
 	if ((srv->store = store_open(srv->cfg, datadir, err)) == NULL)

@@ -7,13 +7,20 @@
 
 struct server;
 
+/* What server_load_config() does when DIR/atrium.conf is missing. */
+enum conf_missing {
+	CONF_REQUIRED,       /* fail (ATR_E_NOT_FOUND): a reload must not fall back */
+	CONF_WRITE_DEFAULTS, /* write the documented defaults (first start) */
+	CONF_USE_DEFAULTS,   /* use the defaults, write nothing (check, migrate) */
+};
+
 /*
- * Reads DIR/atrium.conf (writing the documented defaults on first start),
- * the environment and then overrides (the command-line flags) into one
- * configuration. The returned config is the caller's.
+ * Reads DIR/atrium.conf, the environment and then overrides (the
+ * command-line flags) into one configuration. The returned config is the
+ * caller's.
  */
 struct atr_config *server_load_config(const char *datadir, const struct atr_config *overrides,
-    int write_defaults, struct atr_err *err);
+    enum conf_missing missing, struct atr_err *err);
 
 /*
  * Prepares a server on datadir: locks the directory, opens the store,
