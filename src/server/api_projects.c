@@ -376,10 +376,12 @@ api_revision_commit(struct req *r)
 	}
 	if ((w = req_take_upload(r)) == NULL)
 		return resp_error(r, ATR_E_INTERNAL, "the upload was lost");
-	/* Someone committed during the upload: refuse before paying for the
-	 * fsync of content that would be refused anyway. The commit below
-	 * still decides races that start after this look. */
-	{
+	/* Someone committed during the upload: with the embedded store,
+	 * refuse before paying for the fsync of content that would be refused
+	 * anyway (PostgreSQL has the content already, and an abandoned upload
+	 * waits a day for collection: there, finishing is cheaper). The
+	 * commit below still decides races that start after this look. */
+	if (!store_is_blocking(req_server(r)->store)) {
 		struct store_project p;
 		if (store_project_get(req_store(r), name, &p, &err) == 0 && p.head != base) {
 			store_blob_abort(w);
