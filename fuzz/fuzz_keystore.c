@@ -4,10 +4,8 @@
  * bounds or leak. Inputs that load are walked entry by entry, and JKS and
  * PEM ones are written out and loaded again.
  *
- *   make fuzz
- *   mkdir -p build/fuzz/corpus    # seed it with the .jks, .jceks, .p12 and
- *                                 # .pem files of tests/data/keystore-vectors
- *   build/fuzz/fuzz_keystore build/fuzz/corpus
+ *   make fuzz    # seeds: the .jks, .jceks, .p12, .pem and .cer files of
+ *                # tests/data/keystore-vectors (docs/fuzzing.md)
  *
  * The vectors' password is "changeit"; each input is tried with no
  * password (which skips the integrity check, as keytool does) and with it
