@@ -1,6 +1,6 @@
 # Atrium: one non-recursive Makefile.
 #
-#   make            build/atriumd and build/atrium (release, -O2)
+#   make            build/atriumd, build/atrium and build/loadgen (release, -O2)
 #   make run        install missing packages, build, start atriumd on ./atrium-data
 #   make check      install missing packages, build (release + sanitizers), run every test
 #   make bench      benchmarks beside their peers; results in docs/benchmarks.md
