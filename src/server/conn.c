@@ -42,11 +42,13 @@
 #define IN_HIGH (256 * 1024)
 #define UPLOAD_PIECE (1024 * 1024)
 #define BULK_READ (256 * 1024)
+#define LINGER_SECONDS 2
 
 enum conn_state {
 	C_READ,  /* reading a request (or waiting for one) */
 	C_WAIT,  /* a handler (or begin step) is running */
 	C_WRITE, /* sending a response */
+	C_LINGER, /* answered and closing: reading what the client still sends */
 };
 
 struct conn {
@@ -918,14 +920,58 @@ read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
+linger_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void
+linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what; /* the client's end, an error or LINGER_SECONDS: done */
+	ERR_clear_error();
+	conn_free(arg);
+}
+
+/*
+ * Closing a socket that still has unread input makes the kernel send a
+ * reset, which can destroy the answer before the client reads it (a 408,
+ * a 413 to a client still sending its body). So: end our side, then read
+ * and drop what still comes, for LINGER_SECONDS at most.
+ */
+static void
+linger_close(struct conn *c)
+{
+	struct timeval t = {LINGER_SECONDS, 0};
+
+	c->state = C_LINGER;
+	c->deadline = 0;
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, linger_read_cb, NULL, linger_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &t, NULL);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	linger_read_cb(c->bev, c);
+}
+
+static void
 request_finished(struct conn *c)
 {
 	release_file(c);
 	req_free(c->req);
 	c->req = NULL;
 	c->responded = 0;
-	if (c->close_after || c->lp->draining) {
+	if (c->lp->draining) {
 		conn_free(c);
+		return;
+	}
+	if (c->close_after) {
+		linger_close(c);
 		return;
 	}
 	c->state = C_READ;
@@ -1314,8 +1360,9 @@ conn_close_idle(struct loop *lp)
 
 	for (; c != NULL; c = next) {
 		next = c->next;
-		if (c->bev == NULL || (c->state == C_READ && c->req == NULL &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
+		if (c->bev == NULL || c->state == C_LINGER ||
+		    (c->state == C_READ && c->req == NULL &&
+			evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
 			conn_free(c);
 		else
 			c->close_after = 1;

@@ -173,6 +173,14 @@ login_token() {
 	echo "$tok"
 }
 
+# flip_byte FILE OFFSET: damages FILE by inverting the bits of one byte
+# (writing a fixed byte would leave it intact when the byte was that one).
+flip_byte() {
+	python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
+
 # json_get JSON EXPR: evaluates a Python expression on j (the parsed JSON).
 json_get() {
 	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"

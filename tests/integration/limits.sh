@@ -22,6 +22,7 @@ expect_eq "more than 100 header fields: 431" "$code" 431
 code=$(head -c 70000 /dev/zero | tr '\0' a | curl -s -o "$T/out" -w '%{http_code}' \
 	-H 'Content-Type: application/json' --data-binary @- "$BASE/api/v1/session")
 expect_eq "a JSON body over 64 KiB: 413" "$code" 413
+expect_match "... and the client reads why, though it was still sending" "$(cat "$T/out")" 'larger than 64 KiB'
 code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$BASE/$(head -c 20000 /dev/zero | tr '\0' a)")
 expect_eq "a URL over 16 KiB: 414" "$code" 414
 
@@ -70,6 +71,8 @@ for b in req:
         got += d
     except socket.timeout:
         pass
+    except OSError:
+        break
     if time.monotonic() - t0 > 30:
         break
 s.settimeout(5)
@@ -180,9 +183,23 @@ stop_atriumd
 
 # ---- max_connections: 4 open, the 5th is refused, the 4 still work.
 start_atriumd "$D" --set max_connections=4 || exit 1
+# get_on FD: a keep-alive GET /healthz on an open descriptor; prints the
+# status line. Proves the server accepted that connection.
+get_on() {
+	local line len=0 body
+	printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&"$1"
+	IFS= read -r -t 10 -u "$1" status || return 1
+	while IFS= read -r -t 10 -u "$1" line && [ "$line" != $'\r' ]; do
+		[[ $line =~ ^Content-Length:\ ([0-9]+) ]] && len=${BASH_REMATCH[1]}
+	done
+	read -r -t 10 -u "$1" -N "$len" body
+	echo "${status%$'\r'}"
+}
 exec 5<>/dev/tcp/127.0.0.1/"$PORT" 6<>/dev/tcp/127.0.0.1/"$PORT" 7<>/dev/tcp/127.0.0.1/"$PORT" \
 	8<>/dev/tcp/127.0.0.1/"$PORT"
-sleep 0.3
+served=0
+for fd in 5 6 7 8; do [ "$(get_on "$fd")" == "HTTP/1.1 200 OK" ] && served=$((served + 1)); done
+expect_eq "4 keep-alive connections are served (max_connections = 4)" "$served" 4
 out=$(curl -s -i "$BASE/healthz")
 expect_match "over max_connections a plain client gets 503" "$out" 'HTTP/1.1 503'
 expect_match "... with Retry-After" "$out" 'Retry-After: 5'

@@ -104,7 +104,7 @@ api POST "/api/v1/projects/model/revisions?base=100&message=last" --data-binary 
 stop_atriumd
 sha=$(sha256sum <"$T/last" | cut -c1-64)
 blob=$T/src/blobs/${sha:0:2}/$sha
-printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$blob" 100
 migrate_run m4
 rc=$?
 if [ $rc -ne 0 ] && grep -q "revision 101 is damaged in the embedded store: its content hashes to" "$T/m4.out"; then

@@ -48,7 +48,7 @@ rm -f "$D/blobs/${osha:0:2}/$osha"
 
 f2=$D/blobs/${S2:0:2}/$S2
 cp "$f2" "$T/saved"
-printf 'X' | dd of="$f2" bs=1 seek=3 conv=notrunc 2>/dev/null
+flip_byte "$f2" 3
 run_check
 expect_eq "one byte of a content file changed: exit 1" "$rc" 1
 expect_match "the damaged content names revision 2" "$out" "problem: project 'plant' revision 2: its content blobs/${S2:0:2}/$S2 is damaged"
