@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: replays fuzz/regressions/<target>/, then runs every libFuzzer
 # target in build/fuzz/ for FUZZ_SECONDS (60) from its seeds. Each target
-# keeps a scratch corpus in build/fuzz/work/<target>/corpus (it grows from
+# keeps a scratch corpus in build/fuzz/scratch/<target>/corpus (it grows from
 # run to run; the committed seeds are never written) and its crash files
 # next to it. Exit status 1 when any target crashed. See docs/fuzzing.md.
 #
@@ -29,7 +29,7 @@ seeds() {
 
 for t in $targets; do
 	bin=build/fuzz/fuzz_$t
-	work=build/fuzz/work/$t
+	work=build/fuzz/scratch/$t
 	if [ ! -x "$bin" ]; then
 		echo "fuzz_$t: not built (make fuzz-build; needs clang)"
 		failed+=("$t")
