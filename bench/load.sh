@@ -178,7 +178,7 @@ read -r rss_warm rss_mid rss_end rss_peak hwm slope n_s trend < <(awk -F'\t' -v 
 	if (t >= m && t <= d) { n++; sx += t; sy += r; sxx += t * t; sxy += t * r }
 } END {
 	slope = (n > 1 && n * sxx - sx * sx != 0) ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0
-	# The trend's rise over the second half, against its mean: RSS goes up
+	# The rise of the trend over the second half, against its mean: RSS goes up
 	# and down as memory is returned to the system, a leak only goes up.
 	trend = (n > 1) ? slope * (d - m) * 100 / (sy / n) : "nan"
 	printf "%d %d %d %d %d %.1f %d %s\n", warm, mid, end, peak, hwm, slope, n, trend
