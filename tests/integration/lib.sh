@@ -102,6 +102,18 @@ expect_match() {
 	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "expected to match: $3" "actual: $2"; fi
 }
 
+# expect_days_left NAME "notAfter=..." MIN MAX: the certificate ends between
+# MIN and MAX whole days from now. Compares durations, never calendar years, so
+# it holds in December, on leap days and across midnight.
+expect_days_left() {
+	local end days
+	end=$(date -u -d "${2#notAfter=}" +%s 2>/dev/null) ||
+		{ not_ok "$1" "not an end date: $2"; return; }
+	days=$(((end - $(date -u +%s)) / 86400))
+	if [ "$days" -ge "$3" ] && [ "$days" -le "$4" ]; then ok "$1"; else
+		not_ok "$1" "expected $3..$4 days left" "actual:   $days days ($2)"; fi
+}
+
 # A TCP port on 127.0.0.1 that nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
