@@ -24,6 +24,7 @@ START=(-startdate '2025/01/01 00:00:00' -validity 3650)
 same() {
 	local name=$1 a j
 	shift
+	avoid_midnight
 	a=$(AK "$@" 2>&1; echo "rc=$?")
 	j=$(JK "$@" 2>&1; echo "rc=$?")
 	expect_eq "$name" "$a" "$j"

@@ -13,7 +13,6 @@ cd "$VEC" || exit 1
 # The vectors were listed on Nov 27, 2026. Entries whose date Java takes
 # from the clock (PKCS#12 trusted certificates, keys from OpenSSL files)
 # show the day of the run instead.
-today=$(LC_ALL=C date +'%b %-d, %Y')
 loadtime_aliases() {
 	case $1 in
 	cert.p12) echo server ;;
@@ -23,8 +22,9 @@ loadtime_aliases() {
 }
 # expected FILE.list.txt KEYSTORE: the listing with load-time dates moved to today.
 expected() {
-	local aliases
+	local aliases today
 	aliases=" $(loadtime_aliases "$2") "
+	today=$(LC_ALL=C date -u +'%b %-d, %Y')
 	awk -v al="$aliases" -v today="$today" '
 		/^Alias name: / { cur = substr($0, 13) }
 		/^Creation date: / && index(al, " " cur " ") { print "Creation date: " today; next }
@@ -49,6 +49,7 @@ have_java=0
 command -v keytool >/dev/null 2>&1 && have_java=1
 
 for ks in *.jks *.p12 *.jceks; do
+	avoid_midnight
 	pw=$(pass_for "$ks")
 	for mode in list list-v list-rfc; do
 		[ -f "$ks.$mode.txt" ] || continue

@@ -114,6 +114,14 @@ expect_days_left() {
 		not_ok "$1" "expected $3..$4 days left" "actual:   $days days ($2)"; fi
 }
 
+# avoid_midnight: waits out the last minute of a UTC day, so that outputs that
+# print today's date (Java's keytool does for PKCS#12 entries) are made on
+# the same day as what they are compared with.
+avoid_midnight() {
+	local left=$((86400 - $(date -u +%s) % 86400))
+	[ "$left" -gt 60 ] || sleep "$left"
+}
+
 # A TCP port on 127.0.0.1 that nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
