@@ -73,8 +73,10 @@ static const struct directive table[] = {
 	    "Seconds without a byte of a request body (an upload) before the request is "
 	    "answered 408 and the connection dropped; the partial upload is discarded."},
 	{"login_attempts", T_INT, "5", 1, 1000, NULL, 0,
-	    "Failed logins (API, console, Basic authentication) allowed per client address and "
-	    "per user name in 15 minutes; more are answered 429 with Retry-After."},
+	    "Failed password checks (API, console, Basic authentication, the old password of a "
+	    "password change) allowed per client address and per user name in 15 minutes; more "
+	    "are answered 429 with Retry-After. A check counts from its start, so concurrent "
+	    "guesses cannot pass the limit; a right password gives it back."},
 	{"session_hours", T_INT, "24", 1, 8760, NULL, 0,
 	    "Hours a login session (token) stays valid."},
 	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, 0,

@@ -20,8 +20,9 @@ api_session_create(struct req *r)
 	char hash[PASSWORD_HASH_MAX], token[65], token_hash[65], expires_text[32];
 	unsigned char raw[32], md[32];
 	struct store_user u;
+	struct login_try attempt;
 	int64_t expires;
-	int found;
+	int found, ok;
 
 	if (body == NULL)
 		return resp_err(r, &err);
@@ -30,13 +31,14 @@ api_session_create(struct req *r)
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	if (logins_check(r, user) > 0)
-		return;
 	found = store_user_get(req_store(r), user, &u, hash, sizeof(hash), &err) == 0;
 	if (!found && err.code != ATR_E_NOT_FOUND)
 		return resp_err(r, &err);
-	if (!password_verify(password, found ? hash : password_dummy_hash) || !found) {
-		logins_failed(r, user);
+	if (logins_begin(r, &attempt, user, found) == -1)
+		return;
+	ok = password_verify(password, found ? hash : password_dummy_hash) && found;
+	logins_end(r, &attempt, ok);
+	if (!ok) {
 		atr_warn("failed login for '%s' from %s", user, req_peer(r));
 		return resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
 	}

@@ -3,6 +3,7 @@
 
 #include "atrium/log.h"
 #include "server/api.h"
+#include "server/logins.h"
 #include "server/password.h"
 #include "server/sessions.h"
 
@@ -93,7 +94,8 @@ api_user_password(struct req *r)
 	const char *name = req_param(r, 0), *password, *old, *problem;
 	char hash[PASSWORD_HASH_MAX];
 	struct store_user u;
-	int self = strcmp(name, req_user(r)->name) == 0;
+	struct login_try attempt;
+	int self = strcmp(name, req_user(r)->name) == 0, ok;
 
 	if ((problem = api_name_problem(name)) != NULL)
 		return resp_error(r, ATR_E_BAD_NAME, "bad user name: %s", problem);
@@ -113,8 +115,16 @@ api_user_password(struct req *r)
 			    "to change your own password send \"old_password\" too");
 		if (store_user_get(req_store(r), name, &u, hash, sizeof(hash), &err) == -1)
 			return resp_err(r, &err);
-		if (!password_verify(old, hash))
+		/* The old password is a password check like a login: without the
+		 * limit a stolen token would let anyone guess it at leisure. */
+		if (logins_begin(r, &attempt, u.name, 1) == -1)
+			return;
+		ok = password_verify(old, hash);
+		logins_end(r, &attempt, ok);
+		if (!ok) {
+			atr_warn("wrong old password for '%s' from %s", u.name, req_peer(r));
 			return resp_error(r, ATR_E_FORBIDDEN, "the old password is wrong");
+		}
 	}
 	if (password_hash(password, hash, sizeof(hash)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "cannot hash the password");

@@ -300,16 +300,18 @@ authorize(struct req *r)
 			}
 		}
 	} else if (r->wants_basic) {
-		int found;
-		if (logins_check(r, r->basic_user) > 0)
-			return -1;
+		struct login_try attempt;
+		int found, ok;
 		found = store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == 0;
 		if (!found && err.code != ATR_E_NOT_FOUND) {
 			resp_err(r, &err);
 			return -1;
 		}
-		if (!password_verify(r->basic_pass, found ? hash : password_dummy_hash) || !found) {
-			logins_failed(r, r->basic_user);
+		if (logins_begin(r, &attempt, r->basic_user, found) == -1)
+			return -1;
+		ok = password_verify(r->basic_pass, found ? hash : password_dummy_hash) && found;
+		logins_end(r, &attempt, ok);
+		if (!ok) {
 			atr_warn("failed Basic login for '%s' from %s", r->basic_user,
 			    req_peer(r));
 			resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
