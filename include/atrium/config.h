@@ -72,6 +72,15 @@ int atr_config_write_defaults(const char *path, struct atr_err *err);
 int atr_config_file_update(const char *path, const char *key, const char *value,
     struct atr_err *err);
 
+/*
+ * The value of key as it may be shown to a person: a secret as "(set, not
+ * shown)" (empty when unset), a connection URL with its password masked
+ * (atr_mask_password), anything else as it is. Every view of a setting
+ * (--print-config, the console, logs) goes through this. The caller frees
+ * it; NULL when out of memory.
+ */
+char *atr_config_show(const struct atr_config *cfg, const char *key);
+
 /* Prints the effective settings as a config file (secrets masked). */
 void atr_config_print(const struct atr_config *cfg, FILE *out);
 

@@ -21,6 +21,7 @@
 	X(USAGE,           400, 2, "invalid arguments")                         \
 	X(BAD_REQUEST,     400, 1, "the request is malformed")                  \
 	X(BAD_NAME,        400, 1, "the name is not allowed")                   \
+	X(BAD_TEXT,        400, 1, "the text is not valid UTF-8 or holds a control character") \
 	X(UNAUTHORIZED,    401, 1, "log in first")                              \
 	X(BAD_LOGIN,       401, 1, "wrong user name or password")               \
 	X(FORBIDDEN,       403, 1, "you are not allowed to do this")            \

@@ -1,6 +1,6 @@
 /*
  * Small helpers shared by every part: bounded file reads, atomic file
- * writes, directories, random bytes, hex, password prompts.
+ * writes, directories, random bytes, hex, password prompts, text rules.
  */
 #ifndef ATRIUM_UTIL_H
 #define ATRIUM_UTIL_H
@@ -58,6 +58,49 @@ char *atr_read_password(const char *prompt);
  * with atr_free_secret(). ATR_E_NOT_FOUND when the file does not exist.
  */
 char *atr_passfile_read(const char *path, struct atr_err *err);
+
+/*
+ * Text rules (util_text.c). Well-formed UTF-8 means shortest forms only,
+ * no surrogates, nothing above U+10FFFF: exactly what jansson encodes.
+ */
+
+/* Whether text[0..len) is well-formed UTF-8 (NUL bytes included). */
+int atr_utf8_valid(const char *text, size_t len);
+
+/*
+ * Why text[0..len) is not acceptable text, or NULL when it is: not
+ * well-formed UTF-8, a NUL, or a control character (C0, DEL, C1: U+0080
+ * to U+009F) other than the C0 characters listed in allow (e.g. "\t\n";
+ * NULL allows none). The answer is a fixed phrase ("is not valid UTF-8",
+ * "contains a NUL byte", "contains a control character") to follow the
+ * text's name; *at (may be NULL) gets the byte offset of the problem.
+ */
+const char *atr_text_problem(const char *text, size_t len, const char *allow, size_t *at);
+
+/*
+ * Replaces, in place, every byte of a malformed sequence and every
+ * control character not in allow with '?', so the text can be encoded
+ * as JSON and shown on a terminal. For sentences that quote what a
+ * client or a file said; not for text that is stored.
+ */
+void atr_text_scrub(char *text, const char *allow);
+
+/*
+ * The length of the longest prefix of text of at most max bytes that
+ * does not end inside a UTF-8 character: for "%.*s" cuts of user text
+ * ("%.200s" can split a character, and the sentence stops being UTF-8).
+ */
+size_t atr_utf8_cut(const char *text, size_t max);
+
+/*
+ * A copy of a connection setting (a URL or a libpq conninfo string) safe
+ * to show: the password of a URL's userinfo (scheme://user:PASSWORD@host)
+ * and the values of password= and sslpassword= keywords (in the URL's
+ * query or in conninfo, quoted or not) become "***". The one masking used
+ * wherever such a setting is printed. The caller frees it; NULL when out
+ * of memory.
+ */
+char *atr_mask_password(const char *text);
 
 /* Milliseconds since 1970-01-01 UTC. */
 int64_t atr_now_ms(void);

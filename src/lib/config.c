@@ -11,102 +11,109 @@
 
 enum dtype { T_STR, T_INT, T_BOOL, T_PORT, T_SIZE, T_ENUM };
 
+/* How a value may be shown (--print-config and any other view). */
+enum shown {
+	SHOWN,           /* as it is */
+	HIDDEN,          /* a secret: only whether it is set */
+	PASSWORD_MASKED, /* a connection URL: its password masked */
+};
+
 struct directive {
 	const char *name;
 	enum dtype type;
 	const char *def;     /* default, as text */
 	int64_t min, max;    /* T_INT, T_SIZE */
 	const char *choices; /* T_ENUM: "a|b|c" */
-	int secret;          /* never printed */
+	enum shown shown;    /* how --print-config and others show it */
 	const char *help;
 };
 
 /* One row per directive: parser, defaults, the written atrium.conf,
  * --print-defaults and docs/configuration.md all read this table. */
 static const struct directive table[] = {
-	{"name", T_STR, "Atrium", 0, 0, NULL, 0,
+	{"name", T_STR, "Atrium", 0, 0, NULL, SHOWN,
 	    "The server's name, shown to clients."},
-	{"bind", T_STR, "127.0.0.1", 0, 0, NULL, 0,
+	{"bind", T_STR, "127.0.0.1", 0, 0, NULL, SHOWN,
 	    "Address every listener binds to. 127.0.0.1 accepts local connections only; "
 	    "0.0.0.0 (or ::) opens the server to the network."},
-	{"plain", T_BOOL, "on", 0, 0, NULL, 0,
+	{"plain", T_BOOL, "on", 0, 0, NULL, SHOWN,
 	    "Serve the API without TLS on `port`. Turn off to close the plain port."},
-	{"port", T_PORT, "3579", 1, 65535, NULL, 0,
+	{"port", T_PORT, "3579", 1, 65535, NULL, SHOWN,
 	    "Port of the plain (unencrypted) API."},
-	{"tls", T_BOOL, "on", 0, 0, NULL, 0,
+	{"tls", T_BOOL, "on", 0, 0, NULL, SHOWN,
 	    "Serve the API over TLS on `tls_port`."},
-	{"tls_port", T_PORT, "10002", 1, 65535, NULL, 0,
+	{"tls_port", T_PORT, "10002", 1, 65535, NULL, SHOWN,
 	    "Port of the TLS API."},
-	{"admin", T_BOOL, "on", 0, 0, NULL, 0,
+	{"admin", T_BOOL, "on", 0, 0, NULL, SHOWN,
 	    "Serve the admin console (HTTPS only) on `admin_port`."},
-	{"admin_port", T_PORT, "8443", 1, 65535, NULL, 0,
+	{"admin_port", T_PORT, "8443", 1, 65535, NULL, SHOWN,
 	    "Port of the admin console."},
-	{"tls_keystore", T_STR, "", 0, 0, NULL, 0,
+	{"tls_keystore", T_STR, "", 0, 0, NULL, SHOWN,
 	    "Your own certificate: a JKS, PKCS#12 or PEM file (told apart by content; a relative "
 	    "path is inside the data directory). Empty: the certificate from the local CA in "
 	    "DIR/tls/, renewed automatically."},
-	{"tls_keystore_password", T_STR, "", 0, 0, NULL, 1,
+	{"tls_keystore_password", T_STR, "", 0, 0, NULL, HIDDEN,
 	    "The keystore's password (prefer tls_keystore_password_file)."},
-	{"tls_keystore_password_file", T_STR, "", 0, 0, NULL, 0,
+	{"tls_keystore_password_file", T_STR, "", 0, 0, NULL, SHOWN,
 	    "A file holding the keystore's password (first line), readable by atriumd only."},
-	{"tls_keystore_alias", T_STR, "", 0, 0, NULL, 0,
+	{"tls_keystore_alias", T_STR, "", 0, 0, NULL, SHOWN,
 	    "The key entry to serve; empty means the keystore's only key entry."},
-	{"tls_san", T_STR, "", 0, 0, NULL, 0,
+	{"tls_san", T_STR, "", 0, 0, NULL, SHOWN,
 	    "More names and addresses (comma-separated) for the local CA's server certificate, "
 	    "besides the host name, localhost, 127.0.0.1, ::1 and the machine's addresses."},
-	{"workers", T_INT, "0", 0, 256, NULL, 0,
+	{"workers", T_INT, "0", 0, 256, NULL, SHOWN,
 	    "Event loops (threads serving connections); 0 means one per CPU core."},
-	{"store_threads", T_INT, "4", 1, 256, NULL, 0,
+	{"store_threads", T_INT, "4", 1, 256, NULL, SHOWN,
 	    "Threads for slow work off the event loops: password hashing, fsync, "
 	    "database round trips. Also the database connection pool size."},
-	{"max_connections", T_INT, "10000", 1, 1000000, NULL, 0,
+	{"max_connections", T_INT, "10000", 1, 1000000, NULL, SHOWN,
 	    "Open connections above this are refused."},
-	{"idle_timeout", T_INT, "60", 1, 86400, NULL, 0,
+	{"idle_timeout", T_INT, "60", 1, 86400, NULL, SHOWN,
 	    "Seconds an idle keep-alive connection is kept open, and a client that stops "
 	    "reading a response is waited for."},
-	{"header_timeout", T_INT, "10", 1, 3600, NULL, 0,
+	{"header_timeout", T_INT, "10", 1, 3600, NULL, SHOWN,
 	    "Seconds a client has to send a request's headers once it has started, however "
 	    "slowly the bytes come (a slowloris client is answered 408 and dropped)."},
-	{"handshake_timeout", T_INT, "10", 1, 3600, NULL, 0,
+	{"handshake_timeout", T_INT, "10", 1, 3600, NULL, SHOWN,
 	    "Seconds a client has to complete the TLS handshake from connecting."},
-	{"upload_stall_timeout", T_INT, "60", 1, 86400, NULL, 0,
+	{"upload_stall_timeout", T_INT, "60", 1, 86400, NULL, SHOWN,
 	    "Seconds without a byte of a request body (an upload) before the request is "
 	    "answered 408 and the connection dropped; the partial upload is discarded."},
-	{"login_attempts", T_INT, "5", 1, 1000, NULL, 0,
+	{"login_attempts", T_INT, "5", 1, 1000, NULL, SHOWN,
 	    "Failed password checks (API, console, Basic authentication, the old password of a "
 	    "password change) allowed per client address and per user name in 15 minutes; more "
 	    "are answered 429 with Retry-After. A check counts from its start, so concurrent "
 	    "guesses cannot pass the limit; a right password gives it back."},
-	{"session_hours", T_INT, "24", 1, 8760, NULL, 0,
+	{"session_hours", T_INT, "24", 1, 8760, NULL, SHOWN,
 	    "Hours a login session (token) stays valid."},
-	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, 0,
+	{"max_revision_size", T_SIZE, "64G", 1, INT64_MAX, NULL, SHOWN,
 	    "Largest revision content accepted (K, M, G, T suffixes)."},
-	{"database", T_STR, "sqlite", 0, 0, NULL, 0,
+	{"database", T_STR, "sqlite", 0, 0, NULL, PASSWORD_MASKED,
 	    "Where data lives: `sqlite` (embedded, in the data directory), or "
 	    "postgresql://USER@HOST:PORT/DBNAME to share one PostgreSQL database between several "
 	    "nodes (docs/postgresql.md). Keep the password out of the URL: use ~/.pgpass, "
 	    "PGPASSWORD or a client certificate. The connection pool has `store_threads` "
 	    "connections per node."},
-	{"database_ssl", T_BOOL, "off", 0, 0, NULL, 0,
+	{"database_ssl", T_BOOL, "off", 0, 0, NULL, SHOWN,
 	    "Encrypt the PostgreSQL connections with TLS and verify the server's certificate and "
 	    "host name (sslmode=verify-full). atriumd refuses to start when the database offers "
 	    "no TLS or its certificate does not verify."},
-	{"database_ssl_mode", T_ENUM, "verify-full", 0, 0, "verify-full|require", 0,
+	{"database_ssl_mode", T_ENUM, "verify-full", 0, 0, "verify-full|require", SHOWN,
 	    "With database_ssl = on: verify-full (the default), or require, which encrypts "
 	    "without checking who answers and is logged as a warning at every start."},
-	{"database_ssl_root_cert", T_STR, "", 0, 0, NULL, 0,
+	{"database_ssl_root_cert", T_STR, "", 0, 0, NULL, SHOWN,
 	    "PEM file with the CA certificate(s) that signed the database server's certificate "
 	    "(libpq's sslrootcert; default ~/.postgresql/root.crt)."},
-	{"database_ssl_cert_file", T_STR, "", 0, 0, NULL, 0,
+	{"database_ssl_cert_file", T_STR, "", 0, 0, NULL, SHOWN,
 	    "PEM client certificate for logging in to PostgreSQL by certificate (libpq's "
 	    "sslcert); set database_ssl_key_file with it."},
-	{"database_ssl_key_file", T_STR, "", 0, 0, NULL, 0,
+	{"database_ssl_key_file", T_STR, "", 0, 0, NULL, SHOWN,
 	    "PEM private key of database_ssl_cert_file (libpq's sslkey; mode 0600)."},
-	{"database_cache_size", T_SIZE, "10G", 0, INT64_MAX, NULL, 0,
+	{"database_cache_size", T_SIZE, "10G", 0, INT64_MAX, NULL, SHOWN,
 	    "With PostgreSQL: room in DIR/cache for this node's verified copies of revision "
 	    "content, so repeated checkouts are served from local files; least recently used "
 	    "copies go first. 0 turns the cache off (every checkout reads the database)."},
-	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", 0,
+	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };
 
@@ -332,7 +339,8 @@ atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *e
 			continue;
 		if ((eq = strchr(line, '=')) == NULL) {
 			rc = atr_err_set(err, ATR_E_CONFIG,
-			    "%s: expected 'key = value', found '%.60s'", source, line);
+			    "%s: expected 'key = value', found '%.*s'", source,
+			    (int)atr_utf8_cut(line, 60), line);
 			break;
 		}
 		*eq = '\0';
@@ -566,17 +574,34 @@ atr_config_file_update(const char *path, const char *key, const char *value,
 	return rc;
 }
 
+char *
+atr_config_show(const struct atr_config *cfg, const char *key)
+{
+	int i = must_find(key);
+	const char *v = value_of(cfg, i);
+
+	switch (table[i].shown) {
+	case HIDDEN:
+		return strdup(*v != '\0' ? "(set, not shown)" : "");
+	case PASSWORD_MASKED:
+		return atr_mask_password(v);
+	case SHOWN:
+		break;
+	}
+	return strdup(v);
+}
+
 void
 atr_config_print(const struct atr_config *cfg, FILE *out)
 {
 	for (size_t i = 0; i < NDIRECTIVES; i++) {
-		const char *v = value_of(cfg, (int)i);
-		if (table[i].secret && *v != '\0')
-			v = "(set, not shown)";
-		if (needs_quotes(v))
-			fprintf(out, "%s = \"%s\"\n", table[i].name, v);
+		char *v = atr_config_show(cfg, table[i].name);
+		const char *s = v != NULL ? v : "(not shown: out of memory)";
+		if (needs_quotes(s))
+			fprintf(out, "%s = \"%s\"\n", table[i].name, s);
 		else
-			fprintf(out, "%s = %s\n", table[i].name, v);
+			fprintf(out, "%s = %s\n", table[i].name, s);
+		free(v);
 	}
 }
 

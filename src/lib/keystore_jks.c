@@ -175,8 +175,8 @@ rd_cert(struct rd *r, int version, const char *alias, X509 **out, struct atr_err
 			return -1;
 		if (strcmp(type, "X.509") != 0) {
 			atr_err_set(err, ATR_E_KS_UNSUPPORTED,
-			    "entry %s holds a certificate of type \"%.40s\"; only X.509 is supported",
-			    alias, type);
+			    "entry %s holds a certificate of type \"%.*s\"; only X.509 is supported",
+			    alias, (int)atr_utf8_cut(type, 40), type);
 			free(type);
 			return -1;
 		}

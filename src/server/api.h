@@ -8,12 +8,25 @@
  * else a sentence saying what is wrong. */
 const char *api_name_problem(const char *name);
 
-/* Whether text is well-formed UTF-8 (no overlong two-byte forms). */
-int api_valid_utf8(const char *text);
-
 /* The project name in the path (the route's first '*'), checked; NULL
  * after answering 400 when it is not a valid name. */
 const char *api_project_param(struct req *r);
+
+/*
+ * A listing being built by a store's each() callback. An item that could
+ * not be built (NULL: a text jansson refuses, no memory) stops the
+ * listing and fails it, so an answer never silently leaves items out.
+ */
+struct api_listing {
+	json_t *items;
+	int broken;
+};
+
+/* each()'s body: appends item (stolen); -1 to stop when it is NULL. */
+int api_listing_add(struct api_listing *l, json_t *item);
+/* The array (the caller's), or NULL when an item failed (which then makes
+ * the json_pack() of the answer fail, answered 500 by resp_json()). */
+json_t *api_listing_take(struct api_listing *l);
 
 /* Formats seconds since 1970 as RFC 3339 UTC into out (32 bytes). */
 void api_time(int64_t t, char *out);

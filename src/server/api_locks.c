@@ -24,24 +24,21 @@ static const char *
 element_problem(const char *element)
 {
 	size_t len = strlen(element);
-	const unsigned char *p = (const unsigned char *)element;
 
 	if (len == 0)
 		return "the element name is empty";
 	if (len > STORE_ELEMENT_MAX)
 		return "the element name is longer than 256 bytes";
-	for (; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return "the element name contains a control character";
-	if (!api_valid_utf8(element))
-		return "the element name is not valid UTF-8";
+	if (atr_text_problem(element, len, NULL, NULL) != NULL)
+		return atr_utf8_valid(element, len) ? "the element name contains a control character"
+						    : "the element name is not valid UTF-8";
 	return NULL;
 }
 
 static int
 add_lock(const struct store_lock *l, void *arg)
 {
-	return json_array_append_new(arg, lock_json(l));
+	return api_listing_add(arg, lock_json(l));
 }
 
 void
@@ -49,16 +46,16 @@ api_locks_list(struct req *r)
 {
 	struct atr_err err;
 	const char *name = api_project_param(r);
-	json_t *arr;
+	struct api_listing l = {NULL, 0};
 
 	if (name == NULL)
 		return;
-	arr = json_array();
-	if (store_lock_list(req_store(r), name, add_lock, arr, &err) == -1) {
-		json_decref(arr);
+	l.items = json_array();
+	if (store_lock_list(req_store(r), name, add_lock, &l, &err) == -1) {
+		json_decref(api_listing_take(&l));
 		return resp_err(r, &err);
 	}
-	resp_json(r, 200, json_pack("{s:o}", "locks", arr));
+	resp_json(r, 200, json_pack("{s:o}", "locks", api_listing_take(&l)));
 }
 
 void
@@ -85,9 +82,10 @@ api_lock_take(struct req *r)
 	if (rc == -1 && err.code == ATR_E_CONFLICT) {
 		api_time(l.since, t);
 		snprintf(msg, sizeof(msg),
-		    "'%.256s' in project '%s' is locked by %s since %s; ask %s or an admin to "
+		    "'%.*s' in project '%s' is locked by %s since %s; ask %s or an admin to "
 		    "release it",
-		    element, name, l.holder, t, l.holder);
+		    (int)atr_utf8_cut(element, STORE_ELEMENT_MAX), element, name, l.holder, t,
+		    l.holder);
 		return resp_json(r, 409, json_pack("{s:s,s:s,s:o}", "error", msg, "holder",
 		    l.holder, "lock", lock_json(&l)));
 	}

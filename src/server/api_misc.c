@@ -14,23 +14,26 @@
 #include "version.h"
 
 int
-api_valid_utf8(const char *text)
+api_listing_add(struct api_listing *l, json_t *item)
 {
-	const unsigned char *p = (const unsigned char *)text;
-
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-		    : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (n < 0 || (n == 1 && *p < 0xc2))
-			return 0;
-		p++;
-		while (n-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			p++;
-		}
+	if (l->items == NULL || item == NULL || json_array_append_new(l->items, item) == -1) {
+		l->broken = 1;
+		return -1;
 	}
-	return 1;
+	return 0;
+}
+
+json_t *
+api_listing_take(struct api_listing *l)
+{
+	json_t *items = l->items;
+
+	l->items = NULL;
+	if (l->broken) {
+		json_decref(items);
+		return NULL;
+	}
+	return items;
 }
 
 const char *
@@ -47,15 +50,14 @@ api_name_problem(const char *name)
 		return "'.' and '..' are not allowed as names";
 	if (name[0] == ' ' || name[len - 1] == ' ')
 		return "the name starts or ends with a space";
-	for (; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return "the name contains a control character";
+	/* UTF-8 without any control character: the name travels in JSON,
+	 * URLs and file listings. */
+	if (atr_text_problem(name, len, NULL, NULL) != NULL)
+		return atr_utf8_valid(name, len) ? "the name contains a control character"
+						 : "the name is not valid UTF-8";
+	for (; *p; p++)
 		if (*p == '/' || *p == '\\')
 			return "the name contains '/' or '\\'";
-	}
-	/* Must be valid UTF-8: the name travels in JSON and URLs. */
-	if (!api_valid_utf8(name))
-		return "the name is not valid UTF-8";
 	return NULL;
 }
 

@@ -32,8 +32,12 @@ project_json(const struct store_project *p)
 	api_time(p->created, t);
 	j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "name", p->name, "description", p->description,
 	    "created", t, "created_by", p->created_by, "head", (json_int_t)p->head);
-	if (j != NULL && p->head > 0)
-		json_object_set_new(j, "last", revision_json(&p->last));
+	/* A last revision that cannot be encoded fails the project, rather
+	 * than vanishing from it. */
+	if (j != NULL && p->head > 0 && json_object_set_new(j, "last", revision_json(&p->last)) == -1) {
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }
 
@@ -53,20 +57,20 @@ api_project_param(struct req *r)
 static int
 add_project(const struct store_project *p, void *arg)
 {
-	return json_array_append_new(arg, project_json(p));
+	return api_listing_add(arg, project_json(p));
 }
 
 void
 api_projects_list(struct req *r)
 {
 	struct atr_err err;
-	json_t *arr = json_array();
+	struct api_listing l = {json_array(), 0};
 
-	if (store_project_list(req_store(r), add_project, arr, &err) == -1) {
-		json_decref(arr);
+	if (store_project_list(req_store(r), add_project, &l, &err) == -1) {
+		json_decref(api_listing_take(&l));
 		return resp_err(r, &err);
 	}
-	resp_json(r, 200, json_pack("{s:o}", "projects", arr));
+	resp_json(r, 200, json_pack("{s:o}", "projects", api_listing_take(&l)));
 }
 
 void
@@ -138,7 +142,7 @@ api_project_delete(struct req *r)
 static int
 add_revision(const struct store_revision *rev, void *arg)
 {
-	return json_array_append_new(arg, revision_json(rev));
+	return api_listing_add(arg, revision_json(rev));
 }
 
 void
@@ -146,16 +150,16 @@ api_revisions_list(struct req *r)
 {
 	struct atr_err err;
 	const char *name = api_project_param(r);
-	json_t *arr;
+	struct api_listing l = {NULL, 0};
 
 	if (name == NULL)
 		return;
-	arr = json_array();
-	if (store_revision_list(req_store(r), name, add_revision, arr, &err) == -1) {
-		json_decref(arr);
+	l.items = json_array();
+	if (store_revision_list(req_store(r), name, add_revision, &l, &err) == -1) {
+		json_decref(api_listing_take(&l));
 		return resp_err(r, &err);
 	}
-	resp_json(r, 200, json_pack("{s:o}", "revisions", arr));
+	resp_json(r, 200, json_pack("{s:o}", "revisions", api_listing_take(&l)));
 }
 
 /* Parses a revision number ("head" is -1); -1 after responding. */
@@ -292,9 +296,10 @@ conflict(struct req *r, const char *project, int64_t base, const struct store_re
 
 	api_time(head->time, t);
 	snprintf(msg, sizeof(msg),
-	    "%s committed revision %lld (\"%.200s\") at %s after your base %lld; check out "
+	    "%s committed revision %lld (\"%.*s\") at %s after your base %lld; check out "
 	    "revision %lld of '%s', merge your change into it and commit again with base %lld",
-	    head->author, (long long)head->number, head->message, t, (long long)base,
+	    head->author, (long long)head->number, (int)atr_utf8_cut(head->message, 200),
+	    head->message, t, (long long)base,
 	    (long long)head->number, project, (long long)head->number);
 	body = json_pack("{s:s,s:o}", "error", msg, "head", revision_json(head));
 	resp_json(r, 409, body);

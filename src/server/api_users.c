@@ -19,20 +19,20 @@ user_json(const struct store_user *u)
 static int
 add_user(const struct store_user *u, void *arg)
 {
-	return json_array_append_new(arg, user_json(u));
+	return api_listing_add(arg, user_json(u));
 }
 
 void
 api_users_list(struct req *r)
 {
 	struct atr_err err;
-	json_t *arr = json_array();
+	struct api_listing l = {json_array(), 0};
 
-	if (store_user_list(req_store(r), add_user, arr, &err) == -1) {
-		json_decref(arr);
+	if (store_user_list(req_store(r), add_user, &l, &err) == -1) {
+		json_decref(api_listing_take(&l));
 		return resp_err(r, &err);
 	}
-	resp_json(r, 200, json_pack("{s:o}", "users", arr));
+	resp_json(r, 200, json_pack("{s:o}", "users", api_listing_take(&l)));
 }
 
 void

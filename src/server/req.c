@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/req_int.h"
 
@@ -64,8 +65,10 @@ hexval(char c)
 	return -1;
 }
 
-char *
-req_decode(const char *src, size_t len, int plus_is_space)
+/* Percent-decodes src[0..len) into a new string (*outlen bytes, an
+ * encoded NUL kept); NULL on a malformed escape or no memory. */
+static char *
+decode(const char *src, size_t len, int plus_is_space, size_t *outlen)
 {
 	char *out = malloc(len + 1), *o = out;
 
@@ -75,7 +78,7 @@ req_decode(const char *src, size_t len, int plus_is_space)
 		if (src[i] == '%') {
 			int hi, lo;
 			if (i + 2 >= len || (hi = hexval(src[i + 1])) < 0 ||
-			    (lo = hexval(src[i + 2])) < 0 || (hi == 0 && lo == 0)) {
+			    (lo = hexval(src[i + 2])) < 0) {
 				free(out);
 				return NULL;
 			}
@@ -88,7 +91,111 @@ req_decode(const char *src, size_t len, int plus_is_space)
 		}
 	}
 	*o = '\0';
+	*outlen = (size_t)(o - out);
 	return out;
+}
+
+char *
+req_decode(const char *src, size_t len, int plus_is_space)
+{
+	size_t n;
+	char *out = decode(src, len, plus_is_space, &n);
+
+	if (out != NULL && memchr(out, '\0', n) != NULL) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Free text a request may carry: UTF-8 with tabs and line feeds (the
+ * lines of a commit message) and no other control character. Stricter
+ * rules (names, elements) are the handlers'. */
+#define REQ_TEXT_ALLOW "\t\n"
+
+/* JSON fields compared byte for byte and never stored as text or shown:
+ * their content is their owner's business. */
+static const char *const opaque_fields[] = {"password", "old_password"};
+
+/* 0 when text[0..len), called what, is acceptable free text; else -1
+ * with ATR_E_BAD_TEXT in err. */
+static int
+text_check(const char *what, const char *text, size_t len, struct atr_err *err)
+{
+	size_t at = 0;
+	const char *problem = atr_text_problem(text, len, REQ_TEXT_ALLOW, &at);
+
+	if (problem == NULL)
+		return 0;
+	return atr_err_set(err, ATR_E_BAD_TEXT,
+	    "%s %s (at byte %zu); text must be UTF-8 without control characters other than "
+	    "tab and line feed",
+	    what, problem, at);
+}
+
+int
+req_check_text(struct req *r, struct atr_err *err)
+{
+	char what[96];
+
+	for (int i = 0; i < r->nparams; i++)
+		if (text_check("a part of the path", r->params[i], strlen(r->params[i]), err) == -1)
+			return -1;
+	for (const char *p = r->query; p != NULL && *p;) {
+		size_t n = strcspn(p, "&"), kl = strcspn(p, "=&"), klen, vlen = 0;
+		char *key = decode(p, kl, 1, &klen), *val = NULL;
+		int rc = -1;
+
+		if (key == NULL || (kl < n && (val = decode(p + kl + 1, n - kl - 1, 1, &vlen)) == NULL))
+			atr_err_set(err, ATR_E_BAD_REQUEST,
+			    "the query has a malformed %%-escape (write %%XX with two hex digits)");
+		else if (text_check("a query parameter's name", key, klen, err) == 0) {
+			snprintf(what, sizeof(what), "the query parameter '%.*s'",
+			    (int)atr_utf8_cut(key, 40), key);
+			rc = text_check(what, val != NULL ? val : "", vlen, err);
+		}
+		free(key);
+		free(val);
+		if (rc == -1)
+			return -1;
+		p += n + (p[n] == '&');
+	}
+	return 0;
+}
+
+/* Checks every string (and key) of a JSON value as free text; field
+ * names the innermost object key, for the sentence. */
+static int
+json_text_check(json_t *v, const char *field, struct atr_err *err)
+{
+	char what[96];
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		for (i = 0; i < sizeof(opaque_fields) / sizeof(opaque_fields[0]); i++)
+			if (field != NULL && strcmp(field, opaque_fields[i]) == 0)
+				return 0;
+		snprintf(what, sizeof(what), "the field '%.*s'",
+		    field != NULL ? (int)atr_utf8_cut(field, 40) : 0, field != NULL ? field : "");
+		return text_check(what, json_string_value(v), json_string_length(v), err);
+	case JSON_OBJECT:
+		json_object_foreach(v, key, item) {
+			if (text_check("a field name", key, strlen(key), err) == -1 ||
+			    json_text_check(item, key, err) == -1)
+				return -1;
+		}
+		return 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item)
+			if (json_text_check(item, field, err) == -1)
+				return -1;
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 int
@@ -186,6 +293,12 @@ req_json(struct req *r, struct atr_err *err)
 		atr_err_set(err, ATR_E_BAD_REQUEST, "the body must be a JSON object");
 		return NULL;
 	}
+	/* The body's texts pass the same rule as the query's. */
+	if (json_text_check(r->json, NULL, err) == -1) {
+		json_decref(r->json);
+		r->json = NULL;
+		return NULL;
+	}
 	return r->json;
 }
 
@@ -265,20 +378,30 @@ reset_response(struct req *r)
 void
 resp_json(struct req *r, int status, json_t *body)
 {
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
 	reset_response(r);
-	r->status = status;
 	snprintf(r->ctype, sizeof(r->ctype), "application/json");
 	if (r->rbody == NULL)
 		r->rbody = evbuffer_new();
-	if (body != NULL && r->rbody != NULL) {
-		char *text = json_dumps(body, JSON_COMPACT);
-		if (text != NULL) {
-			evbuffer_add(r->rbody, text, strlen(text));
-			evbuffer_add(r->rbody, "\n", 1);
-			free(text);
-		}
+	if (text == NULL) {
+		/* A body that could not be built or encoded (a string that is not
+		 * UTF-8, no memory) is the server's fault, never an empty answer. */
+		atr_error("%s %s: the %d answer could not be encoded as JSON; answered 500",
+		    req_method(r), r->path != NULL ? r->path : "?", status);
+		r->status = 500;
+		if (r->rbody != NULL)
+			evbuffer_add_printf(r->rbody, "{\"error\":\"%s\"}\n",
+			    atr_errcode_text(ATR_E_INTERNAL));
+		return;
 	}
-	json_decref(body);
+	r->status = status;
+	if (r->rbody != NULL) {
+		evbuffer_add(r->rbody, text, strlen(text));
+		evbuffer_add(r->rbody, "\n", 1);
+	}
+	free(text);
 }
 
 void
@@ -309,8 +432,13 @@ void
 resp_err(struct req *r, const struct atr_err *err)
 {
 	int status = atr_errcode_http(err->code);
+	char msg[ATR_ERR_MSG_MAX];
 
-	resp_json(r, status, json_pack("{s:s}", "error", atr_err_msg(err)));
+	/* A sentence may quote what a client or a file said: scrubbed, it
+	 * always encodes. */
+	snprintf(msg, sizeof(msg), "%s", atr_err_msg(err));
+	atr_text_scrub(msg, "\t\n");
+	resp_json(r, status, json_pack("{s:s}", "error", msg));
 	if (status == 401)
 		resp_header(r, "WWW-Authenticate", "Bearer realm=\"atrium\"");
 }
@@ -324,6 +452,7 @@ resp_field_error(struct req *r, const char *field, enum atr_errcode code, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	atr_text_scrub(msg, "\t\n");
 	resp_json(r, atr_errcode_http(code), json_pack("{s:s,s:s}", "error", msg, "field", field));
 }
 

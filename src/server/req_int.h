@@ -79,6 +79,11 @@ int req_parse_target(struct req *r);
 /* Percent-decodes src[0..len) into a new string; NULL when malformed
  * (bad escape or an encoded NUL). plus_is_space for query values. */
 char *req_decode(const char *src, size_t len, int plus_is_space);
+/* The one check of free text in a request's path and query (every
+ * parameter, percent-decoded; the JSON body is checked by req_json()):
+ * 0, or -1 with ATR_E_BAD_TEXT (ATR_E_BAD_REQUEST for a malformed
+ * escape) in err. See docs/api.md "Text". */
+int req_check_text(struct req *r, struct atr_err *err);
 
 /* conn.c: the upload bytes not yet handed to the store (blocking stores
  * collect pieces); the handler writes them before finishing. */

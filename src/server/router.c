@@ -337,6 +337,7 @@ router_route(struct req *r)
 	int method = r->method == HTTP_HEAD ? HTTP_GET : r->method;
 	int path_known = 0;
 	const struct route *table;
+	struct atr_err err;
 	size_t n;
 
 	table_of(r, &table, &n);
@@ -360,6 +361,10 @@ router_route(struct req *r)
 			method_not_allowed(r);
 		else
 			resp_error(r, ATR_E_NOT_FOUND, "there is nothing at %s", r->path);
+		return ROUTE_RESPONDED;
+	}
+	if (req_check_text(r, &err) == -1) {
+		resp_err(r, &err);
 		return ROUTE_RESPONDED;
 	}
 	if (parse_authorization(r) == -1) {
