@@ -156,6 +156,24 @@ set_read_timeout(struct conn *c, int seconds)
 	bufferevent_set_timeouts(c->bev, &rd, &wr);
 }
 
+/* ---- byte classes for hand-written scans of request bytes. memchr with
+ * the set's length, never strchr: strchr also "finds" the NUL ending the set. */
+
+static int
+ascii_alnum(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* A host name, IPv4 or bracketed IPv6 literal, with a port. */
+static int
+is_host_char(unsigned char ch)
+{
+	static const char extra[] = ".-:[]";
+
+	return ascii_alnum(ch) || (ch != 0 && memchr(extra, ch, sizeof(extra) - 1) != NULL);
+}
+
 /* ---- http-parser callbacks: they only collect; decisions come after. */
 
 static struct conn *
@@ -1205,26 +1223,34 @@ answer_plain(struct conn *c, int fd)
 		atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
 }
 
-/* Plain HTTP on the console's port: send the browser to https://. */
+/* Plain HTTP on the console's port: send the browser to https://.
+ * The request is only what one recv() got, so every scan stops at its end,
+ * and a Host value that runs into that end is not trusted. */
 static void
 redirect_to_https(struct conn *c, int fd)
 {
 	char req[4096], host[300] = "", resp[800];
 	ssize_t n = recv(fd, req, sizeof(req) - 1, 0);
-	const char *h;
+	const char *h, *end;
 	int len;
 
 	req[n > 0 ? n : 0] = '\0';
+	end = req + (n > 0 ? n : 0);
+	/* strcasestr stops at the first NUL, which is at or before end. */
 	if ((h = strcasestr(req, "\r\nHost:")) != NULL) {
 		size_t i = 0;
 		h += 7;
-		while (*h == ' ' || *h == '\t')
+		while (h < end && (*h == ' ' || *h == '\t'))
 			h++;
 		/* Only host-name characters: nothing can be injected. */
-		while (i + 1 < sizeof(host) && (isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i])))
+		while (h + i < end && i + 1 < sizeof(host) && is_host_char((unsigned char)h[i]))
 			i++;
-		memcpy(host, h, i);
-		host[i] = '\0';
+		/* The name must end where the line does, not at the end of what
+		 * was read, a NUL or a foreign byte. */
+		if (h + i < end && (h[i] == '\r' || h[i] == '\n' || h[i] == ' ' || h[i] == '\t')) {
+			memcpy(host, h, i);
+			host[i] = '\0';
+		}
 	}
 	if (host[0] == '\0') {
 		answer_plain(c, fd);
