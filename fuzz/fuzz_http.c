@@ -7,8 +7,9 @@
  * connection per input; slow work goes to a job-pool thread as in atriumd.
  *
  * Input: the first byte picks the port ('A': the admin console's port,
- * reached through a TLS client; anything else: the plain API port), the
- * rest is what the client sends. Requests may be pipelined. When the server has
+ * reached through a TLS client; 'a': the same port spoken to in plain HTTP,
+ * which is answered by a redirect to https://; anything else: the plain API
+ * port), the rest is what the client sends. Requests may be pipelined. When the server has
  * nothing more to say the client hangs up, and the input is done when the
  * connection is freed and no job is outstanding.
  *
@@ -368,11 +369,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct client cl = {NULL, 0, 0};
 	struct sockaddr_in sin;
-	int sv[2], admin, quiet = 0;
+	int sv[2], admin, tls, quiet = 0;
 
 	if (size < 1)
 		return 0;
-	admin = data[0] == 'A';
+	admin = data[0] == 'A' || data[0] == 'a';
+	tls = data[0] == 'A';
 	restore_session();
 	prune();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1)
@@ -384,7 +386,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conn_accept(lp, sv[0], admin ? LK_ADMIN : LK_PLAIN, (struct sockaddr *)&sin,
 	    (int)sizeof(sin));
 
-	if (admin) {
+	if (tls) {
 		SSL *ssl = SSL_new(client_ctx);
 		if (ssl == NULL)
 			die("SSL_new failed");

@@ -74,6 +74,14 @@ struct conn {
 	struct event *bulk;   /* plain uploads: big reads straight off the socket */
 	unsigned char *bulkbuf;
 
+	/* Where the header callbacks' bytes sit, to see obs-fold (see
+	 * value_folded): the piece being parsed, and the end of the last
+	 * header name or value piece with the number of its chunk. */
+	const char *chunk;
+	unsigned chunk_seq, hprev_seq; /* hprev_seq 0: no piece yet */
+	const char *hprev_end;
+	int gap_lf;           /* an LF after hprev_end in an earlier chunk */
+
 	/* A file or blob response in progress. */
 	int ffd;
 	off_t foff, fleft;
@@ -129,6 +137,7 @@ reason(int status)
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Status";
 	}
 }
@@ -156,6 +165,33 @@ set_read_timeout(struct conn *c, int seconds)
 	bufferevent_set_timeouts(c->bev, &rd, &wr);
 }
 
+/* ---- byte classes for hand-written scans of request bytes. memchr with
+ * the set's length, never strchr: strchr also "finds" the NUL ending the set. */
+
+static int
+ascii_alnum(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* RFC 9110 5.6.2 tchar: what a header field name is made of. */
+static int
+is_tchar(unsigned char ch)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	return ascii_alnum(ch) || (ch != 0 && memchr(extra, ch, sizeof(extra) - 1) != NULL);
+}
+
+/* A host name, IPv4 or bracketed IPv6 literal, with a port. */
+static int
+is_host_char(unsigned char ch)
+{
+	static const char extra[] = ".-:[]";
+
+	return ascii_alnum(ch) || (ch != 0 && memchr(extra, ch, sizeof(extra) - 1) != NULL);
+}
+
 /* ---- http-parser callbacks: they only collect; decisions come after. */
 
 static struct conn *
@@ -173,6 +209,8 @@ on_message_begin(http_parser *p)
 	c->req = req_new(c, c->srv, c->lp);
 	c->responded = 0;
 	c->headers_done = 0;
+	c->hprev_seq = 0;
+	c->gap_lf = 0;
 	if (c->req == NULL)
 		return -1;
 	c->req->admin = c->kind == LK_ADMIN;
@@ -239,20 +277,99 @@ header_bytes(struct req *r, const char *at, size_t len, int is_value)
 	return 0;
 }
 
+/* Fails the parse: parse_error answers 400 with why. */
+static int
+bad_request(struct conn *c, const char *why)
+{
+	c->req->bad_request = why;
+	return -1;
+}
+
+/* Remembers where a header name or value piece ends (see value_folded). */
+static void
+note_piece(struct conn *c, const char *at, size_t len)
+{
+	c->hprev_end = at + len;
+	c->hprev_seq = c->chunk_seq;
+}
+
+/* http-parser (2.9) joins a field line that starts with SP or HTAB to the
+ * value before it (obs-fold), and the ones after a name with an empty value
+ * to that name. Such a value piece has an LF between it and the piece before
+ * it; a value merely split between two reads has none. An empty value is
+ * reported at the start of the next line, so it is no evidence. */
+static int
+value_folded(const struct conn *c, const char *at)
+{
+	const char *from = c->chunk;
+
+	if (c->hprev_seq == c->chunk_seq)
+		from = c->hprev_end;
+	else if (c->gap_lf)
+		return 1;
+	return memchr(from, '\n', (size_t)(at - from)) != NULL;
+}
+
+/* The parser (built non-strict) lets a space into a field name, and then
+ * honours "Content-Length : 5" and "Transfer-Encoding : chunked": a
+ * smuggling primitive. RFC 9112 5.1: whitespace before the colon is a 400;
+ * any byte that is not a tchar is refused the same way. */
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
-	return header_bytes(parser_conn(p)->req, at, len, 0);
+	struct conn *c = parser_conn(p);
+
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)at[i]))
+			return bad_request(c, "a header field name must be a token: no spaces, "
+					      "separators or control characters (RFC 9110 5.1)");
+	note_piece(c, at, len);
+	return header_bytes(c->req, at, len, 0);
 }
 
 static int
 on_header_value(http_parser *p, const char *at, size_t len)
 {
-	struct req *r = parser_conn(p)->req;
+	struct conn *c = parser_conn(p);
+	struct req *r = c->req;
 
 	if (r->nhdrs == 0)
 		return -1;
+	if (len > 0 && value_folded(c, at))
+		return bad_request(c, "obsolete line folding is not accepted (RFC 9112 5.2)");
+	note_piece(c, at, len);
 	return header_bytes(r, at, len, 1);
+}
+
+/* What the request line and Host fields say, checked once the headers are
+ * in: every problem with its answer. */
+enum head_problem { HP_NONE, HP_HTTP09, HP_VERSION, HP_NO_HOST, HP_HOSTS };
+static const struct {
+	int status;
+	const char *why;
+} head_answers[] = {
+	[HP_HTTP09] = {400, "a request line must end with the HTTP version (HTTP/0.9 is not supported)"},
+	[HP_VERSION] = {505, "this server speaks HTTP/1.0 and HTTP/1.1"},
+	[HP_NO_HOST] = {400, "an HTTP/1.1 request must have a Host header (RFC 9112 3.2)"},
+	[HP_HOSTS] = {400, "a request must not have more than one Host header (RFC 9112 3.2)"},
+};
+
+static enum head_problem
+head_problem(const http_parser *p, const struct req *r)
+{
+	int hosts = 0;
+
+	if (p->http_major == 0)
+		return HP_HTTP09;
+	if (p->http_major != 1)
+		return HP_VERSION;
+	for (int i = 0; i < r->nhdrs; i++)
+		hosts += strcasecmp(r->hbuf + r->hdrs[i].name, "Host") == 0;
+	if (hosts > 1)
+		return HP_HOSTS;
+	if (hosts == 0 && p->http_minor >= 1)
+		return HP_NO_HOST;
+	return HP_NONE;
 }
 
 static void
@@ -271,6 +388,7 @@ on_headers_complete(http_parser *p)
 	struct conn *c = parser_conn(p);
 	struct req *r = c->req;
 	const char *expect;
+	enum head_problem hp;
 
 	c->headers_done = 1;
 	c->deadline = 0;
@@ -285,6 +403,13 @@ on_headers_complete(http_parser *p)
 		r->content_length = (int64_t)p->content_length;
 	if (!http_should_keep_alive(p))
 		c->close_after = 1;
+	r->http10 = p->http_major == 1 && p->http_minor == 0;
+	if ((hp = head_problem(p, r)) != HP_NONE) {
+		http_parser_pause(p, 1);
+		c->state = C_WAIT;
+		respond_now(c, head_answers[hp].status, head_answers[hp].why, 1);
+		return 0;
+	}
 	if (p->upgrade) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
@@ -664,6 +789,9 @@ conn_respond(struct req *r)
 		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
 	if (c->close_after)
 		evbuffer_add_printf(out, "Connection: close\r\n");
+	else if (r->http10)
+		/* An HTTP/1.0 client closes unless told the connection stays. */
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
 	if (r->rhdrs != NULL)
 		evbuffer_add_buffer(out, r->rhdrs);
 	evbuffer_add(out, "\r\n", 2);
@@ -751,6 +879,8 @@ parse_error(struct conn *c, enum http_errno e)
 		snprintf(sentence, sizeof(sentence), "the request headers are too large");
 	else if (status == 414)
 		snprintf(sentence, sizeof(sentence), "the request URL is longer than 16 KiB");
+	else if (c->req->bad_request != NULL)
+		snprintf(sentence, sizeof(sentence), "malformed HTTP request: %s", c->req->bad_request);
 	else
 		snprintf(sentence, sizeof(sentence), "malformed HTTP request: %s",
 		    http_errno_description(e));
@@ -832,6 +962,27 @@ bulk_maybe(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Runs the parser on one piece of input and keeps what value_folded needs
+ * to know about the bytes of this piece once they are gone. */
+static size_t
+parse_piece(struct conn *c, const char *data, size_t len)
+{
+	size_t n;
+
+	c->chunk = data;
+	c->chunk_seq = c->chunk_seq + 1 ? c->chunk_seq + 1 : 1; /* 0 stays "none" */
+	c->in_parse = 1;
+	n = http_parser_execute(&c->parser, &settings, data, len);
+	c->in_parse = 0;
+	if (c->hprev_seq == c->chunk_seq)
+		/* A failed callback may stop the parser short of its own piece. */
+		c->gap_lf = c->hprev_end < data + n &&
+		    memchr(c->hprev_end, '\n', (size_t)(data + n - c->hprev_end)) != NULL;
+	else if (c->hprev_seq != 0)
+		c->gap_lf |= memchr(data, '\n', n) != NULL;
+	return n;
+}
+
 static void
 bulk_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -855,10 +1006,7 @@ bulk_cb(evutil_socket_t fd, short what, void *arg)
 		size_t k;
 		enum http_errno e;
 
-		c->in_parse = 1;
-		k = http_parser_execute(&c->parser, &settings, (const char *)c->bulkbuf + used,
-		    (size_t)n - used);
-		c->in_parse = 0;
+		k = parse_piece(c, (const char *)c->bulkbuf + used, (size_t)n - used);
 		used += k;
 		e = HTTP_PARSER_ERRNO(&c->parser);
 		if (e == HPE_PAUSED)
@@ -890,9 +1038,7 @@ conn_parse(struct conn *c)
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		c->in_parse = 1;
-		n = http_parser_execute(&c->parser, &settings, v.iov_base, v.iov_len);
-		c->in_parse = 0;
+		n = parse_piece(c, v.iov_base, v.iov_len);
 		e = HTTP_PARSER_ERRNO(&c->parser);
 		if (c->bev == NULL)
 			return;
@@ -1205,26 +1351,34 @@ answer_plain(struct conn *c, int fd)
 		atr_debug("cannot answer %s: %s", c->peer, strerror(errno));
 }
 
-/* Plain HTTP on the console's port: send the browser to https://. */
+/* Plain HTTP on the console's port: send the browser to https://.
+ * The request is only what one recv() got, so every scan stops at its end,
+ * and a Host value that runs into that end is not trusted. */
 static void
 redirect_to_https(struct conn *c, int fd)
 {
 	char req[4096], host[300] = "", resp[800];
 	ssize_t n = recv(fd, req, sizeof(req) - 1, 0);
-	const char *h;
+	const char *h, *end;
 	int len;
 
 	req[n > 0 ? n : 0] = '\0';
+	end = req + (n > 0 ? n : 0);
+	/* strcasestr stops at the first NUL, which is at or before end. */
 	if ((h = strcasestr(req, "\r\nHost:")) != NULL) {
 		size_t i = 0;
 		h += 7;
-		while (*h == ' ' || *h == '\t')
+		while (h < end && (*h == ' ' || *h == '\t'))
 			h++;
 		/* Only host-name characters: nothing can be injected. */
-		while (i + 1 < sizeof(host) && (isalnum((unsigned char)h[i]) || strchr(".-:[]", h[i])))
+		while (h + i < end && i + 1 < sizeof(host) && is_host_char((unsigned char)h[i]))
 			i++;
-		memcpy(host, h, i);
-		host[i] = '\0';
+		/* The name must end where the line does, not at the end of what
+		 * was read, a NUL or a foreign byte. */
+		if (h + i < end && (h[i] == '\r' || h[i] == '\n' || h[i] == ' ' || h[i] == '\t')) {
+			memcpy(host, h, i);
+			host[i] = '\0';
+		}
 	}
 	if (host[0] == '\0') {
 		answer_plain(c, fd);

@@ -163,6 +163,30 @@ req_check_text(struct req *r, struct atr_err *err)
 	return 0;
 }
 
+/* Length of the "http://authority" or "https://authority" that starts an
+ * absolute-form target (RFC 9112 3.2.2: a server MUST accept it, and the
+ * target's authority then stands for the Host header); 0 when url[0..len)
+ * is not one. An empty host or userinfo (RFC 9110 4.2.4) is refused: -1. */
+static long
+absolute_prefix(const char *url, size_t len)
+{
+	static const char *const schemes[] = {"http://", "https://"};
+	size_t n, end;
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		n = strlen(schemes[i]);
+		if (len < n || strncasecmp(url, schemes[i], n) != 0)
+			continue;
+		for (end = n; end < len && url[end] != '/' && url[end] != '?' && url[end] != '#'; end++)
+			if (url[end] == '@')
+				return -1;
+		if (end == n || url[n] == ':')
+			return -1;
+		return (long)end;
+	}
+	return 0;
+}
+
 /* Checks every string (and key) of a JSON value as free text; field
  * names the innermost object key, for the sentence. */
 static int
@@ -201,18 +225,30 @@ json_text_check(json_t *v, const char *field, struct atr_err *err)
 int
 req_parse_target(struct req *r)
 {
-	const char *q;
-	size_t plen;
+	const char *url, *q;
+	size_t len, plen;
+	long skip;
 
-	if (r->url == NULL || r->url[0] != '/')
+	if (r->url == NULL || (skip = absolute_prefix(r->url, r->urllen)) == -1)
 		return -1;
-	q = memchr(r->url, '?', r->urllen);
-	plen = q != NULL ? (size_t)(q - r->url) : r->urllen;
-	if ((r->path = strndup(r->url, plen)) == NULL)
+	url = r->url + skip;
+	len = r->urllen - (size_t)skip;
+	if (skip > 0 && (len == 0 || url[0] != '/')) {
+		/* "http://host" and "http://host?q": the path is "/". */
+		if (len > 0 && url[0] == '#')
+			len = 0;
+		if ((r->path = strdup("/")) == NULL)
+			return -1;
+	} else if (len == 0 || url[0] != '/') {
+		return -1;
+	}
+	q = memchr(url, '?', len);
+	plen = q != NULL ? (size_t)(q - url) : len;
+	if (r->path == NULL && (r->path = strndup(url, plen)) == NULL)
 		return -1;
 	if (q != NULL) {
-		const char *hash = memchr(q, '#', r->urllen - plen);
-		size_t qlen = hash != NULL ? (size_t)(hash - q - 1) : r->urllen - plen - 1;
+		const char *hash = memchr(q, '#', len - plen);
+		size_t qlen = hash != NULL ? (size_t)(hash - q - 1) : len - plen - 1;
 		if ((r->query = strndup(q + 1, qlen)) == NULL)
 			return -1;
 	}

@@ -41,6 +41,8 @@ struct req {
 	struct req_header hdrs[REQ_HEADERS_MAX];
 	int nhdrs;
 	int in_value;            /* parser is inside a header value */
+	const char *bad_request; /* why it gets a 400 (a static sentence), or NULL */
+	int http10;              /* an HTTP/1.0 request */
 
 	int64_t content_length;  /* -1: none given */
 	int body_max;            /* largest buffered body for this route */
@@ -74,7 +76,8 @@ struct req {
 /* req.c */
 struct req *req_new(struct conn *c, struct server *srv, struct loop *lp);
 void req_free(struct req *r);
-/* Splits url into path and query; -1 when it is not an origin-form path. */
+/* Splits url into path and query; -1 when it is neither an origin-form
+ * path nor an absolute-form http(s) URL (whose authority is skipped). */
 int req_parse_target(struct req *r);
 /* Percent-decodes src[0..len) into a new string; NULL when malformed
  * (bad escape or an encoded NUL). plus_is_space for query values. */
