@@ -122,6 +122,18 @@ avoid_midnight() {
 	[ "$left" -gt 60 ] || sleep "$left"
 }
 
+# log_since FILE FROM REGEX [SECONDS]: prints FILE from line FROM+1 on, once
+# that part matches REGEX or SECONDS (20) have passed. For what a server logs
+# after a signal: a fixed sleep is too short on a loaded machine.
+log_since() {
+	local i
+	for i in $(seq $((${4:-20} * 10))); do
+		[[ $(tail -n +"$(($2 + 1))" "$1") =~ $3 ]] && break
+		sleep 0.1
+	done
+	tail -n +"$(($2 + 1))" "$1"
+}
+
 # A TCP port on 127.0.0.1 that nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
