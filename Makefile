@@ -13,7 +13,8 @@
 # tests/unit is built without touching this file.
 
 CC      ?= cc
-PKGS    := openssl libevent libevent_openssl libevent_pthreads jansson sqlite3 libpq libcurl
+PKGS    := openssl libevent libevent_openssl libevent_pthreads jansson sqlite3 libpq libcurl \
+           icu-uc icu-i18n
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -8,6 +8,16 @@
  * else a sentence saying what is wrong. */
 const char *api_name_problem(const char *name);
 
+/*
+ * Whether name may be given to a new user (kind "user") or project (kind
+ * "project"): api_name_problem(), the Unicode policy of names.h
+ * (ATR_E_BAD_NAME) and no look-alike of an existing name of that kind
+ * (ATR_E_EXISTS, naming it). 0 when it may, else -1 with err set. Names
+ * already stored stay reachable: lookups use api_name_problem() only.
+ */
+int api_new_name(struct store_conn *sc, const char *kind, const char *name,
+    struct atr_err *err);
+
 /* The project name in the path (the route's first '*'), checked; NULL
  * after answering 400 when it is not a valid name. */
 const char *api_project_param(struct req *r);

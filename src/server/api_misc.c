@@ -8,6 +8,7 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/names.h"
 #include "server/password.h"
 #include "server/server_int.h"
 #include "server/tlsstate.h"
@@ -59,6 +60,73 @@ api_name_problem(const char *name)
 		if (*p == '/' || *p == '\\')
 			return "the name contains '/' or '\\'";
 	return NULL;
+}
+
+/* A look-alike search: the new name's skeletons (unfolded, case-folded)
+ * against each stored name's. */
+struct lookalike {
+	const char *name;
+	char skel[2][NAME_SKELETON_MAX], other[NAME_SKELETON_MAX];
+	char found[STORE_NAME_MAX + 1];
+};
+
+static int
+compare_name(const char *stored, struct lookalike *la)
+{
+	/* The same name is the store's "exists"; an old name whose skeleton
+	 * cannot be computed cannot be confused by ICU either. */
+	if (strcmp(stored, la->name) == 0)
+		return 0;
+	for (int fold = 0; fold < 2; fold++) {
+		if (name_skeleton(stored, fold, la->other, sizeof(la->other)) == 0 &&
+		    strcmp(la->skel[fold], la->other) == 0) {
+			snprintf(la->found, sizeof(la->found), "%s", stored);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+compare_user(const struct store_user *u, void *arg)
+{
+	return compare_name(u->name, arg);
+}
+
+static int
+compare_project(const struct store_project *p, void *arg)
+{
+	return compare_name(p->name, arg);
+}
+
+int
+api_new_name(struct store_conn *sc, const char *kind, const char *name, struct atr_err *err)
+{
+	struct lookalike *la;
+	const char *problem = api_name_problem(name);
+	int rc;
+
+	if (problem == NULL)
+		problem = name_problem(name);
+	if (problem != NULL)
+		return atr_err_set(err, ATR_E_BAD_NAME, "bad %s name: %s", kind, problem);
+	/* Three skeleton buffers: kept off the event thread's stack. */
+	if ((la = calloc(1, sizeof(*la))) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	la->name = name;
+	if (name_skeleton(name, 0, la->skel[0], sizeof(la->skel[0])) == -1 ||
+	    name_skeleton(name, 1, la->skel[1], sizeof(la->skel[1])) == -1) {
+		free(la);
+		return atr_err_set(err, ATR_E_BAD_NAME, "bad %s name: it cannot be compared with "
+		    "the existing names", kind);
+	}
+	rc = strcmp(kind, "user") == 0 ? store_user_list(sc, compare_user, la, err)
+				       : store_project_list(sc, compare_project, la, err);
+	if (rc == 0 && la->found[0] != '\0')
+		rc = atr_err_set(err, ATR_E_EXISTS, "the %s name '%s' looks like the existing %s "
+		    "'%s'; choose a name that cannot be mistaken for it", kind, name, kind, la->found);
+	free(la);
+	return rc;
 }
 
 void

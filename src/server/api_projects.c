@@ -78,7 +78,7 @@ api_project_create(struct req *r)
 {
 	struct atr_err err;
 	json_t *body = req_json(r, &err), *d;
-	const char *name, *desc = "", *problem;
+	const char *name, *desc = "";
 	struct store_project p;
 	int64_t now = atr_now_ms() / 1000;
 
@@ -87,8 +87,8 @@ api_project_create(struct req *r)
 	if ((name = json_string_value(json_object_get(body, "name"))) == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"name\": \"PROJECT\", \"description\": \"...\"}");
-	if ((problem = api_name_problem(name)) != NULL)
-		return resp_error(r, ATR_E_BAD_NAME, "bad project name: %s", problem);
+	if (api_new_name(req_store(r), "project", name, &err) == -1)
+		return resp_err(r, &err);
 	if ((d = json_object_get(body, "description")) != NULL) {
 		if ((desc = json_string_value(d)) == NULL)
 			return resp_error(r, ATR_E_BAD_REQUEST, "description must be a string");

@@ -53,8 +53,9 @@ api_user_create(struct req *r)
 	if (name == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"name\": \"NAME\", \"password\": \"...\", \"role\": \"user\"}");
-	if ((problem = api_name_problem(name)) != NULL)
-		return resp_field_error(r, "name", ATR_E_BAD_NAME, "bad user name: %s", problem);
+	if (api_new_name(req_store(r), "user", name, &err) == -1)
+		return err.code == ATR_E_BAD_NAME || err.code == ATR_E_EXISTS
+		    ? resp_field_error(r, "name", err.code, "%s", err.msg) : resp_err(r, &err);
 	if (role == NULL || (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0))
 		return resp_field_error(r, "role", ATR_E_BAD_REQUEST,
 		    "role must be \"user\" or \"admin\"");
