@@ -44,6 +44,7 @@ void api_time(int64_t t, char *out);
 void api_health(struct req *r);
 void api_metrics(struct req *r);
 void api_server_info(struct req *r);
+void api_ca_crl(struct req *r);
 
 void api_session_create(struct req *r);
 void api_session_delete(struct req *r);

@@ -43,6 +43,7 @@ static const struct route routes[] = {
 	{HTTP_GET, "/healthz", 0, api_health, NULL},
 	{HTTP_GET, "/metrics", 0, api_metrics, NULL},
 	{HTTP_GET, "/api/v1/server", 0, api_server_info, NULL},
+	{HTTP_GET, "/ca.crl", 0, api_ca_crl, NULL}, /* plain and TLS ports: docs/SECURITY.md */
 	{HTTP_POST, "/api/v1/session", R_SLOW, api_session_create, NULL},
 	{HTTP_DELETE, "/api/v1/session", R_AUTH | R_SLOW, api_session_delete, NULL},
 	{HTTP_GET, "/api/v1/projects", R_AUTH, api_projects_list, NULL},

@@ -15,7 +15,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "atrium/ca.h"
@@ -37,6 +39,8 @@ struct tls_state {
 	SSL_CTX *ctx;
 	struct tls_info info;
 	int have_info;
+	unsigned char *crl; /* the local CA's CRL as DER, for GET /ca.crl; guarded by lock */
+	size_t crl_len;
 };
 
 struct tls_state *
@@ -59,6 +63,7 @@ tls_state_free(struct tls_state *ts)
 	if (ts == NULL)
 		return;
 	SSL_CTX_free(ts->ctx);
+	free(ts->crl);
 	pthread_rwlock_destroy(&ts->lock);
 	free(ts->datadir);
 	free(ts);
@@ -89,6 +94,123 @@ tls_state_info(struct tls_state *ts, struct tls_info *out)
 	}
 	pthread_rwlock_unlock(&ts->lock);
 	return rc;
+}
+
+/* ---- the local CA's CRL */
+
+/* Re-signs DIR/tls/ca.crl when due and keeps its DER for GET /ca.crl.
+ * ca may be NULL: then it is loaded, and without a local CA there is no
+ * CRL to serve. Failures are logged: the old CRL stays served. */
+static void
+crl_update(struct tls_state *ts, struct atr_ca *ca)
+{
+	struct atr_ca *own = NULL;
+	struct atr_err err;
+	char path[4300];
+	BIO *bio;
+	X509_CRL *crl = NULL;
+	unsigned char *der = NULL, *copy = NULL;
+	int len, rc;
+
+	if (ca == NULL && (ca = own = atr_ca_load(ts->tlsdir, &err)) == NULL) {
+		if (err.code != ATR_E_NOT_FOUND)
+			atr_warn("the local CA's CRL: %s", atr_err_msg(&err));
+		return;
+	}
+	if ((rc = atr_ca_crl_refresh(ca, &err)) == -1)
+		atr_error("re-signing the local CA's CRL failed (still serving the old one): %s",
+		    atr_err_msg(&err));
+	else if (rc == 1)
+		atr_info("signed the local CA's CRL %s/ca.crl (valid %d days)", ts->tlsdir,
+		    ATR_CA_CRL_DAYS);
+	atr_ca_free(own);
+	snprintf(path, sizeof(path), "%s/ca.crl", ts->tlsdir);
+	if ((bio = BIO_new_file(path, "r")) != NULL) {
+		crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	ERR_clear_error();
+	if (crl == NULL || (len = i2d_X509_CRL(crl, &der)) <= 0 ||
+	    (copy = malloc((size_t)len)) == NULL) {
+		X509_CRL_free(crl);
+		OPENSSL_free(der);
+		return;
+	}
+	memcpy(copy, der, (size_t)len);
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	pthread_rwlock_wrlock(&ts->lock);
+	free(ts->crl);
+	ts->crl = copy;
+	ts->crl_len = (size_t)len;
+	pthread_rwlock_unlock(&ts->lock);
+}
+
+int
+tls_state_crl(struct tls_state *ts, unsigned char **der, size_t *len)
+{
+	int rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	pthread_rwlock_rdlock(&ts->lock);
+	if (ts->crl != NULL && (*der = malloc(ts->crl_len)) != NULL) {
+		memcpy(*der, ts->crl, ts->crl_len);
+		*len = ts->crl_len;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	return rc;
+}
+
+/* The server certificate in p12 (with its password in passfile) when ca
+ * issued it, else NULL. */
+static X509 *
+old_leaf(const char *p12, const char *passfile, struct atr_ca *ca)
+{
+	struct atr_err lerr;
+	struct atr_ks *ks = NULL;
+	const struct atr_ks_entry *e;
+	char *pw;
+	X509 *leaf = NULL;
+
+	if (access(p12, F_OK) != 0 || (pw = atr_passfile_read(passfile, &lerr)) == NULL)
+		return NULL;
+	if ((ks = atr_ks_load_file(p12, pw, &lerr)) != NULL && atr_ks_count(ks) > 0 &&
+	    (e = atr_ks_entry_at(ks, 0)) != NULL && (leaf = atr_ks_entry_cert(e)) != NULL &&
+	    atr_x509_signed_by(leaf, atr_ca_cert(ca)) && X509_up_ref(leaf))
+		;
+	else
+		leaf = NULL;
+	atr_ks_free(ks);
+	atr_free_secret(pw);
+	return leaf;
+}
+
+/* Puts the replaced server certificate on the CRL: after a renewal or
+ * reset-tls it is no longer the server's, so clients that check refuse it. */
+static void
+revoke_old(struct atr_ca *ca, X509 *old)
+{
+	struct atr_err err;
+	char serial[100] = "?";
+	BIGNUM *bn;
+	char *hex;
+
+	if (old == NULL)
+		return;
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(old), NULL)) != NULL &&
+	    (hex = BN_bn2hex(bn)) != NULL) {
+		snprintf(serial, sizeof(serial), "%s", hex);
+		OPENSSL_free(hex);
+	}
+	BN_free(bn);
+	if (atr_ca_revoke(ca, old, &err) == -1)
+		atr_error("could not revoke the replaced server certificate (serial %s): %s", serial,
+		    atr_err_msg(&err));
+	else
+		atr_info("revoked the replaced server certificate (serial %s) in the local CA's CRL",
+		    serial);
 }
 
 /* ---- names for the local CA's certificate */
@@ -169,6 +291,28 @@ covers_all(X509 *cert, char **names, size_t n)
 	return 1;
 }
 
+/* Whether cert's first CRL distribution point is url: a certificate
+ * from before CRLs, or for another port, is reissued. */
+static int
+has_crl_url(X509 *cert, const char *url)
+{
+	CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+	DIST_POINT *dp = dps != NULL && sk_DIST_POINT_num(dps) > 0 ? sk_DIST_POINT_value(dps, 0)
+								   : NULL;
+	GENERAL_NAME *gn = NULL;
+	int same = 0;
+
+	if (dp != NULL && dp->distpoint != NULL && dp->distpoint->type == 0 &&
+	    sk_GENERAL_NAME_num(dp->distpoint->name.fullname) > 0)
+		gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+	if (gn != NULL && gn->type == GEN_URI)
+		same = (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier) == strlen(url) &&
+		    memcmp(ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), url,
+			strlen(url)) == 0;
+	CRL_DIST_POINTS_free(dps);
+	return same;
+}
+
 /* ---- small files */
 
 static char *
@@ -240,8 +384,9 @@ static int
 local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
     EVP_PKEY **key, STACK_OF(X509) **chain, struct atr_err *err)
 {
-	char p12[4300], passfile[4300], host[256] = "localhost", cn[320], fp[100];
+	char p12[4300], passfile[4300], host[256] = "localhost", cn[320], fp[100], url[400];
 	char *names[MAX_NAMES], *pw = NULL;
+	X509 *old = NULL;
 	size_t nnames = 0;
 	struct atr_ca *ca = NULL;
 	struct atr_ks *ks = NULL;
@@ -273,6 +418,10 @@ local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
 	if (write_client_bundle(ts->tlsdir, atr_ca_cert(ca), created, err) == -1)
 		goto out;
 	nnames = local_names(cfg, names);
+	/* The CRL is served on the plain port, under the first name: see
+	 * docs/SECURITY.md, "Revocation". */
+	atr_ca_crl_url(nnames > 0 ? names[0] : "localhost", (int)atr_config_int(cfg, "port"), url,
+	    sizeof(url));
 	snprintf(p12, sizeof(p12), "%s/server.p12", ts->tlsdir);
 	snprintf(passfile, sizeof(passfile), "%s/server.pass", ts->tlsdir);
 	if (!force && !created && access(p12, F_OK) == 0 &&
@@ -283,6 +432,7 @@ local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
 		int64_t now = atr_now_ms() / 1000;
 		if (leaf != NULL && atr_tls_days_left(leaf, now) >= RENEW_DAYS &&
 		    covers_all(leaf, names, nnames) && atr_x509_signed_by(leaf, atr_ca_cert(ca)) &&
+		    has_crl_url(leaf, url) &&
 		    (*key = atr_ks_entry_key(ks, e, pw, &lerr)) != NULL) {
 			STACK_OF(X509) *c = (STACK_OF(X509) *)atr_ks_entry_chain(e);
 			if ((*chain = X509_chain_up_ref(c)) != NULL) {
@@ -298,8 +448,9 @@ local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
 	ks = NULL;
 	atr_free_secret(pw);
 	pw = NULL;
-	if (atr_ca_issue(ca, (const char *const *)names, nnames, ATR_CA_SERVER_DAYS, "EC", 0, key,
-		chain, err) == -1)
+	old = old_leaf(p12, passfile, ca);
+	if (atr_ca_issue(ca, (const char *const *)names, nnames, ATR_CA_SERVER_DAYS, "EC", 0, url,
+		key, chain, err) == -1)
 		goto out;
 	if ((pw = new_secret(passfile, err)) == NULL)
 		goto out;
@@ -312,8 +463,12 @@ local_certificate(struct tls_state *ts, const struct atr_config *cfg, int force,
 		goto out;
 	atr_info("issued a server certificate from the local CA for %zu names (valid %d days): %s",
 	    nnames, ATR_CA_SERVER_DAYS, p12);
+	revoke_old(ca, old);
 	rc = 0;
 out:
+	if (ca != NULL)
+		crl_update(ts, ca);
+	X509_free(old);
 	if (rc == -1) {
 		EVP_PKEY_free(*key);
 		sk_X509_pop_free(*chain, X509_free);
@@ -557,7 +712,12 @@ install(struct tls_state *ts, const struct atr_config *cfg, int force_local, str
 int
 tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct atr_err *err)
 {
-	return install(ts, cfg, 0, err);
+	if (install(ts, cfg, 0, err) == -1)
+		return -1;
+	/* The local CA's certificates stay revocable with a keystore in use. */
+	if (atr_config_str(cfg, "tls_keystore")[0] != '\0')
+		crl_update(ts, NULL);
+	return 0;
 }
 
 int
@@ -576,6 +736,7 @@ tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg, struc
 {
 	struct tls_info info;
 
+	crl_update(ts, NULL); /* re-signed before its nextUpdate, keystore or not */
 	if (atr_config_str(cfg, "tls_keystore")[0] != '\0')
 		return 0;
 	if (tls_state_info(ts, &info) == 0 &&
@@ -590,7 +751,11 @@ tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg, struc
 int
 tls_reset(const char *datadir, struct atr_err *err)
 {
-	char conf[4200], p12[4200];
+	char conf[4200], tlsdir[4200], p12[4300], passfile[4300];
+	struct atr_ca *ca = NULL;
+	struct atr_err lerr;
+	X509 *old = NULL;
+	int rc = -1;
 	static const char *const keys[] = {"tls_keystore", "tls_keystore_password",
 		"tls_keystore_password_file", "tls_keystore_alias"};
 
@@ -598,8 +763,24 @@ tls_reset(const char *datadir, struct atr_err *err)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (atr_config_file_update(conf, keys[i], NULL, err) == -1)
 			return -1;
-	snprintf(p12, sizeof(p12), "%s/tls/server.p12", datadir);
-	if (unlink(p12) == -1 && errno != ENOENT)
-		return atr_err_set(err, ATR_E_IO, "cannot remove %s: %s", p12, strerror(errno));
-	return 0;
+	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", datadir);
+	snprintf(p12, sizeof(p12), "%s/server.p12", tlsdir);
+	snprintf(passfile, sizeof(passfile), "%s/server.pass", tlsdir);
+	/* The certificate given up is revoked now: the server may be stopped. */
+	if ((ca = atr_ca_load(tlsdir, &lerr)) != NULL) {
+		old = old_leaf(p12, passfile, ca);
+		if (old != NULL && atr_ca_revoke(ca, old, err) == -1) {
+			atr_err_prefix(err, "revoking the old server certificate");
+			goto out;
+		}
+	}
+	if (unlink(p12) == -1 && errno != ENOENT) {
+		atr_err_set(err, ATR_E_IO, "cannot remove %s: %s", p12, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(old);
+	atr_ca_free(ca);
+	return rc;
 }

@@ -11,6 +11,7 @@
 #ifndef ATRIUM_SERVER_TLSSTATE_H
 #define ATRIUM_SERVER_TLSSTATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
@@ -55,7 +56,8 @@ int tls_state_check(struct tls_state *ts, const struct atr_config *cfg, struct t
     struct atr_err *err);
 
 /* Renews the local CA's server certificate when it expires within 30
- * days (and tls_keystore is not set). Returns 1 when renewed. */
+ * days (and tls_keystore is not set), and re-signs the local CA's CRL
+ * when it is due. Returns 1 when the certificate was renewed. */
 int tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg,
     struct atr_err *err);
 
@@ -67,8 +69,13 @@ SSL_CTX *tls_state_ctx(struct tls_state *ts);
  * Returns -1 when there is none. */
 int tls_state_info(struct tls_state *ts, struct tls_info *out);
 
+/* A copy of the local CA's CRL as DER (free()), for GET /ca.crl. Any
+ * thread. Returns -1 when there is none. */
+int tls_state_crl(struct tls_state *ts, unsigned char **der, size_t *len);
+
 /* Returns to a fresh certificate from the local CA: removes tls_keystore*
- * from atrium.conf and issues a new server certificate (offline). */
+ * from atrium.conf and the server certificate, which it revokes in the
+ * local CA's CRL; the next load issues a new one (offline). */
 int tls_reset(const char *datadir, struct atr_err *err);
 
 #endif

@@ -54,7 +54,7 @@ test_issue_and_check(void **state)
 	SSL_CTX *ctx;
 
 	(void)state;
-	assert_int_equal(atr_ca_issue(ca, names, 4, 397, "EC", 0, &key, &chain, &err), 0);
+	assert_int_equal(atr_ca_issue(ca, names, 4, 397, "EC", 0, NULL, &key, &chain, &err), 0);
 	assert_int_equal(sk_X509_num(chain), 2);
 	assert_int_equal(X509_check_host(sk_X509_value(chain, 0), "localhost", 0, 0, NULL), 1);
 	assert_int_equal(X509_check_ip_asc(sk_X509_value(chain, 0), "::1", 0), 1);

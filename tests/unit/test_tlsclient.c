@@ -549,7 +549,7 @@ test_ca_issue_verifies(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/ca", F.dir);
 	assert_non_null(ca = atr_ca_create(dir, "Unit CA", "EC", &err));
-	assert_int_equal(atr_ca_issue(ca, names, 3, 30, "EC", 0, &key, &chain, &err), 0);
+	assert_int_equal(atr_ca_issue(ca, names, 3, 30, "EC", 0, NULL, &key, &chain, &err), 0);
 	assert_int_equal(atr_trust_add_cert(t, atr_ca_cert(ca), "unit", &err), 0);
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
 		assert_int_equal(atr_trust_check(t, chain, hosts[i], 0, &v, &err), 0);
