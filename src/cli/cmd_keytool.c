@@ -1,20 +1,21 @@
 /*
  * atrium keytool: Java 17's keytool command line, its prompts, listings and
- * messages, without Java. This file holds the option tables, the parser,
- * -help, the shared helpers and the run sequence of keytool's Main
- * (check options, open the keystore, ask for passwords, run, save, warn);
- * the commands live in keytool_show.c, keytool_make.c and keytool_edit.c.
+ * messages, without Java. This file holds the option and command tables
+ * (which drive the parser, -help and the run sequence), the parser, -help
+ * and the run sequence of keytool's Main (check options, open the
+ * keystore, ask for passwords, run, save, warn); the commands live in
+ * keytool_show.c, keytool_make.c and keytool_edit.c, the helpers they
+ * share in keytool_util.c.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atrium/util.h"
@@ -23,7 +24,8 @@
 
 /* ------------------------------------------------------------- tables */
 
-/* keytool's options (Main.Option), in Java's order. */
+/* keytool's options (Main.Option), in Java's order; after O_END the ones
+ * Main accepts but -help does not list. */
 enum kt_opt {
 	O_ALIAS, O_CURVENAME, O_DESTALIAS, O_DESTKEYPASS, O_DESTKEYSTORE, O_DESTPROTECTED,
 	O_DESTPROVIDERNAME, O_DESTSTOREPASS, O_DESTSTORETYPE, O_DNAME, O_EXT, O_FILEOUT,
@@ -33,631 +35,261 @@ enum kt_opt {
 	O_SRCALIAS, O_SRCKEYPASS, O_SRCKEYSTORE, O_SRCPROTECTED, O_SRCPROVIDERNAME,
 	O_SRCSTOREPASS, O_SRCSTORETYPE, O_SSLSERVER, O_JARFILE, O_STARTDATE, O_STOREPASS,
 	O_STORETYPE, O_TLS, O_TRUSTCACERTS, O_V, O_VALIDITY, O_END,
+	O_PROVIDERARG, O_NOWARN, O_DEBUG, O_CONF, O_HELP, O_HELP_H, O_HELP_Q, O_HELP_DASH,
+	O_NOPTS,
 };
+
+/* What parse_args() does with an option. */
+enum opt_kind {
+	K_NONE,     /* accepted, nothing to do */
+	K_FLAG,     /* sets the int at off to 1 */
+	K_STR,      /* the next argument, kept in the const char * at off */
+	K_SECRET,   /* the next argument or its :env/:file, owned by the char * at off */
+	K_TYPE,     /* the next argument upper-cased into buf, pointed to by off */
+	K_INT,      /* the next argument as a Java int, into the int at off */
+	K_LLONG,    /* the next argument as a Java long, into the long long at off */
+	K_EXT,      /* the next argument, appended to exts[] */
+	K_SKIP,     /* the next argument, ignored */
+	K_PROVIDER, /* the next argument and an optional -providerarg <arg>, ignored */
+	K_ILLEGAL,  /* only valid right after another option (-providerarg) */
+	K_CONF,     /* skips the next argument, which may be missing */
+	K_HELP,     /* shows the help */
+};
+
+#define F(field) offsetof(struct kt, field)
+
+/* K_TYPE copies into either buffer with one size. */
+_Static_assert(sizeof(((struct kt *)0)->typebuf) == sizeof(((struct kt *)0)->srctypebuf),
+    "type buffers differ");
 
 static const struct opt {
 	const char *name;  /* without the dash */
 	const char *arg;   /* shown in -help; NULL: takes no value */
 	const char *help;
-} opts[] = {
-	[O_ALIAS] = {"alias", "<alias>", "alias name of the entry to process"},
-	[O_CURVENAME] = {"groupname", "<name>", "Group name. For example, an Elliptic Curve name."},
-	[O_DESTALIAS] = {"destalias", "<alias>", "destination alias"},
-	[O_DESTKEYPASS] = {"destkeypass", "<arg>", "destination key password"},
-	[O_DESTKEYSTORE] = {"destkeystore", "<keystore>", "destination keystore name"},
-	[O_DESTPROTECTED] = {"destprotected", NULL, "destination keystore password protected"},
-	[O_DESTPROVIDERNAME] = {"destprovidername", "<name>", "destination keystore provider name"},
-	[O_DESTSTOREPASS] = {"deststorepass", "<arg>", "destination keystore password"},
-	[O_DESTSTORETYPE] = {"deststoretype", "<type>", "destination keystore type"},
-	[O_DNAME] = {"dname", "<name>", "distinguished name"},
-	[O_EXT] = {"ext", "<value>", "X.509 extension"},
-	[O_FILEOUT] = {"file", "<file>", "output file name"},
-	[O_FILEIN] = {"file", "<file>", "input file name"},
-	[O_ID] = {"id", "<id:reason>", "Serial ID of cert to revoke"},
-	[O_INFILE] = {"infile", "<file>", "input file name"},
-	[O_KEYALG] = {"keyalg", "<alg>", "key algorithm name"},
-	[O_KEYPASS] = {"keypass", "<arg>", "key password"},
-	[O_KEYSIZE] = {"keysize", "<size>", "key bit size"},
-	[O_KEYSTORE] = {"keystore", "<keystore>", "keystore name"},
-	[O_CACERTS] = {"cacerts", NULL, "access the cacerts keystore"},
-	[O_NEW] = {"new", "<arg>", "new password"},
-	[O_NOPROMPT] = {"noprompt", NULL, "do not prompt"},
-	[O_OUTFILE] = {"outfile", "<file>", "output file name"},
-	[O_PROTECTED] = {"protected", NULL, "password through protected mechanism"},
+	enum opt_kind kind;
+	size_t off, buf;   /* fields of struct kt, see enum opt_kind */
+	const char *alt;   /* another name Main accepts */
+	int repeat;        /* may repeat without Java's "specified multiple times" */
+} opts[O_NOPTS] = {
+	[O_ALIAS] = {"alias", "<alias>", "alias name of the entry to process",
+	    .kind = K_STR, .off = F(alias)},
+	[O_CURVENAME] = {"groupname", "<name>", "Group name. For example, an Elliptic Curve name.",
+	    .kind = K_STR, .off = F(groupname)},
+	[O_DESTALIAS] = {"destalias", "<alias>", "destination alias",
+	    .kind = K_STR, .off = F(dest), .alt = "dest"},
+	[O_DESTKEYPASS] = {"destkeypass", "<arg>", "destination key password",
+	    .kind = K_SECRET, .off = F(destkeypass)},
+	[O_DESTKEYSTORE] = {"destkeystore", "<keystore>", "destination keystore name",
+	    .kind = K_STR, .off = F(ksfname)},
+	[O_DESTPROTECTED] = {"destprotected", NULL, "destination keystore password protected",
+	    .kind = K_FLAG, .off = F(protected_path)},
+	[O_DESTPROVIDERNAME] = {"destprovidername", "<name>", "destination keystore provider name",
+	    .kind = K_SKIP},
+	[O_DESTSTOREPASS] = {"deststorepass", "<arg>", "destination keystore password",
+	    .kind = K_SECRET, .off = F(storepass)},
+	[O_DESTSTORETYPE] = {"deststoretype", "<type>", "destination keystore type",
+	    .kind = K_TYPE, .off = F(storetype), .buf = F(typebuf)},
+	[O_DNAME] = {"dname", "<name>", "distinguished name",
+	    .kind = K_STR, .off = F(dname)},
+	[O_EXT] = {"ext", "<value>", "X.509 extension",
+	    .kind = K_EXT, .repeat = 1},
+	[O_FILEOUT] = {"file", "<file>", "output file name",
+	    .kind = K_STR, .off = F(file)},
+	[O_FILEIN] = {"file", "<file>", "input file name",
+	    .kind = K_STR, .off = F(file)},
+	[O_ID] = {"id", "<id:reason>", "Serial ID of cert to revoke",
+	    .kind = K_SKIP, .repeat = 1},
+	[O_INFILE] = {"infile", "<file>", "input file name",
+	    .kind = K_STR, .off = F(infile)},
+	[O_KEYALG] = {"keyalg", "<alg>", "key algorithm name",
+	    .kind = K_STR, .off = F(keyalg)},
+	[O_KEYPASS] = {"keypass", "<arg>", "key password",
+	    .kind = K_SECRET, .off = F(keypass)},
+	[O_KEYSIZE] = {"keysize", "<size>", "key bit size",
+	    .kind = K_INT, .off = F(keysize)},
+	[O_KEYSTORE] = {"keystore", "<keystore>", "keystore name",
+	    .kind = K_STR, .off = F(ksfname)},
+	[O_CACERTS] = {"cacerts", NULL, "access the cacerts keystore",
+	    .kind = K_FLAG, .off = F(cacerts)},
+	[O_NEW] = {"new", "<arg>", "new password",
+	    .kind = K_SECRET, .off = F(newpass)},
+	[O_NOPROMPT] = {"noprompt", NULL, "do not prompt",
+	    .kind = K_FLAG, .off = F(noprompt)},
+	[O_OUTFILE] = {"outfile", "<file>", "output file name",
+	    .kind = K_STR, .off = F(outfile)},
+	[O_PROTECTED] = {"protected", NULL, "password through protected mechanism",
+	    .kind = K_FLAG, .off = F(protected_path)},
 	[O_PROVIDERCLASS] = {"providerclass", "<class>\n[-providerarg <arg>]",
 	    "add security provider by fully-qualified class name\n"
-	    "configure argument for -providerclass"},
+	    "configure argument for -providerclass",
+	    .kind = K_PROVIDER, .alt = "provider", .repeat = 1},
 	[O_ADDPROVIDER] = {"addprovider", "<name>\n[-providerarg <arg>]",
-	    "add security provider by name (e.g. SunPKCS11)\nconfigure argument for -addprovider"},
-	[O_PROVIDERNAME] = {"providername", "<name>", "provider name"},
-	[O_PROVIDERPATH] = {"providerpath", "<list>", "provider classpath"},
-	[O_RFC] = {"rfc", NULL, "output in RFC style"},
-	[O_SIGALG] = {"sigalg", "<alg>", "signature algorithm name"},
-	[O_SIGNER] = {"signer", "<alias>", "signer alias"},
-	[O_SIGNERKEYPASS] = {"signerkeypass", "<arg>", "signer key password"},
-	[O_SRCALIAS] = {"srcalias", "<alias>", "source alias"},
-	[O_SRCKEYPASS] = {"srckeypass", "<arg>", "source key password"},
-	[O_SRCKEYSTORE] = {"srckeystore", "<keystore>", "source keystore name"},
-	[O_SRCPROTECTED] = {"srcprotected", NULL, "source keystore password protected"},
-	[O_SRCPROVIDERNAME] = {"srcprovidername", "<name>", "source keystore provider name"},
-	[O_SRCSTOREPASS] = {"srcstorepass", "<arg>", "source keystore password"},
-	[O_SRCSTORETYPE] = {"srcstoretype", "<type>", "source keystore type"},
-	[O_SSLSERVER] = {"sslserver", "<server[:port]>", "SSL server host and port"},
-	[O_JARFILE] = {"jarfile", "<file>", "signed jar file"},
-	[O_STARTDATE] = {"startdate", "<date>", "certificate validity start date/time"},
-	[O_STOREPASS] = {"storepass", "<arg>", "keystore password"},
-	[O_STORETYPE] = {"storetype", "<type>", "keystore type"},
-	[O_TLS] = {"tls", NULL, "Displays TLS configuration information"},
-	[O_TRUSTCACERTS] = {"trustcacerts", NULL, "trust certificates from cacerts"},
-	[O_V] = {"v", NULL, "verbose output"},
-	[O_VALIDITY] = {"validity", "<days>", "validity number of days"},
+	    "add security provider by name (e.g. SunPKCS11)\nconfigure argument for -addprovider",
+	    .kind = K_PROVIDER, .repeat = 1},
+	[O_PROVIDERNAME] = {"providername", "<name>", "provider name",
+	    .kind = K_SKIP},
+	[O_PROVIDERPATH] = {"providerpath", "<list>", "provider classpath",
+	    .kind = K_SKIP},
+	[O_RFC] = {"rfc", NULL, "output in RFC style",
+	    .kind = K_FLAG, .off = F(rfc)},
+	[O_SIGALG] = {"sigalg", "<alg>", "signature algorithm name",
+	    .kind = K_STR, .off = F(sigalg)},
+	[O_SIGNER] = {"signer", "<alias>", "signer alias",
+	    .kind = K_STR, .off = F(signer)},
+	[O_SIGNERKEYPASS] = {"signerkeypass", "<arg>", "signer key password",
+	    .kind = K_SECRET, .off = F(signerkeypass)},
+	[O_SRCALIAS] = {"srcalias", "<alias>", "source alias",
+	    .kind = K_STR, .off = F(alias)},
+	[O_SRCKEYPASS] = {"srckeypass", "<arg>", "source key password",
+	    .kind = K_SECRET, .off = F(srckeypass)},
+	[O_SRCKEYSTORE] = {"srckeystore", "<keystore>", "source keystore name",
+	    .kind = K_STR, .off = F(srcksfname)},
+	[O_SRCPROTECTED] = {"srcprotected", NULL, "source keystore password protected",
+	    .kind = K_FLAG, .off = F(srcprotected)},
+	[O_SRCPROVIDERNAME] = {"srcprovidername", "<name>", "source keystore provider name",
+	    .kind = K_SKIP},
+	[O_SRCSTOREPASS] = {"srcstorepass", "<arg>", "source keystore password",
+	    .kind = K_SECRET, .off = F(srcstorepass)},
+	[O_SRCSTORETYPE] = {"srcstoretype", "<type>", "source keystore type",
+	    .kind = K_TYPE, .off = F(srcstoretype), .buf = F(srctypebuf)},
+	[O_SSLSERVER] = {"sslserver", "<server[:port]>", "SSL server host and port",
+	    .kind = K_STR, .off = F(sslserver)},
+	[O_JARFILE] = {"jarfile", "<file>", "signed jar file",
+	    .kind = K_STR, .off = F(jarfile)},
+	[O_STARTDATE] = {"startdate", "<date>", "certificate validity start date/time",
+	    .kind = K_STR, .off = F(startdate)},
+	[O_STOREPASS] = {"storepass", "<arg>", "keystore password",
+	    .kind = K_SECRET, .off = F(storepass)},
+	[O_STORETYPE] = {"storetype", "<type>", "keystore type",
+	    .kind = K_TYPE, .off = F(storetype), .buf = F(typebuf)},
+	[O_TLS] = {"tls", NULL, "Displays TLS configuration information",
+	    .kind = K_NONE},
+	[O_TRUSTCACERTS] = {"trustcacerts", NULL, "trust certificates from cacerts",
+	    .kind = K_FLAG, .off = F(trustcacerts)},
+	[O_V] = {"v", NULL, "verbose output",
+	    .kind = K_FLAG, .off = F(verbose)},
+	[O_VALIDITY] = {"validity", "<days>", "validity number of days",
+	    .kind = K_LLONG, .off = F(validity)},
+	[O_PROVIDERARG] = {"providerarg", NULL, NULL, .kind = K_ILLEGAL, .repeat = 1},
+	[O_NOWARN] = {"nowarn", NULL, NULL, .kind = K_FLAG, .off = F(nowarn)},
+	[O_DEBUG] = {"debug", NULL, NULL, .kind = K_NONE}, /* no debug output */
+	[O_CONF] = {"conf", NULL, NULL, .kind = K_CONF},
+	[O_HELP] = {"help", NULL, NULL, .kind = K_HELP},
+	[O_HELP_H] = {"h", NULL, NULL, .kind = K_HELP},
+	[O_HELP_Q] = {"?", NULL, NULL, .kind = K_HELP},
+	[O_HELP_DASH] = {"-help", NULL, NULL, .kind = K_HELP},
 };
+
+#undef F
 
 #define P_STD O_PROVIDERNAME, O_ADDPROVIDER, O_PROVIDERCLASS, O_PROVIDERPATH
 
+static int import_keystore(struct kt *kt);
+
+/* What a command needs from the run sequence. */
+enum {
+	C_UNSUPPORTED = 1 << 0, /* atrium keytool does not implement it */
+	C_MAY_CREATE = 1 << 1,  /* runs without an existing keystore file */
+	C_MODIFIES = 1 << 2,    /* writes the store: asks twice for a new password */
+	C_NO_STORE = 1 << 3,    /* runs before the keystore is opened */
+};
+
 /* keytool's commands (Main.Command): name, alternative name, -help text,
- * options in -help order (ending in O_END). */
+ * options in -help order (ending in O_END), the function that runs it and
+ * the C_* flags. */
 static const struct cmd {
 	const char *name, *alt, *help;
 	enum kt_opt opts[32];
+	int (*run)(struct kt *kt);
+	unsigned flags;
 } cmds[KT_NCMDS] = {
 	[KT_CERTREQ] = {"-certreq", NULL, "Generates a certificate request",
 	    {O_ALIAS, O_SIGALG, O_FILEOUT, O_KEYPASS, O_KEYSTORE, O_DNAME, O_EXT, O_STOREPASS,
-	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END}},
+	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END},
+	    kt_do_certreq, C_MODIFIES},
 	[KT_CHANGEALIAS] = {"-changealias", NULL, "Changes an entry's alias",
 	    {O_ALIAS, O_DESTALIAS, O_KEYPASS, O_KEYSTORE, O_CACERTS, O_STOREPASS, O_STORETYPE,
-	    P_STD, O_V, O_PROTECTED, O_END}},
+	    P_STD, O_V, O_PROTECTED, O_END},
+	    kt_do_changealias, C_MODIFIES},
 	[KT_DELETE] = {"-delete", NULL, "Deletes an entry",
 	    {O_ALIAS, O_KEYSTORE, O_CACERTS, O_STOREPASS, O_STORETYPE, P_STD, O_V, O_PROTECTED,
-	    O_END}},
+	    O_END},
+	    kt_do_delete, C_MODIFIES},
 	[KT_EXPORTCERT] = {"-exportcert", "-export", "Exports certificate",
 	    {O_RFC, O_ALIAS, O_FILEOUT, O_KEYSTORE, O_CACERTS, O_STOREPASS, O_STORETYPE, P_STD,
-	    O_V, O_PROTECTED, O_END}},
+	    O_V, O_PROTECTED, O_END},
+	    kt_do_exportcert, 0},
 	[KT_GENKEYPAIR] = {"-genkeypair", "-genkey", "Generates a key pair",
 	    {O_ALIAS, O_KEYALG, O_KEYSIZE, O_CURVENAME, O_SIGALG, O_DNAME, O_STARTDATE, O_EXT,
 	    O_VALIDITY, O_KEYPASS, O_KEYSTORE, O_SIGNER, O_SIGNERKEYPASS, O_STOREPASS,
-	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END}},
+	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END},
+	    kt_do_genkeypair, C_MAY_CREATE | C_MODIFIES},
 	[KT_GENSECKEY] = {"-genseckey", NULL, "Generates a secret key",
 	    {O_ALIAS, O_KEYPASS, O_KEYALG, O_KEYSIZE, O_KEYSTORE, O_STOREPASS, O_STORETYPE,
-	    P_STD, O_V, O_PROTECTED, O_END}},
+	    P_STD, O_V, O_PROTECTED, O_END},
+	    NULL, C_UNSUPPORTED | C_MAY_CREATE | C_MODIFIES},
 	[KT_GENCERT] = {"-gencert", NULL, "Generates certificate from a certificate request",
 	    {O_RFC, O_INFILE, O_OUTFILE, O_ALIAS, O_SIGALG, O_DNAME, O_STARTDATE, O_EXT,
 	    O_VALIDITY, O_KEYPASS, O_KEYSTORE, O_STOREPASS, O_STORETYPE, P_STD, O_V,
-	    O_PROTECTED, O_END}},
+	    O_PROTECTED, O_END},
+	    kt_do_gencert, 0},
 	[KT_IMPORTCERT] = {"-importcert", "-import", "Imports a certificate or a certificate chain",
 	    {O_NOPROMPT, O_TRUSTCACERTS, O_PROTECTED, O_ALIAS, O_FILEIN, O_KEYPASS, O_KEYSTORE,
-	    O_CACERTS, O_STOREPASS, O_STORETYPE, P_STD, O_V, O_END}},
+	    O_CACERTS, O_STOREPASS, O_STORETYPE, P_STD, O_V, O_END},
+	    kt_do_importcert, C_MAY_CREATE | C_MODIFIES},
 	[KT_IMPORTPASS] = {"-importpass", "-importpassword", "Imports a password",
 	    {O_ALIAS, O_KEYPASS, O_KEYALG, O_KEYSIZE, O_KEYSTORE, O_STOREPASS, O_STORETYPE,
-	    P_STD, O_V, O_PROTECTED, O_END}},
+	    P_STD, O_V, O_PROTECTED, O_END},
+	    NULL, C_UNSUPPORTED | C_MAY_CREATE | C_MODIFIES},
 	[KT_IMPORTKEYSTORE] = {"-importkeystore", NULL,
 	    "Imports one or all entries from another keystore",
 	    {O_SRCKEYSTORE, O_DESTKEYSTORE, O_SRCSTORETYPE, O_DESTSTORETYPE, O_SRCSTOREPASS,
 	    O_DESTSTOREPASS, O_SRCPROTECTED, O_DESTPROTECTED, O_SRCPROVIDERNAME,
 	    O_DESTPROVIDERNAME, O_SRCALIAS, O_DESTALIAS, O_SRCKEYPASS, O_DESTKEYPASS,
-	    O_NOPROMPT, O_ADDPROVIDER, O_PROVIDERCLASS, O_PROVIDERPATH, O_V, O_END}},
+	    O_NOPROMPT, O_ADDPROVIDER, O_PROVIDERCLASS, O_PROVIDERPATH, O_V, O_END},
+	    import_keystore, C_MAY_CREATE | C_MODIFIES},
 	[KT_KEYPASSWD] = {"-keypasswd", NULL, "Changes the key password of an entry",
-	    {O_ALIAS, O_KEYPASS, O_NEW, O_KEYSTORE, O_STOREPASS, O_STORETYPE, P_STD, O_V, O_END}},
+	    {O_ALIAS, O_KEYPASS, O_NEW, O_KEYSTORE, O_STOREPASS, O_STORETYPE, P_STD, O_V, O_END},
+	    kt_do_keypasswd, C_MODIFIES},
 	[KT_LIST] = {"-list", NULL, "Lists entries in a keystore",
 	    {O_RFC, O_ALIAS, O_KEYSTORE, O_CACERTS, O_STOREPASS, O_STORETYPE, P_STD, O_V,
-	    O_PROTECTED, O_END}},
+	    O_PROTECTED, O_END},
+	    kt_do_list, 0},
 	[KT_PRINTCERT] = {"-printcert", NULL, "Prints the content of a certificate",
 	    {O_RFC, O_FILEIN, O_SSLSERVER, O_JARFILE, O_KEYSTORE, O_STOREPASS, O_STORETYPE,
-	    O_TRUSTCACERTS, P_STD, O_V, O_PROTECTED, O_END}},
+	    O_TRUSTCACERTS, P_STD, O_V, O_PROTECTED, O_END},
+	    kt_do_printcert, C_MAY_CREATE | C_NO_STORE},
 	[KT_PRINTCERTREQ] = {"-printcertreq", NULL, "Prints the content of a certificate request",
-	    {O_FILEIN, O_V, O_END}},
+	    {O_FILEIN, O_V, O_END},
+	    kt_do_printcertreq, C_NO_STORE},
 	[KT_PRINTCRL] = {"-printcrl", NULL, "Prints the content of a CRL file",
 	    {O_FILEIN, O_KEYSTORE, O_STOREPASS, O_STORETYPE, O_TRUSTCACERTS, P_STD, O_V,
-	    O_PROTECTED, O_END}},
+	    O_PROTECTED, O_END},
+	    NULL, C_UNSUPPORTED | C_MAY_CREATE},
 	[KT_STOREPASSWD] = {"-storepasswd", NULL, "Changes the store password of a keystore",
 	    {O_NEW, O_KEYSTORE, O_CACERTS, O_STOREPASS, O_STORETYPE, O_PROVIDERNAME,
-	    O_ADDPROVIDER, O_PROVIDERCLASS, O_PROVIDERPATH, O_V, O_END}},
+	    O_ADDPROVIDER, O_PROVIDERCLASS, O_PROVIDERPATH, O_V, O_END},
+	    kt_do_storepasswd, C_MODIFIES},
 	[KT_SHOWINFO] = {"-showinfo", NULL, "Displays security-related information",
-	    {O_TLS, O_V, O_END}},
+	    {O_TLS, O_V, O_END},
+	    NULL, C_UNSUPPORTED},
 	[KT_KEYCLONE] = {"-keyclone", NULL, "Clones a key entry",
 	    {O_ALIAS, O_DESTALIAS, O_KEYPASS, O_NEW, O_STORETYPE, O_KEYSTORE, O_STOREPASS,
-	    P_STD, O_V, O_END}},
+	    P_STD, O_V, O_END},
+	    NULL, C_UNSUPPORTED | C_MODIFIES},
 	[KT_SELFCERT] = {"-selfcert", NULL, "Generates a self-signed certificate",
 	    {O_ALIAS, O_SIGALG, O_DNAME, O_STARTDATE, O_EXT, O_VALIDITY, O_KEYPASS, O_STORETYPE,
-	    O_KEYSTORE, O_STOREPASS, P_STD, O_V, O_END}},
+	    O_KEYSTORE, O_STOREPASS, P_STD, O_V, O_END},
+	    NULL, C_UNSUPPORTED | C_MODIFIES},
 	[KT_GENCRL] = {"-gencrl", NULL, "Generates CRL",
 	    {O_RFC, O_FILEOUT, O_ID, O_ALIAS, O_SIGALG, O_KEYPASS, O_KEYSTORE, O_STOREPASS,
-	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END}},
+	    O_STORETYPE, P_STD, O_V, O_PROTECTED, O_END},
+	    NULL, C_UNSUPPORTED},
 	[KT_IDENTITYDB] = {"-identitydb", NULL,
 	    "Imports entries from a JDK 1.1.x-style identity database",
-	    {O_FILEIN, O_STORETYPE, O_KEYSTORE, O_STOREPASS, P_STD, O_V, O_END}},
+	    {O_FILEIN, O_STORETYPE, O_KEYSTORE, O_STOREPASS, P_STD, O_V, O_END},
+	    NULL, C_UNSUPPORTED | C_MAY_CREATE | C_MODIFIES},
 };
-
-/* ------------------------------------------------------------- output */
-
-int
-kt_fail(struct kt *kt, const char *cls, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)kt;
-	printf("keytool error: %s: ", cls);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return -1;
-}
-
-int
-kt_fail_err(struct kt *kt, const struct atr_err *err)
-{
-	const char *cls;
-
-	switch (err->code) {
-	case ATR_E_KS_KEY_PASSWORD:
-		cls = "java.security.UnrecoverableKeyException";
-		break;
-	case ATR_E_KS_PASSWORD:
-	case ATR_E_KS_FORMAT:
-	case ATR_E_KS_CORRUPT:
-	case ATR_E_IO:
-	case ATR_E_TOO_LARGE:
-		cls = "java.io.IOException";
-		break;
-	case ATR_E_KS_UNSUPPORTED:
-		cls = "java.security.KeyStoreException";
-		break;
-	default:
-		cls = "java.lang.Exception";
-		break;
-	}
-	return kt_fail(kt, cls, "%s", atr_err_msg(err));
-}
-
-int
-kt_fail_x509(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey, const char *spec_cls)
-{
-	const char *msg = atr_err_msg(err);
-	static const char unknown[] = "Unknown extension type: ";
-
-	if (strncmp(msg, "For input string:", 17) == 0)
-		return kt_fail(kt, "java.lang.NumberFormatException", "%s", msg);
-	if (strncmp(msg, "Validity period ends", 20) == 0)
-		return kt_fail(kt, spec_cls ? spec_cls : "java.lang.Exception", "%s", msg);
-	if (strstr(msg, "Signature not available") != NULL)
-		return kt_fail(kt, "java.security.NoSuchAlgorithmException", "%s", msg);
-	if (strncmp(msg, "Signature algorithm ", 20) == 0 && signkey != NULL) {
-		char alg[96] = "";
-
-		atr_x509_key_algname(signkey, alg, sizeof(alg));
-		return kt_fail(kt, "java.security.InvalidKeyException",
-		    "No installed provider supports this key: %s",
-		    strncmp(alg, "RSA", 3) == 0 ? "sun.security.rsa.RSAPrivateCrtKeyImpl" :
-		    strncmp(alg, "EC", 2) == 0 ? "sun.security.ec.ECPrivateKeyImpl" :
-		    "sun.security.ec.ed.EdDSAPrivateKeyImpl");
-	}
-	if (strncmp(msg, unknown, sizeof(unknown) - 1) == 0) {
-		/* Java tried the name as an OID; show the part it choked on. */
-		const char *p = msg + sizeof(unknown) - 1;
-		size_t n = strcspn(p, ":=");
-
-		while (n > 0) {
-			size_t k = strcspn(p, ".");
-
-			if (k > n)
-				k = n;
-			if (k == 0 || strspn(p, "0123456789") < k)
-				return kt_fail(kt, "java.lang.RuntimeException", "java.io.IOException: "
-				    "ObjectIdentifier() -- Invalid format: java.lang.NumberFormatException: "
-				    "For input string: \"%.*s\"", (int)k, p);
-			if (k == n)
-				break;
-			p += k + 1;
-			n -= k + 1;
-		}
-	}
-	return kt_fail(kt, "java.lang.Exception", "%s", msg);
-}
-
-void
-kt_warn(struct kt *kt, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	if (kt->nwarn == KT_MAX_WARN)
-		return;
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n >= 0)
-		kt->warnings[kt->nwarn++] = s;
-}
-
-void
-kt_flush_warnings(struct kt *kt, int newline)
-{
-	if (kt->nwarn > 0 && !kt->nowarn) {
-		fputs("\nWarning:\n", stderr);
-		for (size_t i = 0; i < kt->nwarn; i++)
-			fprintf(stderr, "%s\n", kt->warnings[i]);
-		if (newline)
-			fputc('\n', stderr);
-	}
-	for (size_t i = 0; i < kt->nwarn; i++)
-		free(kt->warnings[i]);
-	kt->nwarn = 0;
-	fflush(stderr);
-}
-
-void
-kt_check_weak_alg(struct kt *kt, const char *label, const char *sig, EVP_PKEY *key)
-{
-	char desc[160];
-
-	if (sig != NULL) {
-		if (strncmp(sig, "MD2with", 7) == 0 || strncmp(sig, "MD5with", 7) == 0)
-			kt_warn(kt, "%s uses the %s signature algorithm which is considered a "
-			    "security risk and is disabled.", label, sig);
-		else if (strncmp(sig, "SHA1with", 8) == 0)
-			kt_warn(kt, "%s uses the %s signature algorithm which is considered a "
-			    "security risk. This algorithm will be disabled in a future update.",
-			    label, sig);
-	}
-	if (key == NULL || atr_x509_key_describe(key, 0, desc, sizeof(desc)) == -1)
-		return;
-	switch (atr_x509_key_strength(key)) {
-	case ATR_X509_DISABLED:
-		kt_warn(kt, "%s uses a %s which is considered a security risk and is disabled.",
-		    label, desc);
-		break;
-	case ATR_X509_WEAK:
-		kt_warn(kt, "%s uses a %s which is considered a security risk. This key size "
-		    "will be disabled in a future update.", label, desc);
-		break;
-	default:
-		break;
-	}
-}
-
-const char *
-kt_csr_sigalg(X509_REQ *req, char *buf, size_t len)
-{
-	return atr_x509_csr_sigalg_name(req, buf, len) == 0 ? buf : NULL;
-}
-
-void
-kt_check_weak(struct kt *kt, const char *label, X509 *cert, int trusted)
-{
-	char sig[128];
-
-	kt_check_weak_alg(kt, label, !trusted && atr_x509_sigalg_name(cert, sig, sizeof(sig)) == 0 ?
-	    sig : NULL, X509_get0_pubkey(cert));
-}
-
-void
-kt_check_weak_chain(struct kt *kt, const char *label, const STACK_OF(X509) *chain)
-{
-	int n = sk_X509_num(chain);
-
-	for (int i = 0; i < n; i++) {
-		char full[512];
-
-		if (n > 1)
-			snprintf(full, sizeof(full), "%s #%d of %d", label, i + 1, n);
-		else
-			snprintf(full, sizeof(full), "%s", label);
-		kt_check_weak(kt, full, sk_X509_value(chain, i), 0);
-	}
-}
-
-void
-kt_no_integrity_warning(void)
-{
-	fputs("\n*****************  WARNING WARNING WARNING  *****************\n"
-	    "* The integrity of the information stored in your keystore  *\n"
-	    "* has NOT been verified!  In order to verify its integrity, *\n"
-	    "* you must provide your keystore password.                  *\n"
-	    "*****************  WARNING WARNING WARNING  *****************\n\n", stderr);
-	fflush(stderr);
-}
-
-const char *
-kt_group(long long n, char *buf, size_t len)
-{
-	char digits[32];
-	int nd = snprintf(digits, sizeof(digits), "%lld", n < 0 ? -n : n);
-	size_t k = 0;
-
-	if (n < 0 && k + 1 < len)
-		buf[k++] = '-';
-	for (int i = 0; i < nd && k + 1 < len; i++) {
-		if (i > 0 && (nd - i) % 3 == 0 && k + 1 < len)
-			buf[k++] = ',';
-		buf[k++] = digits[i];
-	}
-	buf[k] = '\0';
-	return buf;
-}
-
-const char *
-kt_medium_date(int64_t ms, char *buf, size_t len)
-{
-	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-	    "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	struct tm tm;
-
-	if (localtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "?");
-	else
-		snprintf(buf, len, "%s %d, %d", mons[tm.tm_mon], tm.tm_mday, tm.tm_year + 1900);
-	return buf;
-}
-
-/* -------------------------------------------------------------- input */
-
-char *
-kt_read_password(const char *prompt)
-{
-	char *p;
-
-	fflush(stdout);
-	p = atr_read_password(prompt);
-	if (p != NULL && p[0] == '\0') {
-		atr_free_secret(p);
-		return NULL;
-	}
-	return p;
-}
-
-char *
-kt_read_line(const char *prompt)
-{
-	char buf[4096];
-
-	fflush(stdout);
-	fputs(prompt, stderr);
-	fflush(stderr);
-	if (fgets(buf, sizeof(buf), stdin) == NULL)
-		return NULL;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
-}
-
-int
-kt_yes_no(struct kt *kt, const char *prompt)
-{
-	(void)kt;
-	for (int tries = 0; tries <= 20; tries++) {
-		char *r = kt_read_line(prompt);
-		int answer = -1;
-
-		if (r == NULL || r[0] == '\0' || strcasecmp(r, "n") == 0 || strcasecmp(r, "no") == 0)
-			answer = 0;
-		else if (strcasecmp(r, "y") == 0 || strcasecmp(r, "yes") == 0)
-			answer = 1;
-		free(r);
-		if (answer != -1)
-			return answer;
-		fputs("Wrong answer, try again\n", stderr);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------ keystore helpers */
-
-const struct atr_ks_entry *
-kt_find(struct kt *kt, const char *alias)
-{
-	return kt->ks != NULL && alias != NULL ? atr_ks_find(kt->ks, alias) : NULL;
-}
-
-X509 *
-kt_entry_cert(const struct atr_ks_entry *e)
-{
-	return e != NULL ? atr_ks_entry_cert(e) : NULL;
-}
-
-const char *
-kt_cert_alias(struct atr_ks *ks, X509 *cert)
-{
-	for (size_t i = 0; ks != NULL && i < atr_ks_count(ks); i++) {
-		const struct atr_ks_entry *e = atr_ks_entry_at(ks, i);
-		X509 *c = atr_ks_entry_cert(e);
-
-		if (c != NULL && atr_x509_equal(c, cert))
-			return atr_ks_entry_alias(e);
-	}
-	return NULL;
-}
-
-/* keytool's getKeyPasswd(): up to three prompts for a key password. */
-static char *
-ask_key_password(struct kt *kt, const char *alias)
-{
-	char prompt[512];
-
-	(void)kt;
-	snprintf(prompt, sizeof(prompt), "Enter key password for <%s>", alias);
-	for (int i = 0; i < 3; i++) {
-		char *p = kt_read_password(prompt);
-		if (p != NULL)
-			return p;
-	}
-	return NULL;
-}
-
-EVP_PKEY *
-kt_recover_key(struct kt *kt, struct atr_ks *ks, const char *alias, const char *storepass,
-    const char **used)
-{
-	const struct atr_ks_entry *e = atr_ks_find(ks, alias);
-	struct atr_err err = {0};
-	EVP_PKEY *key;
-	char *asked;
-
-	*used = NULL;
-	if (e == NULL) {
-		kt_fail(kt, "java.lang.Exception", "Alias <%s> does not exist", alias);
-		return NULL;
-	}
-	if (atr_ks_entry_kind(e) != ATR_KS_PRIVATE_KEY) {
-		kt_fail(kt, "java.lang.Exception", "Alias <%s> has no key", alias);
-		return NULL;
-	}
-	if (kt->keypass != NULL) {
-		if ((key = atr_ks_entry_key(ks, e, kt->keypass, &err)) == NULL)
-			kt_fail_err(kt, &err);
-		*used = kt->keypass;
-		return key;
-	}
-	if (storepass != NULL) {
-		if ((key = atr_ks_entry_key(ks, e, storepass, &err)) != NULL) {
-			*used = storepass;
-			return key;
-		}
-		if (err.code != ATR_E_KS_KEY_PASSWORD || atr_ks_format(ks) == ATR_KS_PKCS12) {
-			kt_fail_err(kt, &err);
-			return NULL;
-		}
-	}
-	if ((asked = ask_key_password(kt, alias)) == NULL) {
-		kt_fail(kt, "java.lang.Exception", "Too many failures - try later");
-		return NULL;
-	}
-	atr_err_clear(&err);
-	if ((key = atr_ks_entry_key(ks, e, asked, &err)) == NULL) {
-		atr_free_secret(asked);
-		kt_fail_err(kt, &err);
-		return NULL;
-	}
-	atr_free_secret(kt->keypass);
-	kt->keypass = asked;
-	*used = kt->keypass;
-	return key;
-}
-
-int
-kt_read_input(struct kt *kt, const char *path, unsigned char **buf, size_t *len)
-{
-	struct atr_err err = {0};
-
-	*buf = NULL;
-	*len = 0;
-	if (path == NULL) {
-		size_t cap = 0;
-
-		for (;;) {
-			unsigned char *bigger;
-			size_t n;
-
-			if (*len + 4096 > cap) {
-				if (cap > ATR_KS_MAX_FILE) {
-					free(*buf);
-					*buf = NULL;
-					return kt_fail(kt, "java.io.IOException", "input too large");
-				}
-				cap = cap ? 2 * cap : 65536;
-				if ((bigger = realloc(*buf, cap)) == NULL) {
-					free(*buf);
-					*buf = NULL;
-					return kt_fail(kt, "java.lang.OutOfMemoryError", "Java heap space");
-				}
-				*buf = bigger;
-			}
-			n = fread(*buf + *len, 1, cap - *len, stdin);
-			*len += n;
-			if (n == 0)
-				break;
-		}
-		return 0;
-	}
-	if (atr_read_file(path, ATR_KS_MAX_FILE, buf, len, &err) == -1) {
-		struct stat st;
-		const char *why = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? "Is a directory" :
-		    errno == EACCES ? "Permission denied" : "No such file or directory";
-
-		if (err.code == ATR_E_TOO_LARGE)
-			return kt_fail(kt, "java.io.IOException", "%s is too large", path);
-		return kt_fail(kt, "java.io.FileNotFoundException", "%s (%s)", path, why);
-	}
-	return 0;
-}
-
-FILE *
-kt_open_output(struct kt *kt, const char *path)
-{
-	FILE *f;
-
-	if (path == NULL)
-		return stdout;
-	if ((f = fopen(path, "wb")) == NULL)
-		kt_fail(kt, "java.io.FileNotFoundException", "%s (%s)", path,
-		    errno == EACCES ? "Permission denied" : errno == EISDIR ? "Is a directory" :
-		    "No such file or directory");
-	return f;
-}
-
-int
-kt_dump_cert(struct kt *kt, X509 *cert, FILE *out)
-{
-	if (kt->rfc) {
-		size_t n;
-		char *pem = atr_x509_cert_pem(cert, &n);
-
-		if (pem == NULL)
-			return kt_fail(kt, "java.lang.OutOfMemoryError", "Java heap space");
-		fwrite(pem, 1, n, out);
-		free(pem);
-	} else {
-		unsigned char *der;
-		size_t n;
-
-		if (atr_x509_cert_der(cert, &der, &n) == -1)
-			return kt_fail(kt, "java.security.cert.CertificateEncodingException",
-			    "cannot encode");
-		fwrite(der, 1, n, out);
-		free(der);
-	}
-	return 0;
-}
-
-/* Java's KeyStoreUtil.getCacerts(): $JAVA_HOME/lib/security/cacerts, else
- * Debian's shared Java trust store. */
-static char *
-cacerts_path(void)
-{
-	const char *home = getenv("JAVA_HOME");
-	char buf[4096];
-
-	if (home != NULL && *home) {
-		snprintf(buf, sizeof(buf), "%s/lib/security/cacerts", home);
-		if (access(buf, R_OK) == 0)
-			return strdup(buf);
-	}
-	if (access("/usr/lib/jvm/default-java/lib/security/cacerts", R_OK) == 0)
-		return strdup("/usr/lib/jvm/default-java/lib/security/cacerts");
-	return strdup("/etc/ssl/certs/java/cacerts");
-}
-
-STACK_OF(X509) *
-kt_cacerts(struct kt *kt)
-{
-	struct atr_err err = {0};
-	char *path = cacerts_path();
-	struct atr_ks *ks = path ? atr_ks_load_file(path, "changeit", &err) : NULL;
-	STACK_OF(X509) *out = sk_X509_new_null();
-
-	(void)kt;
-	free(path);
-	for (size_t i = 0; ks != NULL && out != NULL && i < atr_ks_count(ks); i++) {
-		X509 *c = atr_ks_entry_cert(atr_ks_entry_at(ks, i));
-
-		if (c != NULL && X509_up_ref(c) && !sk_X509_push(out, c))
-			X509_free(c);
-	}
-	atr_ks_free(ks);
-	return out;
-}
 
 /* --------------------------------------------------------------- help */
 
@@ -795,6 +427,82 @@ parse_number(struct kt *kt, const char *s, long long min, long long max, long lo
 	return 0;
 }
 
+/* The row of an option given without its dash, or NULL. */
+static const struct opt *
+find_opt(const char *name)
+{
+	for (int o = 0; o < O_NOPTS; o++)
+		if (opts[o].name != NULL && (strcasecmp(name, opts[o].name) == 0 ||
+		    (opts[o].alt != NULL && strcasecmp(name, opts[o].alt) == 0)))
+			return &opts[o];
+	return NULL;
+}
+
+/* Stores the value of option o; i indexes the value in argv. Returns 0,
+ * 2 (usage error, shown) or -1 (reported). */
+static int
+set_opt(struct kt *kt, const struct opt *o, const char *modifier, int argc, char **argv, int *i)
+{
+	char *base = (char *)kt;
+	const char *val = argv[*i];
+	long long num;
+	int bad = 0;
+
+	switch (o->kind) {
+	case K_STR:
+		*(const char **)(base + o->off) = val;
+		break;
+	case K_SECRET: {
+		char *p = get_pass(modifier, val, &bad);
+
+		if (bad) {
+			usage(kt->cmd);
+			return 2;
+		}
+		set_secret((char **)(base + o->off), p);
+		if (modifier == NULL)
+			atr_wipe(argv[*i], strlen(argv[*i]));
+		break;
+	}
+	case K_TYPE: {
+		char *buf = base + o->buf;
+
+		snprintf(buf, sizeof(kt->typebuf), "%s", val);
+		for (char *p = buf; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+		*(const char **)(base + o->off) = buf;
+		break;
+	}
+	case K_INT:
+		if (parse_number(kt, val, INT_MIN, INT_MAX, &num) == -1)
+			return -1;
+		*(int *)(base + o->off) = (int)num;
+		break;
+	case K_LLONG:
+		if (parse_number(kt, val, LLONG_MIN, LLONG_MAX, &num) == -1)
+			return -1;
+		*(long long *)(base + o->off) = num;
+		break;
+	case K_EXT:
+		if (kt->next < KT_MAX_EXT)
+			kt->exts[kt->next++] = val;
+		break;
+	case K_PROVIDER:
+		if (*i + 1 < argc && strcasecmp(argv[*i + 1], "-providerarg") == 0) {
+			if (*i + 2 >= argc) {
+				fprintf(stderr, "Command option %s needs an argument.\n", argv[*i + 1]);
+				usage(kt->cmd);
+				return 2;
+			}
+			*i += 2;
+		}
+		break;
+	default: /* K_SKIP */
+		break;
+	}
+	return 0;
+}
+
 /* Returns 0 to go on, 1 to stop with status 0 (help shown), 2 to stop with
  * status 1 (usage error), -1 on an error already reported. */
 static int
@@ -806,6 +514,7 @@ parse_args(struct kt *kt, int argc, char **argv)
 	/* First pass: the command, repeated options (Java warns). */
 	for (i = 0; i < argc; i++) {
 		char low[32];
+		const struct opt *o;
 		enum kt_cmd c;
 
 		if (argv[i][0] != '-')
@@ -818,9 +527,7 @@ parse_args(struct kt *kt, int argc, char **argv)
 			if (strcmp(seen[k], low) == 0)
 				dup = 1;
 		if (dup) {
-			if (strcmp(low, "-ext") != 0 && strcmp(low, "-id") != 0 &&
-			    strcmp(low, "-provider") != 0 && strcmp(low, "-addprovider") != 0 &&
-			    strcmp(low, "-providerclass") != 0 && strcmp(low, "-providerarg") != 0)
+			if ((o = find_opt(low + 1)) == NULL || !o->repeat)
 				kt_warn(kt, "The %s option is specified multiple times. All except the "
 				    "last one will be ignored.", low);
 		} else if (nseen < 64) {
@@ -844,183 +551,45 @@ parse_args(struct kt *kt, int argc, char **argv)
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		char flag[64];
 		const char *modifier = NULL, *colon;
-		const char *val;
-		long long num;
-		int bad = 0;
+		const struct opt *o;
+		int rc;
 
-		if (i == argc - 1)
-			for (int o = 0; o < O_END; o++)
-				if (strcasecmp(argv[i] + 1, opts[o].name) == 0) {
-					if (opts[o].arg != NULL) {
-						fprintf(stderr, "Command option %s needs an argument.\n", argv[i]);
-						usage(kt->cmd);
-						return 2;
-					}
-					break;
-				}
+		/* -storepass:env NAME: the flag, then how to read its value */
 		snprintf(flag, sizeof(flag), "%s", argv[i]);
 		if ((colon = strchr(argv[i], ':')) != NULL && colon > argv[i]) {
 			flag[colon - argv[i] < (long)sizeof(flag) ? colon - argv[i] : 0] = '\0';
 			modifier = colon + 1;
 		}
-		val = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VAL()                                                              \
-	do {                                                                    \
-		if (val == NULL) {                                              \
-			fprintf(stderr, "Command option %s needs an argument.\n", flag); \
-			usage(kt->cmd);                                         \
-			return 2;                                               \
-		}                                                               \
-		i++;                                                            \
-	} while (0)
-#define IS(s) (strcasecmp(flag, (s)) == 0)
-#define SECRET(slot)                                                            \
-	do {                                                                    \
-		NEED_VAL();                                                     \
-		char *p_ = get_pass(modifier, val, &bad);                      \
-		if (bad) {                                                      \
-			usage(kt->cmd);                                         \
-			return 2;                                               \
-		}                                                               \
-		set_secret(&kt->slot, p_);                                      \
-		if (modifier == NULL)                                           \
-			atr_wipe(argv[i], strlen(argv[i]));                     \
-	} while (0)
-
-		if (find_cmd(flag) != KT_NONE) {
-			/* the command, found above */
-		} else if (IS("--help") || IS("-h") || IS("-?") || IS("-help")) {
-			help = 1;
-		} else if (IS("-conf")) {
-			i++;
-		} else if (IS("-nowarn")) {
-			kt->nowarn = 1;
-		} else if (IS("-keystore") || IS("-destkeystore")) {
-			NEED_VAL();
-			kt->ksfname = val;
-		} else if (IS("-cacerts")) {
-			kt->cacerts = 1;
-		} else if (IS("-storepass") || IS("-deststorepass")) {
-			SECRET(storepass);
-		} else if (IS("-storetype") || IS("-deststoretype")) {
-			NEED_VAL();
-			snprintf(kt->typebuf, sizeof(kt->typebuf), "%s", val);
-			for (char *p = kt->typebuf; *p; p++)
-				*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-			kt->storetype = kt->typebuf;
-		} else if (IS("-srcstorepass")) {
-			SECRET(srcstorepass);
-		} else if (IS("-srcstoretype")) {
-			NEED_VAL();
-			snprintf(kt->srctypebuf, sizeof(kt->srctypebuf), "%s", val);
-			for (char *p = kt->srctypebuf; *p; p++)
-				*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-			kt->srcstoretype = kt->srctypebuf;
-		} else if (IS("-srckeypass")) {
-			SECRET(srckeypass);
-		} else if (IS("-srcprovidername") || IS("-providername") ||
-		    IS("-destprovidername") || IS("-providerpath")) {
-			NEED_VAL();
-		} else if (IS("-keypass")) {
-			SECRET(keypass);
-		} else if (IS("-new")) {
-			SECRET(newpass);
-		} else if (IS("-destkeypass")) {
-			SECRET(destkeypass);
-		} else if (IS("-alias") || IS("-srcalias")) {
-			NEED_VAL();
-			kt->alias = val;
-		} else if (IS("-dest") || IS("-destalias")) {
-			NEED_VAL();
-			kt->dest = val;
-		} else if (IS("-dname")) {
-			NEED_VAL();
-			kt->dname = val;
-		} else if (IS("-keysize")) {
-			NEED_VAL();
-			if (parse_number(kt, val, INT_MIN, INT_MAX, &num) == -1)
-				return -1;
-			kt->keysize = (int)num;
-		} else if (IS("-groupname")) {
-			NEED_VAL();
-			kt->groupname = val;
-		} else if (IS("-keyalg")) {
-			NEED_VAL();
-			kt->keyalg = val;
-		} else if (IS("-sigalg")) {
-			NEED_VAL();
-			kt->sigalg = val;
-		} else if (IS("-signer")) {
-			NEED_VAL();
-			kt->signer = val;
-		} else if (IS("-signerkeypass")) {
-			SECRET(signerkeypass);
-		} else if (IS("-startdate")) {
-			NEED_VAL();
-			kt->startdate = val;
-		} else if (IS("-validity")) {
-			NEED_VAL();
-			if (parse_number(kt, val, LLONG_MIN, LLONG_MAX, &num) == -1)
-				return -1;
-			kt->validity = num;
-		} else if (IS("-ext")) {
-			NEED_VAL();
-			if (kt->next < KT_MAX_EXT)
-				kt->exts[kt->next++] = val;
-		} else if (IS("-id")) {
-			NEED_VAL();
-		} else if (IS("-file")) {
-			NEED_VAL();
-			kt->file = val;
-		} else if (IS("-infile")) {
-			NEED_VAL();
-			kt->infile = val;
-		} else if (IS("-outfile")) {
-			NEED_VAL();
-			kt->outfile = val;
-		} else if (IS("-sslserver")) {
-			NEED_VAL();
-			kt->sslserver = val;
-		} else if (IS("-jarfile")) {
-			NEED_VAL();
-			kt->jarfile = val;
-		} else if (IS("-srckeystore")) {
-			NEED_VAL();
-			kt->srcksfname = val;
-		} else if (IS("-provider") || IS("-providerclass") || IS("-addprovider")) {
-			NEED_VAL();
-			if (i + 1 < argc && strcasecmp(argv[i + 1], "-providerarg") == 0) {
-				if (i + 2 >= argc) {
-					fprintf(stderr, "Command option %s needs an argument.\n", argv[i + 1]);
-					usage(kt->cmd);
-					return 2;
-				}
-				i += 2;
-			}
-		} else if (IS("-v")) {
-			kt->verbose = 1;
-		} else if (IS("-debug")) {
-			/* no debug output */
-		} else if (IS("-rfc")) {
-			kt->rfc = 1;
-		} else if (IS("-noprompt")) {
-			kt->noprompt = 1;
-		} else if (IS("-trustcacerts")) {
-			kt->trustcacerts = 1;
-		} else if (IS("-protected") || IS("-destprotected")) {
-			kt->protected_path = 1;
-		} else if (IS("-srcprotected")) {
-			kt->srcprotected = 1;
-		} else if (IS("-tls")) {
-			/* -showinfo only */
-		} else {
+		if (find_cmd(flag) != KT_NONE)
+			continue; /* the command, found above */
+		if ((o = find_opt(flag + 1)) == NULL || o->kind == K_ILLEGAL) {
 			fprintf(stderr, "Illegal option:  %s\n", flag);
 			usage(kt->cmd);
 			return 2;
 		}
-#undef NEED_VAL
-#undef IS
-#undef SECRET
+		switch (o->kind) {
+		case K_NONE:
+			break;
+		case K_FLAG:
+			*(int *)((char *)kt + o->off) = 1;
+			break;
+		case K_HELP:
+			help = 1;
+			break;
+		case K_CONF:
+			i++;
+			break;
+		default: /* takes a value */
+			if (i + 1 >= argc) {
+				fprintf(stderr, "Command option %s needs an argument.\n", flag);
+				usage(kt->cmd);
+				return 2;
+			}
+			i++;
+			if ((rc = set_opt(kt, o, modifier, argc, argv, &i)) != 0)
+				return rc;
+			break;
+		}
 	}
 	if (i < argc) {
 		fprintf(stderr, "Illegal option:  %s\n", argv[i]);
@@ -1141,25 +710,6 @@ out:
 	return ks;
 }
 
-/* Commands that need an existing keystore file. */
-static int
-may_create(enum kt_cmd c)
-{
-	return c == KT_GENKEYPAIR || c == KT_GENSECKEY || c == KT_IDENTITYDB ||
-	    c == KT_IMPORTCERT || c == KT_IMPORTPASS || c == KT_IMPORTKEYSTORE ||
-	    c == KT_PRINTCRL || c == KT_PRINTCERT;
-}
-
-/* Commands that write the keystore, and so ask twice for a new password. */
-static int
-modifies(enum kt_cmd c)
-{
-	return c == KT_CERTREQ || c == KT_DELETE || c == KT_GENKEYPAIR || c == KT_GENSECKEY ||
-	    c == KT_IMPORTCERT || c == KT_IMPORTPASS || c == KT_IMPORTKEYSTORE ||
-	    c == KT_KEYCLONE || c == KT_CHANGEALIAS || c == KT_SELFCERT ||
-	    c == KT_STOREPASSWD || c == KT_KEYPASSWD || c == KT_IDENTITYDB;
-}
-
 /* Java's password length (UTF-16 units; counted as code points here). */
 static size_t
 pass_len(const char *s)
@@ -1276,6 +826,21 @@ backup_source(struct kt *kt)
 	return kt->inplace_backup ? 0 : kt_fail(kt, "java.lang.OutOfMemoryError", "Java heap space");
 }
 
+/* -importkeystore: loads the source unless an in-place import already
+ * did, copies, and backs an in-place source up. */
+static int
+import_keystore(struct kt *kt)
+{
+	int rc;
+
+	if (kt->src == NULL && (kt->src = kt_load_source(kt)) == NULL)
+		return -1;
+	rc = kt_do_importkeystore(kt, kt->src);
+	if (rc == 0 && kt->inplace)
+		rc = backup_source(kt);
+	return rc;
+}
+
 /* Opens (or starts) the keystore and settles its password, as keytool's
  * doCommands() does before running a command. Returns 0, 1 (stop, status
  * 0), or -1 (an error was reported). */
@@ -1299,7 +864,7 @@ open_store(struct kt *kt)
 			if (atr_read_file(kt->ksfname, ATR_KS_MAX_FILE, &buf, &len, &err) == -1)
 				return kt_fail_err(kt, &err);
 			kt->ks_exists = 1;
-		} else if (!may_create(kt->cmd)) {
+		} else if (!(cmds[kt->cmd].flags & C_MAY_CREATE)) {
 			return kt_fail(kt, "java.lang.Exception", "Keystore file does not exist: %s",
 			    kt->ksfname);
 		}
@@ -1356,7 +921,7 @@ open_store(struct kt *kt)
 			goto out;
 		}
 	} else if (!kt->protected_path) {
-		if (modifies(kt->cmd)) {
+		if (cmds[kt->cmd].flags & C_MODIFIES) {
 			if (ask_store_password(kt) == 1) {
 				rc = 1;
 				goto out;
@@ -1407,6 +972,7 @@ kt_free(struct kt *kt)
 	free(kt->alias_buf);
 	free(kt->dest_buf);
 	atr_ks_free(kt->ks);
+	atr_ks_free(kt->src);
 	for (size_t i = 0; i < kt->nwarn; i++)
 		free(kt->warnings[i]);
 }
@@ -1415,7 +981,6 @@ kt_free(struct kt *kt)
 static int
 run(struct kt *kt)
 {
-	struct atr_ks *src = NULL;
 	int rc = -1, status;
 
 	if (kt->cacerts) {
@@ -1424,22 +989,12 @@ run(struct kt *kt)
 			    "-storetype option cannot be used with the -cacerts option");
 			return 1;
 		}
-		kt->ksfname = kt->ksfname_default = cacerts_path();
+		kt->ksfname = kt->ksfname_default = kt_cacerts_path();
 	}
-	switch (kt->cmd) {
-	case KT_GENSECKEY:
-	case KT_IMPORTPASS:
-	case KT_PRINTCRL:
-	case KT_SHOWINFO:
-	case KT_KEYCLONE:
-	case KT_SELFCERT:
-	case KT_GENCRL:
-	case KT_IDENTITYDB:
+	if (cmds[kt->cmd].flags & C_UNSUPPORTED) {
 		kt_fail(kt, "java.lang.UnsupportedOperationException",
 		    "atrium keytool does not implement %s", cmds[kt->cmd].name);
 		return 1;
-	default:
-		break;
 	}
 	if (kt->protected_path || kt->srcprotected) {
 		kt_fail(kt, "java.lang.UnsupportedOperationException",
@@ -1489,7 +1044,7 @@ run(struct kt *kt)
 		}
 		kt->inplace = same_file(kt->srcksfname, kt->ksfname);
 		if (kt->inplace) {
-			if ((src = kt_load_source(kt)) == NULL)
+			if ((kt->src = kt_load_source(kt)) == NULL)
 				return 1;
 			if (kt->storepass == NULL && kt->srcstorepass != NULL)
 				kt->storepass = strdup(kt->srcstorepass);
@@ -1497,12 +1052,9 @@ run(struct kt *kt)
 			fprintf(stderr, "Importing keystore %s to %s...\n", kt->srcksfname, kt->ksfname);
 		}
 	}
-	if (kt->cmd == KT_PRINTCERT || kt->cmd == KT_PRINTCERTREQ) {
-		rc = kt->cmd == KT_PRINTCERT ? kt_do_printcert(kt) : kt_do_printcertreq(kt);
-		goto done;
-	}
+	if (cmds[kt->cmd].flags & C_NO_STORE)
+		return cmds[kt->cmd].run(kt) == 0 ? 0 : 1;
 	if ((status = open_store(kt)) != 0) {
-		atr_ks_free(src);
 		if (status == 1) {
 			kt_flush_warnings(kt, 0);
 			return 0;
@@ -1512,50 +1064,10 @@ run(struct kt *kt)
 	if (kt->cmd != KT_IMPORTCERT)
 		kt->trustcacerts = 0;
 
-	switch (kt->cmd) {
-	case KT_CERTREQ:
-		rc = kt_do_certreq(kt);
-		break;
-	case KT_DELETE:
-		rc = kt_do_delete(kt);
-		break;
-	case KT_EXPORTCERT:
-		rc = kt_do_exportcert(kt);
-		break;
-	case KT_GENKEYPAIR:
-		rc = kt_do_genkeypair(kt);
-		break;
-	case KT_GENCERT:
-		rc = kt_do_gencert(kt);
-		break;
-	case KT_IMPORTCERT:
-		rc = kt_do_importcert(kt);
-		break;
-	case KT_IMPORTKEYSTORE:
-		if (src == NULL && (src = kt_load_source(kt)) == NULL)
-			break;
-		rc = kt_do_importkeystore(kt, src);
-		if (rc == 0 && kt->inplace)
-			rc = backup_source(kt);
-		break;
-	case KT_CHANGEALIAS:
-		rc = kt_do_changealias(kt);
-		break;
-	case KT_KEYPASSWD:
-		rc = kt_do_keypasswd(kt);
-		break;
-	case KT_LIST:
-		rc = kt_do_list(kt);
-		break;
-	case KT_STOREPASSWD:
-		rc = kt_do_storepasswd(kt);
-		break;
-	default:
-		rc = kt_fail(kt, "java.lang.UnsupportedOperationException", "not implemented");
-		break;
-	}
-	atr_ks_free(src);
-	src = NULL;
+	rc = cmds[kt->cmd].run != NULL ? cmds[kt->cmd].run(kt) :
+	    kt_fail(kt, "java.lang.UnsupportedOperationException", "not implemented");
+	atr_ks_free(kt->src);
+	kt->src = NULL;
 	if (rc == 0 && kt->kssave)
 		rc = save_store(kt);
 	if (rc == 0 && access(kt->ksfname, F_OK) == 0 && kt->ks != NULL) {
@@ -1577,8 +1089,6 @@ run(struct kt *kt)
 				    kt->srcksfname, atr_ks_format_name(real), srctype, kt->inplace_backup);
 		}
 	}
-done:
-	atr_ks_free(src);
 	return rc == 0 ? 0 : 1;
 }
 

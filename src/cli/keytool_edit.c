@@ -41,27 +41,6 @@ ask_new_password(struct kt *kt, const char *what, const char *old)
 	return NULL;
 }
 
-static STACK_OF(X509) *
-chain_copy(const STACK_OF(X509) *in)
-{
-	STACK_OF(X509) *out = sk_X509_new_null();
-
-	for (int i = 0; out != NULL && in != NULL && i < sk_X509_num(in); i++) {
-		X509 *c = sk_X509_value(in, i);
-
-		if (!X509_up_ref(c)) {
-			sk_X509_pop_free(out, X509_free);
-			return NULL;
-		}
-		if (!sk_X509_push(out, c)) {
-			X509_free(c);
-			sk_X509_pop_free(out, X509_free);
-			return NULL;
-		}
-	}
-	return out;
-}
-
 /*
  * Copies entry alias of src into dst as newalias, the way Java's
  * getEntry()/setEntry() pair does: a key entry is recovered with the key
@@ -94,7 +73,7 @@ copy_entry(struct kt *kt, struct atr_ks *src, const char *alias, const char *src
 	}
 	if ((key = kt_recover_key(kt, src, alias, srcstorepass, &used)) == NULL)
 		return -2;
-	if ((chain = chain_copy(atr_ks_entry_chain(e))) == NULL) {
+	if ((chain = kt_chain_ref(atr_ks_entry_chain(e))) == NULL) {
 		EVP_PKEY_free(key);
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
@@ -224,7 +203,7 @@ kt_do_keypasswd(struct kt *kt)
 			goto out;
 	}
 	e = kt_find(kt, alias);
-	if (newpass == NULL || (chain = chain_copy(atr_ks_entry_chain(e))) == NULL) {
+	if (newpass == NULL || (chain = kt_chain_ref(atr_ks_entry_chain(e))) == NULL) {
 		kt_fail(kt, "java.lang.OutOfMemoryError", "Java heap space");
 		goto out;
 	}

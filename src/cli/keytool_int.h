@@ -1,5 +1,6 @@
 /*
  * atrium keytool: private to src/cli/cmd_keytool.c and src/cli/keytool_*.c.
+ * The shared kt_* helpers live in keytool_util.c.
  *
  * The command follows OpenJDK 17's sun.security.tools.keytool.Main step by
  * step (parse options, check them, open or create the keystore, prompt for
@@ -98,6 +99,7 @@ struct kt {
 	int ks_exists;          /* the file existed when we started */
 	int kssave;             /* save at the end */
 	int inplace;            /* -importkeystore onto the source file */
+	struct atr_ks *src;     /* -importkeystore's source, owned */
 	char *inplace_backup;
 
 	/* warnings printed at the end ("\nWarning:\n..."), owned */
@@ -195,6 +197,14 @@ int kt_dump_cert(struct kt *kt, X509 *cert, FILE *out);
 
 /* Loads the certificates of the cacerts keystore (for -trustcacerts). */
 STACK_OF(X509) *kt_cacerts(struct kt *kt);
+
+/* The path of the cacerts keystore (Java's KeyStoreUtil.getCacerts()),
+ * allocated. */
+char *kt_cacerts_path(void);
+
+/* A new stack holding a reference to each certificate of chain (an empty
+ * one for NULL), or NULL without memory; free with sk_X509_pop_free(). */
+STACK_OF(X509) *kt_chain_ref(const STACK_OF(X509) *chain);
 
 /* ------------------------------------------------------------ commands */
 

@@ -125,28 +125,6 @@ parse_dname(struct kt *kt, const char *dname)
 	return name;
 }
 
-/* A new stack holding references to the certificates of a chain. */
-static STACK_OF(X509) *
-chain_dup(const STACK_OF(X509) *in)
-{
-	STACK_OF(X509) *out = sk_X509_new_null();
-
-	for (int i = 0; out != NULL && in != NULL && i < sk_X509_num(in); i++) {
-		X509 *c = sk_X509_value(in, i);
-
-		if (!X509_up_ref(c)) {
-			sk_X509_pop_free(out, X509_free);
-			return NULL;
-		}
-		if (!sk_X509_push(out, c)) {
-			X509_free(c);
-			sk_X509_pop_free(out, X509_free);
-			return NULL;
-		}
-	}
-	return out;
-}
-
 /* The EC curve keytool suggests for -keysize (ecGroupNameForSize). */
 static const char *
 ec_group_for_size(int size)
@@ -276,7 +254,7 @@ kt_do_genkeypair(struct kt *kt)
 	if (kt->keypass == NULL && ask_new_key_password(kt, alias) == -1)
 		goto out;
 	if (signcert != NULL)
-		chain = chain_dup(atr_ks_entry_chain(kt_find(kt, kt->signer)));
+		chain = kt_chain_ref(atr_ks_entry_chain(kt_find(kt, kt->signer)));
 	else
 		chain = sk_X509_new_null();
 	if (chain == NULL || !sk_X509_insert(chain, cert, 0)) {
