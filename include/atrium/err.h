@@ -12,44 +12,51 @@
 
 #include <stddef.h>
 
-/*       name            HTTP  exit  default sentence */
+/*
+ * The wire name is the "code" of every JSON error the server sends and
+ * what the CLI maps back; it is API, so it is spelled out rather than
+ * derived from the enum name (renaming one must not rename the other).
+ *
+ *       enum name          wire name           HTTP exit default sentence
+ */
 #define ATR_ERRORS(X)                                                          \
-	X(OK,              200, 0, "no error")                                  \
-	X(NOMEM,           500, 1, "out of memory")                             \
-	X(IO,              500, 1, "a file could not be read or written")       \
-	X(INTERNAL,        500, 1, "internal error; see the server log")        \
-	X(USAGE,           400, 2, "invalid arguments")                         \
-	X(BAD_REQUEST,     400, 1, "the request is malformed")                  \
-	X(BAD_NAME,        400, 1, "the name is not allowed")                   \
-	X(BAD_TEXT,        400, 1, "the text is not valid UTF-8 or holds a control character") \
-	X(UNAUTHORIZED,    401, 1, "log in first")                              \
-	X(BAD_LOGIN,       401, 1, "wrong user name or password")               \
-	X(FORBIDDEN,       403, 1, "you are not allowed to do this")            \
-	X(NOT_FOUND,       404, 1, "not found")                                 \
-	X(EXISTS,          409, 1, "it already exists")                         \
-	X(CONFLICT,        409, 1, "someone else changed it first")             \
-	X(TOO_LARGE,       413, 1, "the request body is too large")             \
-	X(RANGE,           416, 1, "the requested range is not satisfiable")    \
-	X(HEADERS_TOO_LARGE, 431, 1, "the request headers are too large")       \
-	X(RATE_LIMITED,    429, 1, "too many attempts; wait and try again")     \
-	X(UNAVAILABLE,     503, 1, "the server is busy or shutting down")       \
-	X(CONFIG,          400, 1, "the configuration is invalid")              \
-	X(KS_PASSWORD,     400, 1, "keystore password was incorrect")           \
-	X(KS_KEY_PASSWORD, 400, 1, "Cannot recover key")                        \
-	X(KS_FORMAT,       400, 1, "Unrecognized keystore format")              \
-	X(KS_CORRUPT,      400, 1, "the keystore file is damaged")              \
-	X(KS_NO_ENTRY,     404, 1, "no such alias in the keystore")             \
-	X(KS_UNSUPPORTED,  400, 1, "this keystore content is not supported")    \
-	X(CERT_INVALID,    400, 1, "the certificate is not valid")              \
-	X(CERT_EXPIRED,    400, 1, "the certificate has expired")               \
-	X(CERT_UNTRUSTED,  400, 1, "the certificate is not trusted")            \
-	X(CERT_MISMATCH,   400, 1, "the key does not match the certificate")    \
-	X(TLS,             502, 1, "the secure connection failed")              \
-	X(NETWORK,         502, 1, "the server could not be reached")           \
-	X(DATABASE,        500, 1, "the database failed")
+	X(OK,               "ok",               200, 0, "no error") \
+	X(NOMEM,            "nomem",            500, 1, "out of memory") \
+	X(IO,               "io",               500, 1, "a file could not be read or written") \
+	X(INTERNAL,         "internal",         500, 1, "internal error; see the server log") \
+	X(USAGE,            "usage",            400, 2, "invalid arguments") \
+	X(BAD_REQUEST,      "bad_request",      400, 1, "the request is malformed") \
+	X(BAD_NAME,         "bad_name",         400, 1, "the name is not allowed") \
+	X(BAD_TEXT,         "bad_text",         400, 1, "the text is not valid UTF-8 or holds a control character") \
+	X(UNAUTHORIZED,     "unauthorized",     401, 1, "log in first") \
+	X(BAD_LOGIN,        "bad_login",        401, 1, "wrong user name or password") \
+	X(FORBIDDEN,        "forbidden",        403, 1, "you are not allowed to do this") \
+	X(NOT_FOUND,        "not_found",        404, 1, "not found") \
+	X(EXISTS,           "exists",           409, 1, "it already exists") \
+	X(CONFLICT,         "conflict",         409, 1, "someone else changed it first") \
+	X(TOO_LARGE,        "too_large",        413, 1, "the request body is too large") \
+	X(RANGE,            "range",            416, 1, "the requested range is not satisfiable") \
+	X(HEADERS_TOO_LARGE,"headers_too_large",431, 1, "the request headers are too large") \
+	X(RATE_LIMITED,     "rate_limited",     429, 1, "too many attempts; wait and try again") \
+	X(UNAVAILABLE,      "unavailable",      503, 1, "the server is busy or shutting down") \
+	X(TIMEOUT,          "timeout",          408, 1, "the request stopped arriving") \
+	X(CONFIG,           "config",           400, 1, "the configuration is invalid") \
+	X(KS_PASSWORD,      "ks_password",      400, 1, "keystore password was incorrect") \
+	X(KS_KEY_PASSWORD,  "ks_key_password",  400, 1, "Cannot recover key") \
+	X(KS_FORMAT,        "ks_format",        400, 1, "Unrecognized keystore format") \
+	X(KS_CORRUPT,       "ks_corrupt",       400, 1, "the keystore file is damaged") \
+	X(KS_NO_ENTRY,      "ks_no_entry",      404, 1, "no such alias in the keystore") \
+	X(KS_UNSUPPORTED,   "ks_unsupported",   400, 1, "this keystore content is not supported") \
+	X(CERT_INVALID,     "cert_invalid",     400, 1, "the certificate is not valid") \
+	X(CERT_EXPIRED,     "cert_expired",     400, 1, "the certificate has expired") \
+	X(CERT_UNTRUSTED,   "cert_untrusted",   400, 1, "the certificate is not trusted") \
+	X(CERT_MISMATCH,    "cert_mismatch",    400, 1, "the key does not match the certificate") \
+	X(TLS,              "tls",              502, 1, "the secure connection failed") \
+	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
+	X(DATABASE,         "database",         500, 1, "the database failed")
 
 enum atr_errcode {
-#define ATR_ERR_ENUM_(name, http, exitc, text) ATR_E_##name,
+#define ATR_ERR_ENUM_(name, wire, http, exitc, text) ATR_E_##name,
 	ATR_ERRORS(ATR_ERR_ENUM_)
 #undef ATR_ERR_ENUM_
 	ATR_E__COUNT
@@ -88,8 +95,10 @@ int atr_err_prefix(struct atr_err *err, const char *fmt, ...)
 /* The sentence in err, or the table's default when err has none. */
 const char *atr_err_msg(const struct atr_err *err);
 
-/* The table's columns for code. */
+/* The table's columns for code; the name is the wire name ("conflict"). */
 const char *atr_errcode_name(enum atr_errcode code);
+/* The code whose wire name is name: 0, or -1 (code untouched) if none. */
+int atr_errcode_from_name(const char *name, enum atr_errcode *code);
 const char *atr_errcode_text(enum atr_errcode code);
 int atr_errcode_http(enum atr_errcode code);
 int atr_errcode_exit(enum atr_errcode code);

@@ -13,7 +13,7 @@ struct errinfo {
 };
 
 static const struct errinfo errtab[ATR_E__COUNT] = {
-#define ATR_ERR_ROW_(name, http, exitc, text) {#name, http, exitc, text},
+#define ATR_ERR_ROW_(name, wire, http, exitc, text) {wire, http, exitc, text},
 	ATR_ERRORS(ATR_ERR_ROW_)
 #undef ATR_ERR_ROW_
 };
@@ -96,6 +96,20 @@ const char *
 atr_errcode_name(enum atr_errcode code)
 {
 	return info(code)->name;
+}
+
+int
+atr_errcode_from_name(const char *name, enum atr_errcode *code)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < ATR_E__COUNT; i++) {
+		if (strcmp(errtab[i].name, name) == 0) {
+			*code = (enum atr_errcode)i;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 const char *

@@ -242,7 +242,8 @@ api_admin_certificate(struct req *r)
 static void
 field_error(struct req *r, const char *field, const struct atr_err *err)
 {
-	json_t *j = json_pack("{s:s,s:s}", "error", atr_err_msg(err), "field", field);
+	json_t *j = json_pack("{s:s,s:s,s:s}", "error", atr_err_msg(err), "code",
+	    atr_errcode_name(err->code), "field", field);
 
 	resp_json(r, atr_errcode_http(err->code) >= 500 ? 500 : 400, j);
 }
@@ -498,9 +499,10 @@ api_admin_put_tls(struct req *r)
 				unlink(kspath);
 				atr_wipe(ks, (size_t)decoded);
 				free(ks);
-				resp_json(r, 400, json_pack("{s:s,s:s,s:o}", "error",
-				    "this keystore holds several keys; choose the one to serve", "field",
-				    "alias", "aliases", aliases));
+				resp_json(r, 400, json_pack("{s:s,s:s,s:s,s:o}", "error",
+				    "this keystore holds several keys; choose the one to serve", "code",
+				    atr_errcode_name(ATR_E_BAD_REQUEST), "field", "alias", "aliases",
+				    aliases));
 				return;
 			}
 			json_decref(aliases);
@@ -551,9 +553,9 @@ api_admin_put_tls(struct req *r)
 				atr_wipe(buf, blen);
 				free(buf);
 			}
-			resp_json(r, 400, json_pack("{s:s,s:s,s:o}", "error",
-			    "this keystore has no key entry by that name; choose one of its keys", "field",
-			    "alias", "aliases", aliases));
+			resp_json(r, 400, json_pack("{s:s,s:s,s:s,s:o}", "error",
+			    "this keystore has no key entry by that name; choose one of its keys", "code",
+			    atr_errcode_name(ATR_E_KS_NO_ENTRY), "field", "alias", "aliases", aliases));
 			goto drop_upload;
 		}
 		atr_warn("admin '%s' from %s: uploaded keystore refused: %s", req_user(r)->name,

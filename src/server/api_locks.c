@@ -86,8 +86,8 @@ api_lock_take(struct req *r)
 		    "release it",
 		    (int)atr_utf8_cut(element, STORE_ELEMENT_MAX), element, name, l.holder, t,
 		    l.holder);
-		return resp_json(r, 409, json_pack("{s:s,s:s,s:o}", "error", msg, "holder",
-		    l.holder, "lock", lock_json(&l)));
+		return resp_json(r, 409, json_pack("{s:s,s:s,s:s,s:o}", "error", msg, "code",
+		    atr_errcode_name(ATR_E_CONFLICT), "holder", l.holder, "lock", lock_json(&l)));
 	}
 	if (rc == -1)
 		return resp_err(r, &err);

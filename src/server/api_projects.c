@@ -301,7 +301,8 @@ conflict(struct req *r, const char *project, int64_t base, const struct store_re
 	    head->author, (long long)head->number, (int)atr_utf8_cut(head->message, 200),
 	    head->message, t, (long long)base,
 	    (long long)head->number, project, (long long)head->number);
-	body = json_pack("{s:s,s:o}", "error", msg, "head", revision_json(head));
+	body = json_pack("{s:s,s:s,s:o}", "error", msg, "code", atr_errcode_name(ATR_E_CONFLICT),
+	    "head", revision_json(head));
 	resp_json(r, 409, body);
 }
 

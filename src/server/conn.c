@@ -346,12 +346,13 @@ on_header_value(http_parser *p, const char *at, size_t len)
 enum head_problem { HP_NONE, HP_HTTP09, HP_VERSION, HP_NO_HOST, HP_HOSTS };
 static const struct {
 	int status;
+	enum atr_errcode code;
 	const char *why;
 } head_answers[] = {
-	[HP_HTTP09] = {400, "a request line must end with the HTTP version (HTTP/0.9 is not supported)"},
-	[HP_VERSION] = {505, "this server speaks HTTP/1.0 and HTTP/1.1"},
-	[HP_NO_HOST] = {400, "an HTTP/1.1 request must have a Host header (RFC 9112 3.2)"},
-	[HP_HOSTS] = {400, "a request must not have more than one Host header (RFC 9112 3.2)"},
+	[HP_HTTP09] = {400, ATR_E_BAD_REQUEST, "a request line must end with the HTTP version (HTTP/0.9 is not supported)"},
+	[HP_VERSION] = {505, ATR_E_BAD_REQUEST, "this server speaks HTTP/1.0 and HTTP/1.1"},
+	[HP_NO_HOST] = {400, ATR_E_BAD_REQUEST, "an HTTP/1.1 request must have a Host header (RFC 9112 3.2)"},
+	[HP_HOSTS] = {400, ATR_E_BAD_REQUEST, "a request must not have more than one Host header (RFC 9112 3.2)"},
 };
 
 static enum head_problem
@@ -373,11 +374,13 @@ head_problem(const http_parser *p, const struct req *r)
 }
 
 static void
-respond_now(struct conn *c, int status, const char *sentence, int close_after)
+respond_now(struct conn *c, int status, enum atr_errcode code, const char *sentence,
+    int close_after)
 {
 	struct req *r = c->req;
 
-	resp_json(r, status, json_pack("{s:s}", "error", sentence));
+	/* status, not the table's: 417, 501 and 505 have no code of their own. */
+	resp_json(r, status, resp_error_body(code, sentence));
 	c->close_after |= close_after;
 	conn_respond(r);
 }
@@ -407,26 +410,26 @@ on_headers_complete(http_parser *p)
 	if ((hp = head_problem(p, r)) != HP_NONE) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, head_answers[hp].status, head_answers[hp].why, 1);
+		respond_now(c, head_answers[hp].status, head_answers[hp].code, head_answers[hp].why, 1);
 		return 0;
 	}
 	if (p->upgrade) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, 501, "protocol upgrades are not supported", 1);
+		respond_now(c, 501, ATR_E_BAD_REQUEST, "protocol upgrades are not supported", 1);
 		return 0;
 	}
 	expect = req_header(r, "Expect");
 	if (expect != NULL && strcasecmp(expect, "100-continue") != 0) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, 417, "only 'Expect: 100-continue' is supported", 1);
+		respond_now(c, 417, ATR_E_BAD_REQUEST, "only 'Expect: 100-continue' is supported", 1);
 		return 0;
 	}
 	if (req_parse_target(r) == -1) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, 400, "the request target must be a path starting with '/'", 1);
+		respond_now(c, 400, ATR_E_BAD_REQUEST, "the request target must be a path starting with '/'", 1);
 		return 0;
 	}
 	http_parser_pause(p, 1);
@@ -648,7 +651,7 @@ on_body(http_parser *p, const char *at, size_t len)
 	if (r->received > (r->body_max ? r->body_max : REQ_JSON_MAX)) {
 		http_parser_pause(p, 1);
 		c->state = C_WAIT;
-		respond_now(c, 413, "the request body is too large", 1);
+		respond_now(c, 413, ATR_E_TOO_LARGE, "the request body is too large", 1);
 		return 0;
 	}
 	if (r->body == NULL && (r->body = evbuffer_new()) == NULL)
@@ -886,7 +889,9 @@ parse_error(struct conn *c, enum http_errno e)
 		    http_errno_description(e));
 	c->req->status = 0;
 	c->state = C_WAIT;
-	respond_now(c, status, sentence, 1);
+	/* 414 has no code of its own: the request is malformed. */
+	respond_now(c, status, status == 431 ? ATR_E_HEADERS_TOO_LARGE : ATR_E_BAD_REQUEST,
+	    sentence, 1);
 }
 
 static void bulk_cb(evutil_socket_t fd, short what, void *arg);
@@ -902,7 +907,7 @@ request_timed_out(struct conn *c, const char *sentence)
 	c->req->status = 0;
 	c->state = C_WAIT;
 	bufferevent_disable(c->bev, EV_READ);
-	respond_now(c, 408, sentence, 1);
+	respond_now(c, 408, ATR_E_TIMEOUT, sentence, 1);
 }
 
 static void

@@ -57,11 +57,14 @@ int64_t req_content_length(const struct req *r);
 /* Responses. Each replaces any response set before. */
 void resp_json(struct req *r, int status, json_t *body); /* steals body */
 void resp_empty(struct req *r, int status);
-/* {"error": sentence} with the table's status for code. */
+/* {"error": sentence, "code": code's wire name}: the start of every error
+ * body, for handlers that add fields of their own. NULL without memory. */
+json_t *resp_error_body(enum atr_errcode code, const char *sentence);
+/* {"error": sentence, "code": name} with the table's status for code. */
 void resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void resp_err(struct req *r, const struct atr_err *err);
-/* {"error": sentence, "field": field}: a refusal about one form field. */
+/* {"error", "code", "field": field}: a refusal about one form field. */
 void resp_field_error(struct req *r, const char *field, enum atr_errcode code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 /* Adds a response header (copied). */

@@ -428,8 +428,8 @@ resp_json(struct req *r, int status, json_t *body)
 		    req_method(r), r->path != NULL ? r->path : "?", status);
 		r->status = 500;
 		if (r->rbody != NULL)
-			evbuffer_add_printf(r->rbody, "{\"error\":\"%s\"}\n",
-			    atr_errcode_text(ATR_E_INTERNAL));
+			evbuffer_add_printf(r->rbody, "{\"error\":\"%s\",\"code\":\"%s\"}\n",
+			    atr_errcode_text(ATR_E_INTERNAL), atr_errcode_name(ATR_E_INTERNAL));
 		return;
 	}
 	r->status = status;
@@ -445,6 +445,12 @@ resp_empty(struct req *r, int status)
 {
 	reset_response(r);
 	r->status = status;
+}
+
+json_t *
+resp_error_body(enum atr_errcode code, const char *sentence)
+{
+	return json_pack("{s:s,s:s}", "error", sentence, "code", atr_errcode_name(code));
 }
 
 void
@@ -474,7 +480,7 @@ resp_err(struct req *r, const struct atr_err *err)
 	 * always encodes. */
 	snprintf(msg, sizeof(msg), "%s", atr_err_msg(err));
 	atr_text_scrub(msg, "\t\n");
-	resp_json(r, status, json_pack("{s:s}", "error", msg));
+	resp_json(r, status, resp_error_body(err->code, msg));
 	if (status == 401)
 		resp_header(r, "WWW-Authenticate", "Bearer realm=\"atrium\"");
 }
@@ -489,7 +495,8 @@ resp_field_error(struct req *r, const char *field, enum atr_errcode code, const 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	atr_text_scrub(msg, "\t\n");
-	resp_json(r, atr_errcode_http(code), json_pack("{s:s,s:s}", "error", msg, "field", field));
+	resp_json(r, atr_errcode_http(code), json_pack("{s:s,s:s,s:s}", "error", msg, "code",
+	    atr_errcode_name(code), "field", field));
 }
 
 void

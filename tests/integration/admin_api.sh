@@ -69,7 +69,7 @@ served() { openssl s_client -connect "127.0.0.1:$TLS_PORT" </dev/null 2>/dev/nul
 before=$(served)
 code=$(upload "$T/KeyStore.jks" wrong-pass)
 expect_eq "a wrong keystore password is refused" "$code" 400
-expect_match "next to the password field, in words" "$(cat "$T/out")" '"error":"keystore password was incorrect","field":"password"'
+expect_match "next to the password field, in words" "$(cat "$T/out")" '"error":"keystore password was incorrect","code":"ks_password","field":"password"'
 expect_eq "and the old certificate is still served" "$(served)" "$before"
 head -c 5000 /dev/urandom >"$T/junk.p12"
 code=$(upload "$T/junk.p12" x)

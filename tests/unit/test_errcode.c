@@ -1,0 +1,71 @@
+/* The error table (err.c): every code's wire name maps back to the code,
+ * names are unique lower-case words, and exit statuses are the documented
+ * 0 (success), 1 (failure) and 2 (usage). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "atrium/err.h"
+
+static void
+test_name_round_trip(void **state)
+{
+	(void)state;
+	for (int i = 0; i < ATR_E__COUNT; i++) {
+		enum atr_errcode back = ATR_E__COUNT;
+		const char *name = atr_errcode_name((enum atr_errcode)i);
+
+		assert_non_null(name);
+		if (atr_errcode_from_name(name, &back) != 0 || back != (enum atr_errcode)i)
+			fail_msg("code %d: '%s' does not map back", i, name);
+		for (const char *p = name; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+				fail_msg("code %d: '%s' is not a lower-case wire name", i, name);
+	}
+}
+
+static void
+test_unknown_names(void **state)
+{
+	static const char *const bad[] = {"", "CONFLICT", "conflict ", "nope", NULL};
+	enum atr_errcode code = ATR_E_IO;
+
+	(void)state;
+	for (int i = 0; bad[i] != NULL; i++)
+		assert_int_equal(atr_errcode_from_name(bad[i], &code), -1);
+	assert_int_equal(atr_errcode_from_name(NULL, &code), -1);
+	assert_int_equal(code, ATR_E_IO); /* untouched */
+	assert_string_equal(atr_errcode_name(ATR_E_CONFLICT), "conflict");
+	assert_string_equal(atr_errcode_name(ATR_E_BAD_LOGIN), "bad_login");
+}
+
+static void
+test_exit_statuses(void **state)
+{
+	(void)state;
+	assert_int_equal(atr_errcode_exit(ATR_E_OK), 0);
+	assert_int_equal(atr_errcode_exit(ATR_E_USAGE), 2);
+	for (int i = 0; i < ATR_E__COUNT; i++) {
+		if (i == ATR_E_OK || i == ATR_E_USAGE)
+			continue;
+		if (atr_errcode_exit((enum atr_errcode)i) != 1)
+			fail_msg("'%s' exits %d; only ok (0) and usage (2) are not 1",
+			    atr_errcode_name((enum atr_errcode)i), atr_errcode_exit((enum atr_errcode)i));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_round_trip),
+		cmocka_unit_test(test_unknown_names),
+		cmocka_unit_test(test_exit_statuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
