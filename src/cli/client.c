@@ -1358,6 +1358,8 @@ cli_reply_clear(struct cli_reply *rep)
 	rep->status = 0;
 }
 
+/* Only for an error body without "code" (an older server, a proxy): the
+ * code guessed from the status. */
 static enum atr_errcode
 status_code(long status)
 {
@@ -1400,9 +1402,15 @@ cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err)
 {
 	const char *msg = json_string_value(json_object_get(rep->json, "error"));
-	enum atr_errcode code = status_code(rep->status);
+	const char *name = json_string_value(json_object_get(rep->json, "code"));
+	enum atr_errcode code;
 	char clean[ATR_ERR_MSG_MAX];
 	int tls, port;
+
+	/* A code the table does not know (a newer server) is a failure all the
+	 * same: the status says which kind. */
+	if (atr_errcode_from_name(name, &code) == -1 || code == ATR_E_OK)
+		code = status_code(rep->status);
 
 	if (rep->status == 401 && h->auth != NULL) {
 		/* The login hint must say --plain once TLS is the default. */
@@ -1808,8 +1816,11 @@ cli_ctx_close(struct cli_ctx *c)
 int
 cli_fail(const struct atr_err *err)
 {
+	int exitc = atr_errcode_exit(err->code);
+
 	fprintf(stderr, "atrium: %s\n", atr_err_msg(err));
-	return CLI_FAIL;
+	/* The table's exit column; a failure never exits 0. */
+	return exitc != 0 ? exitc : CLI_FAIL;
 }
 
 int

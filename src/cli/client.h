@@ -320,7 +320,9 @@ void cli_reply_clear(struct cli_reply *rep);
 /*
  * The sentence for an answer that is not what was expected: 401 on a
  * call that carried a token means the session expired; otherwise the
- * server's {"error"} sentence, else the status line. Returns -1.
+ * server's {"error"} sentence, else the status line. err's code is the
+ * body's "code" mapped back through the error table, or a guess from the
+ * status when the body has none (an older server, a proxy). Returns -1.
  */
 int cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err);
@@ -343,7 +345,8 @@ void cli_ctx_close(struct cli_ctx *c);
 
 /* ---- output ----------------------------------------------------------- */
 
-/* Prints "atrium: <sentence>" on stderr and returns CLI_FAIL. */
+/* Prints "atrium: <sentence>" on stderr and returns the exit status the
+ * error table gives err's code (CLI_USAGE for usage, else CLI_FAIL). */
 int cli_fail(const struct atr_err *err);
 
 /* Prints "atrium: <printf sentence>" on stderr and returns CLI_FAIL. */

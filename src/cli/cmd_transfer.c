@@ -151,7 +151,7 @@ commit_main(int argc, char **argv)
 	    &err) == -1) {
 		cli_progress_finish(pg, 0);
 		status = cli_fail(&err);
-		if (rep.status == 409)
+		if (err.code == ATR_E_CONFLICT)
 			conflict_hints(&rep, name, file);
 		goto out;
 	}
