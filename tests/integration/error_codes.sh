@@ -68,4 +68,34 @@ done
 expect_code "a locked login" 429 rate_limited \
 	-d '{"user":"admin","password":"wrong-again"}' "$BASE/api/v1/session"
 
+# ---- the CLI: its exit status comes from the code (the table's exit
+# column), the status is only a fallback for a body without one.
+"$ATRIUM" login --plain -u admin --password-stdin "127.0.0.1:$PORT" <<<"wrong-again" >"$T/cli" 2>&1
+expect_eq "atrium login refused by rate_limited exits 1" "$?" 1
+expect_match "with the server's sentence" "$(cat "$T/cli")" 'atrium: .*'
+
+# fake_cli STATUS BODY: the exit status and output of atrium login against
+# a server that answers every request with STATUS and BODY.
+fake_cli() {
+	local fport rc
+	fport=$(free_port)
+	python3 "$ATRIUM_TOP/tests/integration/fake_error_server.py" "$fport" "$1" "$2" &
+	_pids+=("$!")
+	wait_port "$fport" 10
+	"$ATRIUM" login --plain -u a --password-stdin "127.0.0.1:$fport" <<<"pw-pw-pw-1" >"$T/cli" 2>&1
+	rc=$?
+	kill "$!" 2>/dev/null
+	echo "$rc"
+}
+expect_eq "code usage exits 2 though the status is 400" \
+	"$(fake_cli 400 '{"error":"from the fake","code":"usage"}')" 2
+expect_match "and prints the body's sentence" "$(cat "$T/cli")" 'atrium: from the fake'
+expect_eq "code bad_request on the same status exits 1" \
+	"$(fake_cli 400 '{"error":"from the fake","code":"bad_request"}')" 1
+expect_eq "no code (an older server): the status decides, exit 1" \
+	"$(fake_cli 400 '{"error":"from an old server"}')" 1
+expect_match "and the sentence still shows" "$(cat "$T/cli")" 'from an old server'
+expect_eq "a code this CLI does not know exits 1" \
+	"$(fake_cli 400 '{"error":"from the future","code":"no_such_code"}')" 1
+
 finish
