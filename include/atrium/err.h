@@ -103,4 +103,8 @@ const char *atr_errcode_text(enum atr_errcode code);
 int atr_errcode_http(enum atr_errcode code);
 int atr_errcode_exit(enum atr_errcode code);
 
+/* The HTTP reason phrase for status ("Not Found"), or NULL for a status
+ * neither the server nor the CLI uses. */
+const char *atr_http_reason(int status);
+
 #endif

@@ -1378,31 +1378,13 @@ status_code(long status)
 	}
 }
 
-static const char *
-status_text(long status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	default: return "";
-	}
-}
-
 int
 cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err)
 {
 	const char *msg = json_string_value(json_object_get(rep->json, "error"));
 	const char *name = json_string_value(json_object_get(rep->json, "code"));
+	const char *phrase = atr_http_reason((int)rep->status);
 	enum atr_errcode code;
 	char clean[ATR_ERR_MSG_MAX];
 	int tls, port;
@@ -1425,7 +1407,7 @@ cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
 	}
 	return atr_err_set(err, code,
 	    "%s answered %ld %s without saying why; is it an Atrium server?",
-	    cli_url_hostport(h->server), rep->status, status_text(rep->status));
+	    cli_url_hostport(h->server), rep->status, phrase != NULL ? phrase : "");
 }
 
 /* Whether a trusted anchor was added for hostport by atrium certs trust. */

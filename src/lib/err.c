@@ -129,3 +129,46 @@ atr_errcode_exit(enum atr_errcode code)
 {
 	return info(code)->exitc;
 }
+
+/* Every status atriumd answers or the CLI names; sorted by status. */
+static const struct {
+	int status;
+	const char *reason;
+} reasons[] = {
+	{100, "Continue"},
+	{200, "OK"},
+	{201, "Created"},
+	{204, "No Content"},
+	{206, "Partial Content"},
+	{301, "Moved Permanently"},
+	{302, "Found"},
+	{304, "Not Modified"},
+	{400, "Bad Request"},
+	{401, "Unauthorized"},
+	{403, "Forbidden"},
+	{404, "Not Found"},
+	{405, "Method Not Allowed"},
+	{408, "Request Timeout"},
+	{409, "Conflict"},
+	{411, "Length Required"},
+	{413, "Content Too Large"},
+	{414, "URI Too Long"},
+	{416, "Range Not Satisfiable"},
+	{417, "Expectation Failed"},
+	{429, "Too Many Requests"},
+	{431, "Request Header Fields Too Large"},
+	{500, "Internal Server Error"},
+	{501, "Not Implemented"},
+	{502, "Bad Gateway"},
+	{503, "Service Unavailable"},
+	{505, "HTTP Version Not Supported"},
+};
+
+const char *
+atr_http_reason(int status)
+{
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].status == status)
+			return reasons[i].reason;
+	return NULL;
+}

@@ -107,41 +107,6 @@ static void answer_plain(struct conn *c, int fd);
 static void redirect_to_https(struct conn *c, int fd);
 static void upload_flush_async(struct conn *c);
 
-static const char *
-reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 417: return "Expectation Failed";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Status";
-	}
-}
-
 static int64_t
 mono_ms(void)
 {
@@ -749,6 +714,7 @@ conn_respond(struct req *r)
 	struct conn *c = r->conn;
 	struct server *srv = c->srv;
 	struct evbuffer *out;
+	const char *phrase;
 	off_t len;
 	int status;
 
@@ -772,7 +738,8 @@ conn_respond(struct req *r)
 		len = r->rbody != NULL ? (off_t)evbuffer_get_length(r->rbody) : 0;
 
 	out = bufferevent_get_output(c->bev);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	phrase = atr_http_reason(status);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, phrase != NULL ? phrase : "Status");
 	if (r->ctype[0] != '\0')
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", r->ctype);
 	if (status != 204 && status != 304 && status >= 200)

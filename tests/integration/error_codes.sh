@@ -97,5 +97,8 @@ expect_eq "no code (an older server): the status decides, exit 1" \
 expect_match "and the sentence still shows" "$(cat "$T/cli")" 'from an old server'
 expect_eq "a code this CLI does not know exits 1" \
 	"$(fake_cli 400 '{"error":"from the future","code":"no_such_code"}')" 1
+expect_eq "a body that is not JSON exits 1" "$(fake_cli 502 'upstream down')" 1
+expect_match "naming the status with its reason phrase" "$(cat "$T/cli")" \
+	'answered 502 Bad Gateway without saying why'
 
 finish

@@ -1,6 +1,6 @@
 /* The error table (err.c): every code's wire name maps back to the code,
  * names are unique lower-case words, and exit statuses are the documented
- * 0 (success), 1 (failure) and 2 (usage). */
+ * 0 (success), 1 (failure) and 2 (usage); and the HTTP reason phrases. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -58,6 +58,21 @@ test_exit_statuses(void **state)
 	}
 }
 
+static void
+test_http_reason(void **state)
+{
+	(void)state;
+	assert_string_equal(atr_http_reason(200), "OK");
+	assert_string_equal(atr_http_reason(409), "Conflict");
+	assert_string_equal(atr_http_reason(431), "Request Header Fields Too Large");
+	assert_null(atr_http_reason(418));
+	/* Every status the error table answers with has its phrase. */
+	for (int i = 0; i < ATR_E__COUNT; i++)
+		if (atr_http_reason(atr_errcode_http((enum atr_errcode)i)) == NULL)
+			fail_msg("'%s' answers %d, which has no reason phrase",
+			    atr_errcode_name((enum atr_errcode)i), atr_errcode_http((enum atr_errcode)i));
+}
+
 int
 main(void)
 {
@@ -65,6 +80,7 @@ main(void)
 		cmocka_unit_test(test_name_round_trip),
 		cmocka_unit_test(test_unknown_names),
 		cmocka_unit_test(test_exit_statuses),
+		cmocka_unit_test(test_http_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
