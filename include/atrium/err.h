@@ -42,8 +42,8 @@
 	X(TIMEOUT,          "timeout",          408, 1, "the request stopped arriving") \
 	X(CONFIG,           "config",           400, 1, "the configuration is invalid") \
 	X(KS_PASSWORD,      "ks_password",      400, 1, "keystore password was incorrect") \
-	X(KS_KEY_PASSWORD,  "ks_key_password",  400, 1, "Cannot recover key") \
-	X(KS_FORMAT,        "ks_format",        400, 1, "Unrecognized keystore format") \
+	X(KS_KEY_PASSWORD,  "ks_key_password",  400, 1, "the key password is wrong (the keystore opened, but its key did not)") \
+	X(KS_FORMAT,        "ks_format",        400, 1, "this file is not a JKS, JCEKS, PKCS#12 or PEM keystore") \
 	X(KS_CORRUPT,       "ks_corrupt",       400, 1, "the keystore file is damaged") \
 	X(KS_NO_ENTRY,      "ks_no_entry",      404, 1, "no such alias in the keystore") \
 	X(KS_UNSUPPORTED,   "ks_unsupported",   400, 1, "this keystore content is not supported") \

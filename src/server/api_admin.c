@@ -238,12 +238,43 @@ api_admin_certificate(struct req *r)
 	resp_json(r, 200, certificate_json(&info, req_server(r)->datadir));
 }
 
+/* The keystore code keeps Java keytool's words, which atrium keytool must
+ * print; an administrator gets the error table's sentence instead, with
+ * whatever detail followed Java's words. */
+static const struct {
+	enum atr_errcode code;
+	const char *java;
+} java_words[] = {
+	{ATR_E_KS_KEY_PASSWORD, "Cannot recover key"},
+	{ATR_E_KS_FORMAT, "Unrecognized keystore format"},
+};
+
+static void
+unjava(const struct atr_err *err, char *out, size_t size)
+{
+	const char *msg = atr_err_msg(err);
+
+	for (size_t i = 0; i < sizeof(java_words) / sizeof(java_words[0]); i++) {
+		size_t n = strlen(java_words[i].java);
+
+		if (err->code == java_words[i].code && strncmp(msg, java_words[i].java, n) == 0) {
+			snprintf(out, size, "%s%s", atr_errcode_text(err->code), msg + n);
+			return;
+		}
+	}
+	snprintf(out, size, "%s", msg);
+}
+
 /* A refusal about one field of the form. */
 static void
 field_error(struct req *r, const char *field, const struct atr_err *err)
 {
-	json_t *j = json_pack("{s:s,s:s,s:s}", "error", atr_err_msg(err), "code",
-	    atr_errcode_name(err->code), "field", field);
+	char msg[ATR_ERR_MSG_MAX];
+	json_t *j;
+
+	unjava(err, msg, sizeof(msg));
+	j = json_pack("{s:s,s:s,s:s}", "error", msg, "code", atr_errcode_name(err->code), "field",
+	    field);
 
 	resp_json(r, atr_errcode_http(err->code) >= 500 ? 500 : 400, j);
 }
@@ -480,8 +511,7 @@ api_admin_put_tls(struct req *r)
 		fmt = atr_ks_detect(ks, (size_t)decoded);
 		if (fmt == ATR_KS_UNKNOWN) {
 			free(ks);
-			atr_err_set(&err, ATR_E_KS_FORMAT,
-			    "this file is not a keystore: it is neither JKS, PKCS#12 nor PEM");
+			atr_err_set(&err, ATR_E_KS_FORMAT, NULL);
 			return field_error(r, "keystore", &err);
 		}
 		ext = fmt == ATR_KS_JKS || fmt == ATR_KS_JCEKS ? "jks" : fmt == ATR_KS_PEM ? "pem" : "p12";

@@ -57,6 +57,8 @@ keytool -genkeypair -alias one -keyalg EC -keystore "$T/two.p12" -storepass chan
 	-ext SAN=dns:localhost -noprompt >/dev/null 2>&1
 keytool -genkeypair -alias two -keyalg EC -keystore "$T/two.p12" -storepass changeit -dname CN=localhost \
 	-ext SAN=dns:localhost -noprompt >/dev/null 2>&1
+keytool -genkeypair -alias k -keyalg EC -keystore "$T/keypass.jks" -storetype JKS -storepass changeit \
+	-keypass other-pass -dname CN=localhost -ext SAN=dns:localhost -noprompt >/dev/null 2>&1
 upload() { # FILE PASSWORD [ALIAS] [PORT]
 	python3 -c 'import json,base64,sys
 d={"enabled":True,"keystore":base64.b64encode(open(sys.argv[1],"rb").read()).decode(),"keystore_name":"x","password":sys.argv[2]}
@@ -74,6 +76,13 @@ expect_eq "and the old certificate is still served" "$(served)" "$before"
 head -c 5000 /dev/urandom >"$T/junk.p12"
 code=$(upload "$T/junk.p12" x)
 expect_match "a file that is not a keystore is refused next to the file field" "$(cat "$T/out")" '"field":"keystore"'
+expect_match "in the error table's words, not Java's" "$(cat "$T/out")" \
+	'"error":"this file is not a JKS, JCEKS, PKCS#12 or PEM keystore","code":"ks_format"'
+code=$(upload "$T/keypass.jks" changeit)
+expect_match "a key password other than the store's is refused next to the password field" \
+	"$(cat "$T/out")" '"code":"ks_key_password","field":"password"'
+expect_match "saying what is wrong, not Java's 'Cannot recover key'" "$(cat "$T/out")" \
+	'"error":"the key password is wrong \(the keystore opened, but its key did not\)'
 code=$(upload "$T/two.p12" changeit)
 expect_match "a keystore with several keys asks which one" "$(cat "$T/out")" '"field":"alias","aliases":\["one","two"\]'
 BUSY=$(free_port)
