@@ -33,31 +33,13 @@ expect_code "a duplicate project" 409 exists "${AUTH[@]}" -d '{"name":"p"}' \
 	"$BASE/api/v1/projects"
 
 # From conn.c, before any handler: raw bytes, so curl cannot tidy them.
-raw() {
-	python3 - "$PORT" "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(eval(sys.argv[2], {"__builtins__": {}}))
-s.settimeout(3)
-got = b""
-try:
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-except OSError:
-    pass
-sys.stdout.write(got.decode("latin-1"))
-PY
-}
-out=$(raw 'b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"')
+out=$(SHOW=1 raw_http "$PORT" 'b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"')
 expect_match "two Host headers are 400" "$out" '^HTTP/1.1 400 '
 expect_match "with code bad_request" "$out" '"code":"bad_request"'
-out=$(raw 'b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n"')
+out=$(SHOW=1 raw_http "$PORT" 'b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n"')
 expect_match "a malformed header line is 400" "$out" '^HTTP/1.1 400 '
 expect_match "with code bad_request" "$out" '"code":"bad_request"'
-out=$(raw 'b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"x" * 70000 + b"\r\n\r\n"')
+out=$(SHOW=1 raw_http "$PORT" 'b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"x" * 70000 + b"\r\n\r\n"')
 expect_match "huge headers are 431" "$out" '^HTTP/1.1 431 '
 expect_match "with code headers_too_large" "$out" '"code":"headers_too_large"'
 

@@ -134,6 +134,41 @@ log_since() {
 	tail -n +"$(($2 + 1))" "$1"
 }
 
+# raw_http PORT BYTES: sends BYTES (a Python bytes expression) on one
+# connection and prints the status line of every answer, ";"-separated,
+# reading until the server closes or stays quiet for 1.5 s. With SHOW=1 the
+# whole answer is printed; with TRICKLE=1 the bytes go one per 10 ms, so the
+# server reads them in many pieces.
+raw_http() {
+	python3 - "$1" "$2" "${SHOW:-0}" "${TRICKLE:-0}" <<'EOF'
+import re, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+data = eval(sys.argv[2], {"__builtins__": {}})
+if sys.argv[4] == "1":
+    for i in range(len(data)):
+        s.sendall(data[i:i + 1])
+        time.sleep(0.01)
+else:
+    s.sendall(data)
+s.settimeout(1.5)
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except OSError:
+    pass
+if sys.argv[3] == "1":
+    sys.stdout.write(got.decode("latin-1"))
+else:
+    lines = re.findall(rb"HTTP/1\.[01] [0-9]{3}[^\r\n]*", got)
+    print(";".join(l.decode() for l in lines) or "-")
+EOF
+}
+
 # A TCP port on 127.0.0.1 that nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
