@@ -187,8 +187,8 @@ cleanup(void)
 {
 	if (srv != NULL && getenv("FUZZ_HTTP_STATS") != NULL)
 		fprintf(stderr, "fuzz_http: %llu TLS handshakes, %llu resumed\n",
-		    (unsigned long long)atomic_load(&srv->handshakes),
-		    (unsigned long long)atomic_load(&srv->handshakes_resumed));
+		    (unsigned long long)atomic_load(&srv->rt.handshakes),
+		    (unsigned long long)atomic_load(&srv->rt.handshakes_resumed));
 	if (datadir[0] != '\0')
 		nftw(datadir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -314,12 +314,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	EVP_Digest(FUZZ_TOKEN, 64, md, NULL, EVP_sha256(), NULL);
 	atr_hex(md, sizeof(md), token_hash);
 	cheap_hash(FUZZ_PASSWORD, fuzz_hash, sizeof(fuzz_hash));
-	if ((fix_sc = store_conn_open(srv->store, &err)) == NULL)
+	if ((fix_sc = store_conn_open(srv->rt.store, &err)) == NULL)
 		die(atr_err_msg(&err));
 	restore_session();
 
 	{
-		struct store_conn *sc = store_conn_open(srv->store, &err);
+		struct store_conn *sc = store_conn_open(srv->rt.store, &err);
 		if (sc == NULL || pthread_create(&t, NULL, pool_thread, sc) != 0)
 			die("cannot start the job pool");
 		pthread_detach(t);

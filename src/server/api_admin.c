@@ -103,14 +103,14 @@ api_admin_login(struct req *r)
 	EVP_Digest(token, 64, md, NULL, EVP_sha256(), NULL);
 	atr_hex(md, sizeof(md), token_hash);
 	if (store_session_create(req_store(r), token_hash, u.name,
-		now + (int64_t)atomic_load(&req_server(r)->session_hours) * 3600, &err) == -1) {
+		now + (int64_t)atomic_load(&req_runtime(r)->session_hours) * 3600, &err) == -1) {
 		atr_wipe(token, sizeof(token));
 		return resp_err(r, &err);
 	}
 	api_admin_csrf(token, csrf);
 	snprintf(cookie, sizeof(cookie),
 	    "atrium_admin=%s; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", token,
-	    atomic_load(&req_server(r)->session_hours) * 3600);
+	    atomic_load(&req_runtime(r)->session_hours) * 3600);
 	resp_json(r, 200, json_pack("{s:s,s:s}", "user", u.name, "csrf", csrf));
 	resp_header(r, "Set-Cookie", cookie);
 	atr_wipe(token, sizeof(token));
@@ -185,7 +185,7 @@ static json_t *
 settings_json(struct server *srv)
 {
 	struct tls_info info;
-	int have = tls_state_info(srv->tls, &info) == 0;
+	int have = tls_state_info(srv->rt.tls, &info) == 0;
 	json_t *keystore = json_null(), *cert = json_null(), *listeners = json_array();
 	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
 	struct atr_config *cfg;
@@ -205,19 +205,19 @@ settings_json(struct server *srv)
 	if (have)
 		cert = certificate_json(&info, srv->datadir);
 	for (int k = 0; k < LK__COUNT; k++) {
-		int port = atomic_load(&srv->ports[k]);
+		int port = atomic_load(&srv->rt.ports[k]);
 		if (port != 0)
 			json_array_append_new(listeners, json_pack("{s:s,s:i,s:b}", "name", names[k],
 			    "port", port, "tls", k != LK_PLAIN));
 	}
 	return json_pack("{s:{s:b,s:I,s:o},s:{s:b,s:I},s:I,s:o,s:o}", "tls", "enabled",
-	    atomic_load(&srv->ports[LK_TLS]) != 0, "port",
-	    (json_int_t)(atomic_load(&srv->ports[LK_TLS]) ? atomic_load(&srv->ports[LK_TLS]) : tls_port),
-	    "keystore", keystore, "plain", "enabled", atomic_load(&srv->ports[LK_PLAIN]) != 0, "port",
-	    (json_int_t)(atomic_load(&srv->ports[LK_PLAIN]) ? atomic_load(&srv->ports[LK_PLAIN])
+	    atomic_load(&srv->rt.ports[LK_TLS]) != 0, "port",
+	    (json_int_t)(atomic_load(&srv->rt.ports[LK_TLS]) ? atomic_load(&srv->rt.ports[LK_TLS]) : tls_port),
+	    "keystore", keystore, "plain", "enabled", atomic_load(&srv->rt.ports[LK_PLAIN]) != 0, "port",
+	    (json_int_t)(atomic_load(&srv->rt.ports[LK_PLAIN]) ? atomic_load(&srv->rt.ports[LK_PLAIN])
 							   : plain_port),
 	    "admin_port",
-	    (json_int_t)(atomic_load(&srv->ports[LK_ADMIN]) ? atomic_load(&srv->ports[LK_ADMIN])
+	    (json_int_t)(atomic_load(&srv->rt.ports[LK_ADMIN]) ? atomic_load(&srv->rt.ports[LK_ADMIN])
 							   : admin_port),
 	    "listeners", listeners, "certificate", cert);
 }
@@ -233,7 +233,7 @@ api_admin_certificate(struct req *r)
 {
 	struct tls_info info;
 
-	if (tls_state_info(req_server(r)->tls, &info) == -1)
+	if (tls_state_info(req_runtime(r)->tls, &info) == -1)
 		return resp_error(r, ATR_E_NOT_FOUND, "no certificate is loaded");
 	resp_json(r, 200, certificate_json(&info, req_server(r)->datadir));
 }
@@ -325,7 +325,7 @@ check_candidate(struct req *r, const struct change *changes, size_t n, struct at
 		if (atr_config_set(cfg, changes[i].key, changes[i].value ? changes[i].value : "",
 			"console", err) == -1)
 			goto out;
-	rc = tls_state_check(srv->tls, cfg, NULL, err);
+	rc = tls_state_check(srv->rt.tls, cfg, NULL, err);
 out:
 	atr_config_free(cfg);
 	return rc;
@@ -429,7 +429,7 @@ configured_tls_port(struct server *srv)
 {
 	struct atr_err err;
 	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, &err);
-	int port = atomic_load(&srv->ports[LK_TLS]);
+	int port = atomic_load(&srv->rt.ports[LK_TLS]);
 
 	if (cfg != NULL) {
 		port = (int)atr_config_int(cfg, "tls_port");
@@ -463,7 +463,7 @@ api_admin_put_tls(struct req *r)
 	alias = json_string_value(json_object_get(body, "alias"));
 	if (jenabled != NULL && !json_is_boolean(jenabled))
 		return resp_error(r, ATR_E_BAD_REQUEST, "enabled must be true or false");
-	enabled = jenabled == NULL ? atomic_load(&srv->ports[LK_TLS]) != 0 : json_is_true(jenabled);
+	enabled = jenabled == NULL ? atomic_load(&srv->rt.ports[LK_TLS]) != 0 : json_is_true(jenabled);
 	if (jport != NULL) {
 		if (!json_is_integer(jport) || json_integer_value(jport) < 1 ||
 		    json_integer_value(jport) > 65535) {
@@ -471,11 +471,11 @@ api_admin_put_tls(struct req *r)
 			return field_error(r, "port", &err);
 		}
 		port = (int)json_integer_value(jport);
-		if (port == atomic_load(&srv->ports[LK_PLAIN]) ||
-		    port == atomic_load(&srv->ports[LK_ADMIN])) {
+		if (port == atomic_load(&srv->rt.ports[LK_PLAIN]) ||
+		    port == atomic_load(&srv->rt.ports[LK_ADMIN])) {
 			atr_err_set(&err, ATR_E_CONFIG,
 			    "port %d is already used by this server's %s port; choose another", port,
-			    port == atomic_load(&srv->ports[LK_PLAIN]) ? "plain" : "admin");
+			    port == atomic_load(&srv->rt.ports[LK_PLAIN]) ? "plain" : "admin");
 			return field_error(r, "port", &err);
 		}
 		if (port != configured_tls_port(srv) &&

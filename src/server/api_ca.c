@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "server/api.h"
-#include "server/server_int.h"
+#include "server/runtime.h"
 #include "server/tlsstate.h"
 
 void
@@ -16,7 +16,7 @@ api_ca_crl(struct req *r)
 	unsigned char *der;
 	size_t len;
 
-	if (tls_state_crl(req_server(r)->tls, &der, &len) == -1)
+	if (tls_state_crl(req_runtime(r)->tls, &der, &len) == -1)
 		return resp_error(r, ATR_E_NOT_FOUND,
 		    "there is no local CA's CRL here: the certificate comes from tls_keystore");
 	resp_text(r, 200, "application/pkix-crl", (const char *)der, len);

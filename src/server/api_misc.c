@@ -10,7 +10,7 @@
 #include "server/api.h"
 #include "server/names.h"
 #include "server/password.h"
-#include "server/server_int.h"
+#include "server/runtime.h"
 #include "server/tlsstate.h"
 #include "version.h"
 
@@ -140,13 +140,13 @@ api_time(int64_t t, char *out)
 }
 
 static json_t *
-listeners_json(struct server *srv)
+listeners_json(const struct runtime *rt)
 {
 	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
 	json_t *arr = json_array();
 
 	for (int k = 0; k < LK__COUNT; k++) {
-		int port = atomic_load(&srv->ports[k]);
+		int port = atomic_load(&rt->ports[k]);
 		if (port == 0)
 			continue;
 		json_array_append_new(arr, json_pack("{s:s,s:i,s:b}", "name", names[k], "port", port,
@@ -158,12 +158,12 @@ listeners_json(struct server *srv)
 void
 api_health(struct req *r)
 {
-	struct server *srv = req_server(r);
+	const struct runtime *rt = req_runtime(r);
 	struct tls_info info;
-	json_t *j = json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners", listeners_json(srv),
-	    "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - srv->started));
+	json_t *j = json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners", listeners_json(rt),
+	    "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - rt->started));
 
-	if (j != NULL && tls_state_info(srv->tls, &info) == 0) {
+	if (j != NULL && tls_state_info(rt->tls, &info) == 0) {
 		char t[32];
 		api_time(info.not_after, t);
 		json_object_set_new(j, "certificate",
@@ -183,7 +183,7 @@ api_metrics(struct req *r)
 		HANDSHAKE_FAILURES(HF_LABEL_)
 #undef HF_LABEL_
 	};
-	struct server *srv = req_server(r);
+	const struct runtime *rt = req_runtime(r);
 	struct tls_info info;
 	char *text = NULL;
 	size_t len = 0;
@@ -195,7 +195,7 @@ api_metrics(struct req *r)
 	      "# TYPE atrium_connections_total counter\n", out);
 	for (int k = 0; k < LK__COUNT; k++)
 		fprintf(out, "atrium_connections_total{listener=\"%s\"} %llu\n", kinds[k],
-		    (unsigned long long)atomic_load(&srv->accepted[k]));
+		    (unsigned long long)atomic_load(&rt->accepted[k]));
 	fprintf(out, "# HELP atrium_connections_refused_total Connections refused: max_connections were open.\n"
 		     "# TYPE atrium_connections_refused_total counter\n"
 		     "atrium_connections_refused_total %llu\n"
@@ -203,30 +203,30 @@ api_metrics(struct req *r)
 		     "past header_timeout or an upload stalled past upload_stall_timeout.\n"
 		     "# TYPE atrium_requests_timed_out_total counter\n"
 		     "atrium_requests_timed_out_total %llu\n",
-	    (unsigned long long)atomic_load(&srv->refused),
-	    (unsigned long long)atomic_load(&srv->timed_out));
+	    (unsigned long long)atomic_load(&rt->refused),
+	    (unsigned long long)atomic_load(&rt->timed_out));
 	fprintf(out, "# HELP atrium_open_connections Connections open now.\n"
 		     "# TYPE atrium_open_connections gauge\n"
 		     "atrium_open_connections %d\n",
-	    atomic_load(&srv->open_conns));
+	    atomic_load(&rt->open_conns));
 	fprintf(out, "# HELP atrium_tls_handshakes_total TLS handshakes completed.\n"
 		     "# TYPE atrium_tls_handshakes_total counter\n"
 		     "atrium_tls_handshakes_total{resumed=\"false\"} %llu\n"
 		     "atrium_tls_handshakes_total{resumed=\"true\"} %llu\n",
-	    (unsigned long long)(atomic_load(&srv->handshakes) -
-		atomic_load(&srv->handshakes_resumed)),
-	    (unsigned long long)atomic_load(&srv->handshakes_resumed));
+	    (unsigned long long)(atomic_load(&rt->handshakes) -
+		atomic_load(&rt->handshakes_resumed)),
+	    (unsigned long long)atomic_load(&rt->handshakes_resumed));
 	fputs("# HELP atrium_tls_handshake_failures_total TLS handshakes that failed, by reason.\n"
 	      "# TYPE atrium_tls_handshake_failures_total counter\n", out);
 	for (int i = 0; i < HF__COUNT; i++)
 		fprintf(out, "atrium_tls_handshake_failures_total{reason=\"%s\"} %llu\n", reasons[i],
-		    (unsigned long long)atomic_load(&srv->handshake_failures[i]));
+		    (unsigned long long)atomic_load(&rt->handshake_failures[i]));
 	fputs("# HELP atrium_http_responses_total HTTP responses, by status class.\n"
 	      "# TYPE atrium_http_responses_total counter\n", out);
 	for (int i = 1; i <= 5; i++)
 		fprintf(out, "atrium_http_responses_total{code=\"%dxx\"} %llu\n", i,
-		    (unsigned long long)atomic_load(&srv->responses[i]));
-	if (tls_state_info(srv->tls, &info) == 0)
+		    (unsigned long long)atomic_load(&rt->responses[i]));
+	if (tls_state_info(rt->tls, &info) == 0)
 		fprintf(out,
 		    "# HELP atrium_tls_certificate_expiry_timestamp_seconds When the served "
 		    "certificate expires.\n"
@@ -241,12 +241,10 @@ api_metrics(struct req *r)
 void
 api_server_info(struct req *r)
 {
-	struct server *srv = req_server(r);
+	const struct runtime *rt = req_runtime(r);
 
-	/* The name is read-only after start; a reload changes srv->cfg only
-	 * on the main thread, so copy it through the env-free default. */
 	resp_json(r, 200, json_pack("{s:s,s:s,s:o}", "name", "Atrium", "version", ATRIUM_VERSION,
-	    "listeners", listeners_json(srv)));
+	    "listeners", listeners_json(rt)));
 }
 
 int

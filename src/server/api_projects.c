@@ -10,7 +10,7 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
-#include "server/server_int.h"
+#include "server/runtime.h"
 
 static json_t *
 revision_json(const struct store_revision *rev)
@@ -357,7 +357,7 @@ api_revision_begin(struct req *r)
 			    (long long)base, name, (long long)p.head);
 		return conflict(r, name, base, &p.last);
 	}
-	if ((w = store_blob_writer_new(req_server(r)->store, &err)) == NULL) {
+	if ((w = store_blob_writer_new(req_runtime(r)->store, &err)) == NULL) {
 		atr_error("cannot start an upload: %s", atr_err_msg(&err));
 		return resp_err(r, &err);
 	}
@@ -387,7 +387,7 @@ api_revision_commit(struct req *r)
 	 * anyway (PostgreSQL has the content already, and an abandoned upload
 	 * waits a day for collection: there, finishing is cheaper). The
 	 * commit below still decides races that start after this look. */
-	if (!store_is_blocking(req_server(r)->store)) {
+	if (!store_is_blocking(req_runtime(r)->store)) {
 		struct store_project p;
 		if (store_project_get(req_store(r), name, &p, &err) == 0 && p.head != base) {
 			store_blob_abort(w);

@@ -9,7 +9,7 @@
 #include "server/logins.h"
 #include "server/password.h"
 #include "server/sessions.h"
-#include "server/server_int.h"
+#include "server/runtime.h"
 
 void
 api_session_create(struct req *r)
@@ -47,7 +47,7 @@ api_session_create(struct req *r)
 	atr_hex(raw, sizeof(raw), token);
 	EVP_Digest(token, 64, md, NULL, EVP_sha256(), NULL);
 	atr_hex(md, sizeof(md), token_hash);
-	expires = atr_now_ms() / 1000 + (int64_t)atomic_load(&req_server(r)->session_hours) * 3600;
+	expires = atr_now_ms() / 1000 + (int64_t)atomic_load(&req_runtime(r)->session_hours) * 3600;
 	if (store_session_create(req_store(r), token_hash, u.name, expires, &err) == -1) {
 		atr_wipe(token, sizeof(token));
 		return resp_err(r, &err);

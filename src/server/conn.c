@@ -122,7 +122,7 @@ mono_ms(void)
 static void
 set_read_timeout(struct conn *c, int seconds)
 {
-	struct timeval rd = {seconds, 0}, wr = {atomic_load(&c->srv->idle_timeout), 0};
+	struct timeval rd = {seconds, 0}, wr = {atomic_load(&c->srv->rt.idle_timeout), 0};
 
 	if (c->bev == NULL || c->read_timeout == seconds)
 		return;
@@ -363,7 +363,7 @@ on_headers_complete(http_parser *p)
 	if (r->nhdrs > 0 && !r->in_value)
 		r->hdrs[r->nhdrs - 1].value = (uint32_t)r->hlen; /* a name without value */
 	if (p->content_length > 0 || (p->flags & F_CHUNKED))
-		set_read_timeout(c, atomic_load(&c->srv->upload_stall_timeout));
+		set_read_timeout(c, atomic_load(&c->srv->rt.upload_stall_timeout));
 	if (r->hlen > 0)
 		r->hlen++;
 	r->method = p->method;
@@ -589,18 +589,18 @@ on_body(http_parser *p, const char *at, size_t len)
 		return 0; /* the rest of an answered request: discarded */
 	r->received += (int64_t)len;
 	if (r->upload != NULL) {
-		if (r->received > atomic_load(&c->srv->max_revision_size)) {
+		if (r->received > atomic_load(&c->srv->rt.max_revision_size)) {
 			store_blob_abort(req_take_upload(r));
 			http_parser_pause(p, 1);
 			c->state = C_WAIT;
 			resp_error(r, ATR_E_TOO_LARGE,
 			    "the content is larger than this server's max_revision_size (%lld bytes)",
-			    (long long)atomic_load(&c->srv->max_revision_size));
+			    (long long)atomic_load(&c->srv->rt.max_revision_size));
 			c->close_after = 1;
 			conn_respond(r);
 			return 0;
 		}
-		if (store_is_blocking(c->srv->store))
+		if (store_is_blocking(c->srv->rt.store))
 			return upload_piece(c, at, len);
 		if (store_blob_write(r->upload, c->lp->sc, at, len, &err) == -1) {
 			atr_error("upload from %s failed: %s", c->peer, atr_err_msg(&err));
@@ -729,7 +729,7 @@ conn_respond(struct req *r)
 	if (c->lp->draining)
 		c->close_after = 1;
 	if (status >= 100 && status < 600)
-		atomic_fetch_add(&srv->responses[status / 100], 1);
+		atomic_fetch_add(&srv->rt.responses[status / 100], 1);
 	if (r->rfd != -1 || r->rd != NULL)
 		len = r->rlen;
 	else if (r->rstatic != NULL)
@@ -867,7 +867,7 @@ static void bulk_cb(evutil_socket_t fd, short what, void *arg);
 static void
 request_timed_out(struct conn *c, const char *sentence)
 {
-	atomic_fetch_add(&c->srv->timed_out, 1);
+	atomic_fetch_add(&c->srv->rt.timed_out, 1);
 	atr_info("dropping a request from %s: %s", c->peer, sentence);
 	if (c->req->upload != NULL)
 		store_blob_abort(req_take_upload(c->req));
@@ -884,7 +884,7 @@ upload_stalled(struct conn *c)
 
 	snprintf(sentence, sizeof(sentence),
 	    "no data of the request body for %d s (upload_stall_timeout)",
-	    atomic_load(&c->srv->upload_stall_timeout));
+	    atomic_load(&c->srv->rt.upload_stall_timeout));
 	request_timed_out(c, sentence);
 }
 
@@ -916,13 +916,13 @@ bulk_maybe(struct conn *c)
 	struct timeval idle;
 
 	if (c->kind != LK_PLAIN || c->bulk != NULL || c->bev == NULL || c->state != C_READ ||
-	    c->req == NULL || c->req->upload == NULL || store_is_blocking(c->srv->store) ||
+	    c->req == NULL || c->req->upload == NULL || store_is_blocking(c->srv->rt.store) ||
 	    HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0)
 		return;
 	if (c->bulkbuf == NULL && (c->bulkbuf = malloc(BULK_READ)) == NULL)
 		return;
-	idle.tv_sec = atomic_load(&c->srv->upload_stall_timeout);
+	idle.tv_sec = atomic_load(&c->srv->rt.upload_stall_timeout);
 	idle.tv_usec = 0;
 	c->bulk = event_new(c->lp->base, bufferevent_getfd(c->bev), EV_READ | EV_PERSIST, bulk_cb, c);
 	if (c->bulk == NULL || event_add(c->bulk, &idle) == -1) {
@@ -1026,7 +1026,7 @@ conn_parse(struct conn *c)
 	 * header_timeout in all, however slowly they trickle. */
 	if (c->state == C_READ && c->req != NULL && !c->headers_done && c->deadline == 0 &&
 	    c->bev != NULL)
-		c->deadline = mono_ms() + 1000 * (int64_t)atomic_load(&c->srv->header_timeout);
+		c->deadline = mono_ms() + 1000 * (int64_t)atomic_load(&c->srv->rt.header_timeout);
 	bulk_maybe(c);
 }
 
@@ -1095,7 +1095,7 @@ request_finished(struct conn *c)
 	c->state = C_READ;
 	http_parser_pause(&c->parser, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	set_read_timeout(c, atomic_load(&c->srv->idle_timeout));
+	set_read_timeout(c, atomic_load(&c->srv->rt.idle_timeout));
 	conn_parse(c);
 }
 
@@ -1170,10 +1170,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 		c->handshaken = 1;
 		c->deadline = 0;
-		atomic_fetch_add(&c->srv->handshakes, 1);
+		atomic_fetch_add(&c->srv->rt.handshakes, 1);
 		if (ssl != NULL && SSL_session_reused(ssl))
-			atomic_fetch_add(&c->srv->handshakes_resumed, 1);
-		idle.tv_sec = atomic_load(&c->srv->idle_timeout);
+			atomic_fetch_add(&c->srv->rt.handshakes_resumed, 1);
+		idle.tv_sec = atomic_load(&c->srv->rt.idle_timeout);
 		idle.tv_usec = 0;
 		c->read_timeout = (int)idle.tv_sec;
 		bufferevent_set_timeouts(bev, &idle, &idle);
@@ -1199,7 +1199,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->tls && !c->handshaken) {
 		enum handshake_failure why = classify(bev, what);
-		atomic_fetch_add(&c->srv->handshake_failures[why], 1);
+		atomic_fetch_add(&c->srv->rt.handshake_failures[why], 1);
 		/* OpenSSL stopped at "GET "/"POST"/...: a plain-HTTP client. It
 		 * read only the record header; tell it in plain HTTP. */
 		if (why == HF_PLAIN_HTTP) {
@@ -1248,7 +1248,7 @@ conn_free(struct conn *c)
 		/* It never got a bufferevent (out of memory at the start). */
 		close(c->fd);
 		c->lp->nconns--;
-		atomic_fetch_sub(&c->srv->open_conns, 1);
+		atomic_fetch_sub(&c->srv->rt.open_conns, 1);
 		conn_unlink(c);
 		free(c);
 		return;
@@ -1261,7 +1261,7 @@ conn_free(struct conn *c)
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 		c->lp->nconns--;
-		atomic_fetch_sub(&c->srv->open_conns, 1);
+		atomic_fetch_sub(&c->srv->rt.open_conns, 1);
 		conn_unlink(c);
 	}
 	if (jobs_pending(c)) {
@@ -1288,8 +1288,8 @@ conn_start(struct conn *c, int handshake)
 
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	t.tv_sec = handshake ? atomic_load(&c->srv->handshake_timeout)
-			     : atomic_load(&c->srv->idle_timeout);
+	t.tv_sec = handshake ? atomic_load(&c->srv->rt.handshake_timeout)
+			     : atomic_load(&c->srv->rt.idle_timeout);
 	t.tv_usec = 0;
 	c->read_timeout = (int)t.tv_sec;
 	if (handshake)
@@ -1381,7 +1381,7 @@ start_tls(struct conn *c)
 	SSL *ssl;
 
 	ERR_clear_error();
-	if ((ctx = tls_state_ctx(c->srv->tls)) == NULL || (ssl = SSL_new(ctx)) == NULL) {
+	if ((ctx = tls_state_ctx(c->srv->rt.tls)) == NULL || (ssl = SSL_new(ctx)) == NULL) {
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
 		conn_free(c);
@@ -1417,13 +1417,13 @@ refuse(struct server *srv, int fd, enum listener_kind kind)
 	static _Atomic int64_t last_warned;
 	int64_t now = mono_ms(), then = atomic_load(&last_warned);
 
-	atomic_fetch_add(&srv->refused, 1);
+	atomic_fetch_add(&srv->rt.refused, 1);
 	if (kind == LK_PLAIN && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		atr_debug("cannot tell a refused client why: %s", strerror(errno));
 	close(fd);
 	if (now - then >= 10000 && atomic_compare_exchange_strong(&last_warned, &then, now))
 		atr_warn("refusing new connections: max_connections (%d) are open",
-		    atomic_load(&srv->max_connections));
+		    atomic_load(&srv->rt.max_connections));
 }
 
 void
@@ -1435,12 +1435,12 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 	int one = 1;
 
 	(void)salen;
-	atomic_fetch_add(&srv->accepted[kind], 1);
+	atomic_fetch_add(&srv->rt.accepted[kind], 1);
 	if (lp->draining) {
 		close(fd);
 		return;
 	}
-	if (atomic_load(&srv->open_conns) >= atomic_load(&srv->max_connections)) {
+	if (atomic_load(&srv->rt.open_conns) >= atomic_load(&srv->rt.max_connections)) {
 		refuse(srv, fd, kind);
 		return;
 	}
@@ -1466,7 +1466,7 @@ conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct socka
 		lp->conns->prev = c;
 	lp->conns = c;
 	lp->nconns++;
-	atomic_fetch_add(&srv->open_conns, 1);
+	atomic_fetch_add(&srv->rt.open_conns, 1);
 	if (c->tls) {
 		start_tls(c);
 		return;
@@ -1507,14 +1507,14 @@ conn_sweep(struct loop *lp)
 			continue;
 		c->deadline = 0;
 		if (c->tls && !c->handshaken) {
-			atomic_fetch_add(&c->srv->handshake_failures[HF_TIMEOUT], 1);
+			atomic_fetch_add(&c->srv->rt.handshake_failures[HF_TIMEOUT], 1);
 			atr_debug("TLS handshake with %s took longer than handshake_timeout", c->peer);
 			conn_free(c);
 		} else if (c->state == C_READ && c->req != NULL && !c->headers_done) {
 			char sentence[120];
 			snprintf(sentence, sizeof(sentence),
 			    "the request headers did not arrive within %d s (header_timeout)",
-			    atomic_load(&c->srv->header_timeout));
+			    atomic_load(&c->srv->rt.header_timeout));
 			request_timed_out(c, sentence);
 		}
 	}

@@ -29,7 +29,7 @@
 #include "atrium/util.h"
 #include "server/http.h"
 #include "server/logins.h"
-#include "server/server_int.h"
+#include "server/runtime.h"
 
 #define SLOTS 1024
 #define KEY_MAX 200
@@ -191,7 +191,7 @@ logins_begin(struct req *r, struct login_try *t, const char *user, int exists)
 {
 	char k[2][KEY_MAX], text[32];
 	int64_t now = atr_now_ms() / 1000, wait;
-	int max = atomic_load(&req_server(r)->login_attempts), warn = 0;
+	int max = atomic_load(&req_runtime(r)->login_attempts), warn = 0;
 
 	t->user = user;
 	t->exists = exists;

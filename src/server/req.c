@@ -368,6 +368,12 @@ req_server(struct req *r)
 	return r->srv;
 }
 
+struct runtime *
+req_runtime(struct req *r)
+{
+	return &r->srv->rt;
+}
+
 void
 req_set_upload(struct req *r, struct store_blob_writer *w)
 {

@@ -374,12 +374,12 @@ router_route(struct req *r)
 		return ROUTE_RESPONDED;
 	}
 	if (r->route->flags & R_STREAM) {
-		if (r->content_length > atomic_load(&r->srv->max_revision_size)) {
+		if (r->content_length > atomic_load(&r->srv->rt.max_revision_size)) {
 			resp_error(r, ATR_E_TOO_LARGE,
 			    "the content (%lld bytes) is larger than this server's max_revision_size"
 			    " (%lld bytes)",
 			    (long long)r->content_length,
-			    (long long)atomic_load(&r->srv->max_revision_size));
+			    (long long)atomic_load(&r->srv->rt.max_revision_size));
 			return ROUTE_RESPONDED;
 		}
 		return ROUTE_STREAM;
@@ -396,7 +396,7 @@ router_route(struct req *r)
 static int
 must_defer(struct req *r, int slow)
 {
-	return slow || r->wants_basic || store_is_blocking(r->srv->store);
+	return slow || r->wants_basic || store_is_blocking(r->srv->rt.store);
 }
 
 /* ---- run: authenticate, then the handler. */

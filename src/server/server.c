@@ -148,7 +148,7 @@ accept_pause(struct loop *lp)
 	if (now - then >= 10000 && atomic_compare_exchange_strong(&last_warned, &then, now))
 		atr_warn("cannot accept connections: %s (%d open); raise the open files limit "
 			 "(ulimit -n, LimitNOFILE=) or lower max_connections",
-		    strerror(errno), atomic_load(&lp->srv->open_conns));
+		    strerror(errno), atomic_load(&lp->srv->rt.open_conns));
 	for (int k = 0; k < LK__COUNT; k++)
 		if (lp->accept_ev[k] != NULL)
 			event_del(lp->accept_ev[k]);
@@ -415,7 +415,7 @@ switch_listeners(struct server *srv, const struct atr_config *cfg,
 			else
 				srv->lst[k].fd[0] = -1;
 			srv->lst[k].port = newfds[k][0] != -1 ? ports[k] : 0;
-			atomic_store(&srv->ports[k], srv->lst[k].port);
+			atomic_store(&srv->rt.ports[k], srv->lst[k].port);
 			changed = 1;
 			if (newfds[k][0] != -1)
 				atr_info("listening on %s port %d (%s)", atr_config_str(cfg, "bind"),
@@ -471,14 +471,14 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 
 	atr_log_parse_level(atr_config_str(cfg, "log_level"), &level);
 	atr_log_set_level(level);
-	atomic_store(&srv->max_revision_size, atr_config_int(cfg, "max_revision_size"));
-	atomic_store(&srv->idle_timeout, (int)atr_config_int(cfg, "idle_timeout"));
-	atomic_store(&srv->header_timeout, (int)atr_config_int(cfg, "header_timeout"));
-	atomic_store(&srv->handshake_timeout, (int)atr_config_int(cfg, "handshake_timeout"));
-	atomic_store(&srv->upload_stall_timeout, (int)atr_config_int(cfg, "upload_stall_timeout"));
-	atomic_store(&srv->login_attempts, (int)atr_config_int(cfg, "login_attempts"));
-	atomic_store(&srv->session_hours, (int)atr_config_int(cfg, "session_hours"));
-	atomic_store(&srv->max_connections, (int)atr_config_int(cfg, "max_connections"));
+	atomic_store(&srv->rt.max_revision_size, atr_config_int(cfg, "max_revision_size"));
+	atomic_store(&srv->rt.idle_timeout, (int)atr_config_int(cfg, "idle_timeout"));
+	atomic_store(&srv->rt.header_timeout, (int)atr_config_int(cfg, "header_timeout"));
+	atomic_store(&srv->rt.handshake_timeout, (int)atr_config_int(cfg, "handshake_timeout"));
+	atomic_store(&srv->rt.upload_stall_timeout, (int)atr_config_int(cfg, "upload_stall_timeout"));
+	atomic_store(&srv->rt.login_attempts, (int)atr_config_int(cfg, "login_attempts"));
+	atomic_store(&srv->rt.session_hours, (int)atr_config_int(cfg, "session_hours"));
+	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
 	{
 		struct rlimit rl;
 		int64_t want = atr_config_int(cfg, "max_connections") + 64;
@@ -520,7 +520,7 @@ server_reload(struct server *srv, struct atr_err *err)
 
 	if ((cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, err)) == NULL)
 		return -1;
-	if (tls_state_load(srv->tls, cfg, err) == -1) {
+	if (tls_state_load(srv->rt.tls, cfg, err) == -1) {
 		atr_err_prefix(err, "TLS (still serving the certificate in use)");
 		atr_config_free(cfg);
 		return -1;
@@ -529,7 +529,7 @@ server_reload(struct server *srv, struct atr_err *err)
 		/* The certificate may have changed already; put the old settings'
 		 * certificate back so that nothing changed. */
 		struct atr_err ignored;
-		tls_state_load(srv->tls, srv->cfg, &ignored);
+		tls_state_load(srv->rt.tls, srv->cfg, &ignored);
 		atr_config_free(cfg);
 		return -1;
 	}
@@ -679,12 +679,13 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	pthread_mutex_init(&srv->pool_mu, NULL);
 	pthread_cond_init(&srv->pool_cv, NULL);
 	pthread_mutex_init(&srv->apply_mu, NULL);
-	srv->started = atr_now_ms() / 1000;
+	srv->rt.started = atr_now_ms() / 1000;
 	if ((srv->datadir = strdup(datadir)) == NULL ||
 	    asprintf(&srv->confpath, "%s/atrium.conf", datadir) < 0) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
+	srv->rt.datadir = srv->datadir;
 	/* Whatever the store or a library creates is atriumd's alone. */
 	umask(077);
 	raise_fd_limit();
@@ -706,9 +707,9 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	if ((srv->cfg = server_load_config(datadir, overrides, CONF_WRITE_DEFAULTS, err)) == NULL)
 		goto fail;
 	apply_settings(srv, srv->cfg);
-	if ((srv->store = store_open(srv->cfg, datadir, err)) == NULL)
+	if ((srv->rt.store = store_open(srv->cfg, datadir, err)) == NULL)
 		goto fail;
-	if ((sc = store_conn_open(srv->store, err)) == NULL)
+	if ((sc = store_conn_open(srv->rt.store, err)) == NULL)
 		goto fail;
 	if (api_bootstrap_admin(sc, datadir, err) == -1)
 		goto fail;
@@ -716,13 +717,13 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	store_conn_close(sc);
 	sc = NULL;
 
-	if ((srv->tls = tls_state_new(datadir)) == NULL) {
+	if ((srv->rt.tls = tls_state_new(datadir)) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
 	atr_tls_rotate_tickets();
 	/* The certificate serves the TLS port and the admin console. */
-	if (tls_state_load(srv->tls, srv->cfg, err) == -1) {
+	if (tls_state_load(srv->rt.tls, srv->cfg, err) == -1) {
 		atr_err_prefix(err, "TLS");
 		if (atr_config_str(srv->cfg, "tls_keystore")[0] != '\0') {
 			size_t n = strlen(err->msg);
@@ -765,7 +766,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 			goto fail;
 		}
 		event_add(lp->sweep, &(struct timeval){1, 0});
-		if ((lp->sc = store_conn_open(srv->store, err)) == NULL)
+		if ((lp->sc = store_conn_open(srv->rt.store, err)) == NULL)
 			goto fail;
 	}
 	return srv;
@@ -836,9 +837,9 @@ purge_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_is_blocking(srv->store))
+	if (store_is_blocking(srv->rt.store))
 		return; /* the database purges on its own schedule */
-	if ((sc = store_conn_open(srv->store, &err)) == NULL)
+	if ((sc = store_conn_open(srv->rt.store, &err)) == NULL)
 		return;
 	if (store_session_purge(sc, atr_now_ms() / 1000, &err) == -1)
 		atr_warn("purging expired sessions failed: %s", atr_err_msg(&err));
@@ -863,7 +864,7 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (tls_state_renew_if_due(srv->tls, srv->cfg, &err) == -1)
+	if (tls_state_renew_if_due(srv->rt.tls, srv->cfg, &err) == -1)
 		atr_error("renewing the server certificate failed (still serving the old one): %s",
 		    atr_err_msg(&err));
 }
@@ -896,7 +897,7 @@ server_run(struct server *srv)
 	for (int i = 0; i < srv->npool; i++) {
 		struct pool_arg *pa = malloc(sizeof(*pa));
 		struct atr_err err;
-		if (pa == NULL || (pa->sc = store_conn_open(srv->store, &err)) == NULL) {
+		if (pa == NULL || (pa->sc = store_conn_open(srv->rt.store, &err)) == NULL) {
 			atr_error("cannot start the job pool: %s", pa ? atr_err_msg(&err) : "no memory");
 			free(pa);
 			return 1;
@@ -908,7 +909,7 @@ server_run(struct server *srv)
 		pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
 	log_exposure(srv->cfg);
 	atr_info("atriumd %s ready: %d event loop(s), %d store thread(s), store %s", ATRIUM_VERSION,
-	    srv->nloops, srv->npool, store_describe(srv->store));
+	    srv->nloops, srv->npool, store_describe(srv->rt.store));
 
 	event_base_dispatch(srv->main_base);
 
@@ -963,8 +964,8 @@ server_free(struct server *srv)
 		event_base_free(srv->main_base);
 	free(srv->loops);
 	free(srv->pool);
-	store_close(srv->store);
-	tls_state_free(srv->tls);
+	store_close(srv->rt.store);
+	tls_state_free(srv->rt.tls);
 	atr_config_free(srv->cfg);
 	atr_config_free(srv->overrides);
 	free(srv->datadir);

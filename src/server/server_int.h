@@ -19,30 +19,13 @@
 
 #include "atrium/config.h"
 #include "server/store.h"
+#include "server/runtime.h"
 #include "server/tlsstate.h"
 
 struct apply_req;
 struct conn;
 struct loop;
 struct server;
-
-enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
-
-/* Why a TLS handshake failed, for /metrics. */
-#define HANDSHAKE_FAILURES(X)                                                      \
-	X(UNKNOWN_CA, "unknown_ca")   /* the client does not trust our certificate */ \
-	X(PROTOCOL, "protocol")       /* no common version or cipher, or not TLS */   \
-	X(TIMEOUT, "timeout")         /* not done within handshake_timeout */                  \
-	X(PLAIN_HTTP, "plain_http")   /* plain HTTP sent to a TLS port */             \
-	X(CLOSED, "closed")           /* the client hung up during the handshake */   \
-	X(OTHER, "other")
-
-enum handshake_failure {
-#define HF_ENUM_(name, label) HF_##name,
-	HANDSHAKE_FAILURES(HF_ENUM_)
-#undef HF_ENUM_
-	HF__COUNT
-};
 
 /* A unit of work: work() runs on a pool thread (if set), then done() runs
  * on the loop that submitted it. Owned by whoever embeds it. */
@@ -84,7 +67,7 @@ struct server {
 	char *confpath;
 	struct atr_config *cfg;       /* effective settings; main thread only */
 	struct atr_config *overrides; /* from the command line; main thread only */
-	struct store *store;
+	struct runtime rt;            /* what handlers may see (req_runtime) */
 	struct loop *loops;
 	int nloops;
 
@@ -99,27 +82,6 @@ struct server {
 	struct listener lst[LK__COUNT];
 	char bind[256];
 
-	/* Settings the loops read while running; written on reload. */
-	_Atomic int64_t max_revision_size;
-	_Atomic int idle_timeout;
-	_Atomic int header_timeout;
-	_Atomic int handshake_timeout;
-	_Atomic int upload_stall_timeout;
-	_Atomic int login_attempts;
-	_Atomic int session_hours;
-	_Atomic int max_connections;
-	_Atomic int open_conns;
-	_Atomic int ports[LK__COUNT]; /* 0: not listening */
-
-	/* Counters for /metrics. */
-	_Atomic uint64_t accepted[LK__COUNT];
-	_Atomic uint64_t refused;      /* over max_connections */
-	_Atomic uint64_t timed_out;    /* header or upload deadline missed (408) */
-	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
-	_Atomic uint64_t handshakes, handshakes_resumed;
-	_Atomic uint64_t handshake_failures[HF__COUNT];
-
-	struct tls_state *tls;
 	struct event *renew_timer, *ticket_timer;
 
 	/* Reloads asked for by the admin console (server_apply()). */
@@ -127,7 +89,6 @@ struct server {
 	pthread_mutex_t apply_mu;
 	struct apply_req *apply_head;
 
-	int64_t started;
 	struct event_base *main_base;
 };
 

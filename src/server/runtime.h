@@ -1,0 +1,63 @@
+/*
+ * What a handler may know of the running server: the live limits (written
+ * on reload, read by every thread), the listening ports, the counters of
+ * /metrics, the TLS state, the store and the data directory. A handler
+ * reaches it only through req_runtime(); it holds no threads, loops or
+ * queues, so a handler cannot touch the server's machinery.
+ */
+#ifndef ATRIUM_SERVER_RUNTIME_H
+#define ATRIUM_SERVER_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct settings;
+struct store;
+struct tls_state;
+
+enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
+
+/* Why a TLS handshake failed, for /metrics. */
+#define HANDSHAKE_FAILURES(X)                                                      \
+	X(UNKNOWN_CA, "unknown_ca")   /* the client does not trust our certificate */ \
+	X(PROTOCOL, "protocol")       /* no common version or cipher, or not TLS */   \
+	X(TIMEOUT, "timeout")         /* not done within handshake_timeout */         \
+	X(PLAIN_HTTP, "plain_http")   /* plain HTTP sent to a TLS port */             \
+	X(CLOSED, "closed")           /* the client hung up during the handshake */   \
+	X(OTHER, "other")
+
+enum handshake_failure {
+#define HF_ENUM_(name, label) HF_##name,
+	HANDSHAKE_FAILURES(HF_ENUM_)
+#undef HF_ENUM_
+	HF__COUNT
+};
+
+struct runtime {
+	const char *datadir;  /* owned by the server */
+	struct store *store;
+	struct tls_state *tls;
+	int64_t started;      /* seconds since 1970 */
+
+	/* Settings the loops and handlers read while running; written on reload. */
+	_Atomic int64_t max_revision_size;
+	_Atomic int idle_timeout;
+	_Atomic int header_timeout;
+	_Atomic int handshake_timeout;
+	_Atomic int upload_stall_timeout;
+	_Atomic int login_attempts;
+	_Atomic int session_hours;
+	_Atomic int max_connections;
+	_Atomic int ports[LK__COUNT]; /* 0: not listening */
+
+	/* Counters for /metrics. */
+	_Atomic int open_conns;
+	_Atomic uint64_t accepted[LK__COUNT];
+	_Atomic uint64_t refused;      /* over max_connections */
+	_Atomic uint64_t timed_out;    /* header or upload deadline missed (408) */
+	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
+	_Atomic uint64_t handshakes, handshakes_resumed;
+	_Atomic uint64_t handshake_failures[HF__COUNT];
+};
+
+#endif
