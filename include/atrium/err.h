@@ -63,20 +63,27 @@ enum atr_errcode {
 };
 
 #define ATR_ERR_MSG_MAX 512
+#define ATR_ERR_FIELD_MAX 48
 
-/* An error value: a code from the table and a sentence for a person. */
+/*
+ * An error value: a code from the table, a sentence for a person and,
+ * when the error concerns one setting or form field, its name, so that
+ * callers decide by the field and never by the sentence's words.
+ */
 struct atr_err {
 	enum atr_errcode code;
 	char msg[ATR_ERR_MSG_MAX];
+	char field[ATR_ERR_FIELD_MAX]; /* a setting's key ("tls_port"); "" when none */
 };
 
-/* Clears err to ATR_E_OK with an empty message. NULL-safe. */
+/* Clears err to ATR_E_OK with an empty message and no field. NULL-safe. */
 void atr_err_clear(struct atr_err *err);
 
 /*
  * Sets err to code with a printf-style sentence; a NULL fmt uses the
- * table's default sentence. Always returns -1, so callers can write
- * `return atr_err_set(err, ...);`. NULL-safe on err.
+ * table's default sentence. The field is cleared: a new error concerns no
+ * field until atr_err_set_field() names one. Always returns -1, so callers
+ * can write `return atr_err_set(err, ...);`. NULL-safe on err.
  */
 int atr_err_set(struct atr_err *err, enum atr_errcode code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -88,7 +95,17 @@ int atr_err_set(struct atr_err *err, enum atr_errcode code, const char *fmt, ...
 int atr_err_set_ssl(struct atr_err *err, enum atr_errcode code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefixes err's message with "prefix: ". Returns -1. */
+/*
+ * Names the field (a setting's key) err concerns, keeping its code and
+ * sentence; NULL or "" names none. A name longer than ATR_ERR_FIELD_MAX - 1
+ * bytes is a programming error and is cut. Returns -1. NULL-safe on err.
+ */
+int atr_err_set_field(struct atr_err *err, const char *field);
+
+/* The field err concerns, or "" when none. */
+const char *atr_err_field(const struct atr_err *err);
+
+/* Prefixes err's message with "prefix: ", keeping its field. Returns -1. */
 int atr_err_prefix(struct atr_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -33,12 +33,14 @@ atr_err_clear(struct atr_err *err)
 		return;
 	err->code = ATR_E_OK;
 	err->msg[0] = '\0';
+	err->field[0] = '\0';
 }
 
 static void
 vset(struct atr_err *err, enum atr_errcode code, const char *fmt, va_list ap)
 {
 	err->code = code;
+	err->field[0] = '\0';
 	if (fmt == NULL)
 		snprintf(err->msg, sizeof(err->msg), "%s", info(code)->text);
 	else
@@ -56,6 +58,21 @@ atr_err_set(struct atr_err *err, enum atr_errcode code, const char *fmt, ...)
 	vset(err, code, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int
+atr_err_set_field(struct atr_err *err, const char *field)
+{
+	if (err == NULL)
+		return -1;
+	snprintf(err->field, sizeof(err->field), "%s", field != NULL ? field : "");
+	return -1;
+}
+
+const char *
+atr_err_field(const struct atr_err *err)
+{
+	return err != NULL ? err->field : "";
 }
 
 int

@@ -73,6 +73,48 @@ test_http_reason(void **state)
 			    atr_errcode_name((enum atr_errcode)i), atr_errcode_http((enum atr_errcode)i));
 }
 
+/* The field an error concerns: set, kept by a prefix, cleared by a new
+ * error and by atr_err_clear(), cut to fit. */
+static void
+test_field(void **state)
+{
+	static const struct {
+		const char *set; /* NULL: atr_err_set_field(err, NULL) */
+		const char *want;
+	} rows[] = {
+		{"tls_port", "tls_port"},
+		{"", ""},
+		{NULL, ""},
+		{"a_key_of_exactly_forty_seven_bytes_for_the_test", "a_key_of_exactly_forty_seven_bytes_for_the_test"},
+		{"a_key_longer_than_forty_seven_bytes_is_cut_at_the_end",
+		    "a_key_longer_than_forty_seven_bytes_is_cut_at_t"},
+	};
+	struct atr_err err;
+
+	(void)state;
+	atr_err_clear(&err);
+	assert_string_equal(atr_err_field(&err), "");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		atr_err_set(&err, ATR_E_CONFIG, "row %zu", i);
+		assert_int_equal(atr_err_set_field(&err, rows[i].set), -1);
+		assert_string_equal(atr_err_field(&err), rows[i].want);
+		assert_int_equal(err.code, ATR_E_CONFIG); /* code and sentence kept */
+		assert_non_null(strstr(atr_err_msg(&err), "row"));
+	}
+	atr_err_set(&err, ATR_E_CONFIG, "port in use");
+	atr_err_set_field(&err, "port");
+	atr_err_prefix(&err, "while applying");
+	assert_string_equal(atr_err_field(&err), "port");
+	assert_string_equal(atr_err_msg(&err), "while applying: port in use");
+	atr_err_set(&err, ATR_E_IO, NULL);
+	assert_string_equal(atr_err_field(&err), "");
+	atr_err_set_field(&err, "port");
+	atr_err_clear(&err);
+	assert_string_equal(atr_err_field(&err), "");
+	assert_int_equal(atr_err_set_field(NULL, "x"), -1);
+	assert_string_equal(atr_err_field(NULL), "");
+}
+
 int
 main(void)
 {
@@ -81,6 +123,7 @@ main(void)
 		cmocka_unit_test(test_unknown_names),
 		cmocka_unit_test(test_exit_statuses),
 		cmocka_unit_test(test_http_reason),
+		cmocka_unit_test(test_field),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
