@@ -22,6 +22,9 @@
 
 struct atr_config;
 
+/* The largest atrium.conf read. */
+#define ATR_CONFIG_FILE_MAX (1024 * 1024)
+
 /* A configuration holding every directive's default. NULL on no memory. */
 struct atr_config *atr_config_new(void);
 
@@ -38,11 +41,17 @@ void atr_config_free(struct atr_config *cfg);
  */
 int atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *err);
 
+/* Reads len bytes of file text into cfg as atr_config_load_file() reads a
+ * file; path names it in errors. An error about one directive names its key
+ * as the field (atr_err_field). */
+int atr_config_load_text(struct atr_config *cfg, const char *text, size_t len, const char *path,
+    struct atr_err *err);
+
 /* Applies every ATRIUM_<KEY> environment variable that names a directive. */
 int atr_config_load_env(struct atr_config *cfg, struct atr_err *err);
 
 /* Sets one directive from text, validating it. `source` (e.g. "--port")
- * prefixes the error. */
+ * prefixes the error, whose field is key. */
 int atr_config_set(struct atr_config *cfg, const char *key, const char *value,
     const char *source, struct atr_err *err);
 
@@ -71,6 +80,15 @@ int atr_config_write_defaults(const char *path, struct atr_err *err);
  */
 int atr_config_file_update(const char *path, const char *key, const char *value,
     struct atr_err *err);
+
+/*
+ * The same change made to len bytes of file text (text may be NULL when len
+ * is 0: no file yet): *out is the new text, *outlen its length, the
+ * caller's to free (wipe it: it may hold secrets). A refused value names
+ * key as the field. Several changes are several calls, written once.
+ */
+int atr_config_text_set(const char *text, size_t len, const char *key, const char *value,
+    char **out, size_t *outlen, struct atr_err *err);
 
 /*
  * The value of key as it may be shown to a person: a secret as "(set, not

@@ -226,7 +226,7 @@ parse_size(const char *v, int64_t *out)
 }
 
 static int
-validate(const struct directive *d, const char *v, const char *source, struct atr_err *err)
+check_value(const struct directive *d, const char *v, const char *source, struct atr_err *err)
 {
 	int64_t n;
 	int b;
@@ -266,6 +266,15 @@ validate(const struct directive *d, const char *v, const char *source, struct at
 	return 0;
 }
 
+/* Whether v is a valid value for d; a refusal names d as its field. */
+static int
+validate(const struct directive *d, const char *v, const char *source, struct atr_err *err)
+{
+	if (check_value(d, v, source, err) == -1)
+		return atr_err_set_field(err, d->name);
+	return 0;
+}
+
 int
 atr_config_set(struct atr_config *cfg, const char *key, const char *value, const char *source,
     struct atr_err *err)
@@ -273,9 +282,11 @@ atr_config_set(struct atr_config *cfg, const char *key, const char *value, const
 	int i = find(key);
 	char *copy;
 
-	if (i < 0)
-		return atr_err_set(err, ATR_E_CONFIG,
+	if (i < 0) {
+		atr_err_set(err, ATR_E_CONFIG,
 		    "%s: unknown setting '%s' (atriumd --print-defaults lists them)", source, key);
+		return atr_err_set_field(err, key);
+	}
 	if (validate(&table[i], value, source, err) == -1)
 		return -1;
 	if ((copy = strdup(value)) == NULL)
@@ -318,16 +329,30 @@ atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *e
 {
 	unsigned char *buf;
 	size_t len;
-	char *line, *next, source[512];
+	int rc;
+
+	if (atr_read_file(path, ATR_CONFIG_FILE_MAX, &buf, &len, err) == -1)
+		return -1;
+	rc = atr_config_load_text(cfg, (const char *)buf, len, path, err);
+	atr_wipe(buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+atr_config_load_text(struct atr_config *cfg, const char *text, size_t len, const char *path,
+    struct atr_err *err)
+{
+	char *buf, *line, *next, source[512];
 	int lineno = 0, rc = 0;
 
-	if (atr_read_file(path, 1024 * 1024, &buf, &len, err) == -1)
-		return -1;
-	if (memchr(buf, '\0', len) != NULL) {
-		free(buf);
+	if (memchr(text, '\0', len) != NULL)
 		return atr_err_set(err, ATR_E_CONFIG, "%s: not a text file", path);
-	}
-	for (line = (char *)buf; line != NULL && rc == 0; line = next) {
+	if ((buf = malloc(len + 1)) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	for (line = buf; line != NULL && rc == 0; line = next) {
 		char *eq, *key, *value;
 
 		lineno++;
@@ -349,8 +374,9 @@ atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *e
 		if (*value == '"') {
 			char *close = strrchr(value + 1, '"');
 			if (close == NULL || trim(close + 1)[0] != '\0') {
-				rc = atr_err_set(err, ATR_E_CONFIG,
+				atr_err_set(err, ATR_E_CONFIG,
 				    "%s: the quoted value of %s has no closing quote", source, key);
+				rc = atr_err_set_field(err, key);
 				break;
 			}
 			*close = '\0';
@@ -363,7 +389,7 @@ atr_config_load_file(struct atr_config *cfg, const char *path, struct atr_err *e
 		}
 		rc = atr_config_set(cfg, key, value, source, err);
 	}
-	atr_wipe(buf, len);
+	atr_wipe(buf, len + 1);
 	free(buf);
 	return rc;
 }
@@ -517,6 +543,53 @@ line_sets(const char *line, size_t len, const char *key)
 }
 
 int
+atr_config_text_set(const char *text, size_t len, const char *key, const char *value,
+    char **out, size_t *outlen, struct atr_err *err)
+{
+	FILE *mem;
+	int i = find(key), done = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (i < 0) {
+		atr_err_set(err, ATR_E_CONFIG, "unknown setting '%s'", key);
+		return atr_err_set_field(err, key);
+	}
+	if (value != NULL && validate(&table[i], value, key, err) == -1)
+		return -1;
+	if (value != NULL && strpbrk(value, "\r\n\"") != NULL) {
+		atr_err_set(err, ATR_E_CONFIG, "%s: line breaks and quotes are not allowed", key);
+		return atr_err_set_field(err, key);
+	}
+	if ((mem = open_memstream(out, outlen)) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	for (size_t pos = 0; text != NULL && pos < len;) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - line) + 1 : len - pos;
+		pos += n;
+		if (line_sets(line, n, key)) {
+			if (!done && value != NULL)
+				fprintf(mem, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key,
+				    value);
+			done = 1;
+			continue;
+		}
+		fwrite(line, 1, n, mem);
+		if (nl == NULL)
+			fputc('\n', mem);
+	}
+	if (!done && value != NULL)
+		fprintf(mem, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key, value);
+	if (fclose(mem) != 0 || *out == NULL) {
+		free(*out);
+		*out = NULL;
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	return 0;
+}
+
+int
 atr_config_file_update(const char *path, const char *key, const char *value,
     struct atr_err *err)
 {
@@ -524,51 +597,25 @@ atr_config_file_update(const char *path, const char *key, const char *value,
 	size_t len = 0;
 	char *text = NULL;
 	size_t tlen = 0;
-	FILE *out;
-	int i = find(key), done = 0, rc;
+	int rc;
 	struct atr_err rerr;
 
-	if (i < 0)
-		return atr_err_set(err, ATR_E_CONFIG, "unknown setting '%s'", key);
-	if (value != NULL && (validate(&table[i], value, key, err) == -1 ||
-				 strpbrk(value, "\r\n\"") != NULL))
-		return value != NULL && strpbrk(value, "\r\n\"") != NULL
-		    ? atr_err_set(err, ATR_E_CONFIG, "%s: line breaks and quotes are not allowed",
-			  key)
-		    : -1;
-	if (atr_read_file(path, 1024 * 1024, &buf, &len, &rerr) == -1 &&
-	    rerr.code != ATR_E_NOT_FOUND) {
-		if (err != NULL)
-			*err = rerr;
-		return -1;
-	}
-	if ((out = open_memstream(&text, &tlen)) == NULL) {
-		free(buf);
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
-	}
-	for (size_t pos = 0; buf != NULL && pos < len;) {
-		const char *line = (const char *)buf + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - line) + 1 : len - pos;
-		pos += n;
-		if (line_sets(line, n, key)) {
-			if (!done && value != NULL)
-				fprintf(out, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key,
-				    value);
-			done = 1;
-			continue;
+	if (atr_read_file(path, ATR_CONFIG_FILE_MAX, &buf, &len, &rerr) == -1) {
+		if (rerr.code != ATR_E_NOT_FOUND) {
+			if (err != NULL)
+				*err = rerr;
+			return -1;
 		}
-		fwrite(line, 1, n, out);
-		if (nl == NULL)
-			fputc('\n', out);
+		buf = NULL;
+		len = 0;
 	}
-	if (!done && value != NULL)
-		fprintf(out, needs_quotes(value) ? "%s = \"%s\"\n" : "%s = %s\n", key, value);
-	fclose(out);
-	rc = atr_write_file_atomic(path, text, tlen, 0600, err);
+	rc = atr_config_text_set((const char *)buf, len, key, value, &text, &tlen, err);
+	if (rc == 0)
+		rc = atr_write_file_atomic(path, text, tlen, 0600, err);
 	if (buf != NULL)
 		atr_wipe(buf, len);
-	atr_wipe(text, tlen);
+	if (text != NULL)
+		atr_wipe(text, tlen);
 	free(buf);
 	free(text);
 	return rc;

@@ -185,6 +185,53 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Refusals name the directive as their field; several changes to one
+ * text are made in memory and read back. */
+static void
+test_fields_and_text(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *field;
+	} bad[] = {
+		{"tls_port = 70000\n", "tls_port"},
+		{"plain = maybe\n", "plain"},
+		{"no_such_key = 1\n", "no_such_key"},
+		{"name = \"open\n", "name"},
+		{"just words\n", ""},
+	};
+	static const char before[] = "# c\ntls_port = 1\n";
+	struct atr_config *cfg;
+	struct atr_err err;
+	char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = atr_config_new();
+		assert_int_equal(atr_config_load_text(cfg, bad[i].text, strlen(bad[i].text),
+		    "atrium.conf", &err), -1);
+		assert_string_equal(atr_err_field(&err), bad[i].field);
+		atr_config_free(cfg);
+	}
+	assert_int_equal(atr_config_text_set(before, strlen(before), "tls_port", "2", &a, &alen,
+	    &err), 0);
+	assert_int_equal(atr_config_text_set(a, alen, "tls", "off", &b, &blen, &err), 0);
+	assert_string_equal(b, "# c\ntls_port = 2\ntls = off\n");
+	cfg = atr_config_new();
+	assert_int_equal(atr_config_load_text(cfg, b, blen, "atrium.conf", &err), 0);
+	assert_int_equal(atr_config_int(cfg, "tls_port"), 2);
+	assert_int_equal(atr_config_bool(cfg, "tls"), 0);
+	atr_config_free(cfg);
+	free(a);
+	free(b);
+	assert_int_equal(atr_config_text_set(NULL, 0, "tls_port", "0", &a, &alen, &err), -1);
+	assert_string_equal(atr_err_field(&err), "tls_port");
+	assert_null(a);
+	assert_int_equal(atr_config_text_set(NULL, 0, "name", "a\"b", &a, &alen, &err), -1);
+	assert_string_equal(atr_err_field(&err), "name");
+}
+
 int
 main(void)
 {
@@ -195,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_defaults_file_round_trip),
 		cmocka_unit_test(test_env_and_merge),
 		cmocka_unit_test(test_file_update),
+		cmocka_unit_test(test_fields_and_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
