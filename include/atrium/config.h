@@ -67,6 +67,10 @@ int atr_config_bool(const struct atr_config *cfg, const char *key);
 /* Whether key holds a value other than its default. */
 int atr_config_is_set(const struct atr_config *cfg, const char *key);
 
+/* Whether key was given a value at all (a line, a variable, a flag), even
+ * its default's: what a command-line configuration fixes. */
+int atr_config_given(const struct atr_config *cfg, const char *key);
+
 /* Writes the documented default file (every directive commented out with
  * its default and help) atomically to path, mode 0600. */
 int atr_config_write_defaults(const char *path, struct atr_err *err);

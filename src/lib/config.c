@@ -457,6 +457,12 @@ atr_config_bool(const struct atr_config *cfg, const char *key)
 }
 
 int
+atr_config_given(const struct atr_config *cfg, const char *key)
+{
+	return cfg->values[must_find(key)] != NULL;
+}
+
+int
 atr_config_is_set(const struct atr_config *cfg, const char *key)
 {
 	int i = must_find(key);
