@@ -48,6 +48,8 @@ struct store_conn *req_store(struct req *r);
 struct server *req_server(struct req *r);
 /* What the handler may know of the running server (runtime.h). */
 struct runtime *req_runtime(struct req *r);
+/* Where settings are changed at run time (settings.h). */
+struct settings *req_settings(struct req *r);
 
 /* Streaming uploads: the blob writer the route's begin handler set up. */
 void req_set_upload(struct req *r, struct store_blob_writer *w);

@@ -374,6 +374,12 @@ req_runtime(struct req *r)
 	return &r->srv->rt;
 }
 
+struct settings *
+req_settings(struct req *r)
+{
+	return req_runtime(r)->settings;
+}
+
 void
 req_set_upload(struct req *r, struct store_blob_writer *w)
 {

@@ -37,6 +37,7 @@ struct runtime {
 	const char *datadir;  /* owned by the server */
 	struct store *store;
 	struct tls_state *tls;
+	struct settings *settings; /* changing settings at run time (settings.h) */
 	int64_t started;      /* seconds since 1970 */
 
 	/* Settings the loops and handlers read while running; written on reload. */

@@ -31,12 +31,15 @@
 #include "server/datadir.h"
 #include "server/server.h"
 #include "server/server_int.h"
+#include "server/settings.h"
 #include "version.h"
 
 #define DRAIN_SECONDS 20
 #define ACCEPTS_PER_WAKEUP 16
 
 static const char *const kind_names[LK__COUNT] = {"plain", "tls", "admin"};
+/* The setting of each listener's port: the field of an error about it. */
+static const char *const kind_keys[LK__COUNT] = {"port", "tls_port", "admin_port"};
 
 /* ---- the job pool */
 
@@ -377,17 +380,21 @@ bind_wanted(struct server *srv, const struct atr_config *cfg, int newfds[LK__COU
 	for (int k = 0; k < LK__COUNT; k++) {
 		newfds[k][0] = -1;
 		for (int j = 0; j < k; j++) {
-			if (ports[k] != 0 && ports[j] == ports[k])
-				return atr_err_set(err, ATR_E_CONFIG,
+			if (ports[k] != 0 && ports[j] == ports[k]) {
+				atr_err_set(err, ATR_E_CONFIG,
 				    "the %s and %s listeners cannot share port %d", kind_names[j],
 				    kind_names[k], ports[k]);
+				return atr_err_set_field(err, kind_keys[k]);
+			}
 		}
 	}
 	for (int k = 0; k < LK__COUNT; k++) {
 		if (ports[k] == 0 || (same_addr && srv->lst[k].port == ports[k]))
 			continue;
-		if (bind_listeners(addr, ports[k], srv->nloops, newfds[k], err) == -1)
+		if (bind_listeners(addr, ports[k], srv->nloops, newfds[k], err) == -1) {
+			atr_err_set_field(err, kind_keys[k]);
 			goto fail;
+		}
 	}
 	return 0;
 fail:
@@ -610,6 +617,13 @@ server_apply(struct server *srv, struct atr_err *err)
 	return q.rc;
 }
 
+/* settings.c's way to apply a written atrium.conf. */
+static int
+apply_conf(void *arg, struct atr_err *err)
+{
+	return server_apply(arg, err);
+}
+
 int
 server_test_apply_on(struct server *srv, struct event_base *base)
 {
@@ -718,6 +732,11 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 	sc = NULL;
 
 	if ((srv->rt.tls = tls_state_new(datadir)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	if ((srv->rt.settings = settings_new(datadir, srv->confpath, srv->overrides, srv->rt.tls,
+		 apply_conf, srv)) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
@@ -965,6 +984,7 @@ server_free(struct server *srv)
 	free(srv->loops);
 	free(srv->pool);
 	store_close(srv->rt.store);
+	settings_free(srv->rt.settings);
 	tls_state_free(srv->rt.tls);
 	atr_config_free(srv->cfg);
 	atr_config_free(srv->overrides);
