@@ -3,32 +3,26 @@
  * a CSRF token, settings that apply at once, the certificate, downloads.
  * Users and projects reuse the API's handlers.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <stdarg.h>
 
 #include "atrium/config.h"
-#include "atrium/keystore.h"
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
 #include "server/logins.h"
 #include "server/password.h"
-#include "server/req_int.h"
-#include "server/server.h"
+#include "server/req_int.h" /* r->csrf in api_admin_session(), only */
+#include "server/runtime.h"
 #include "server/sessions.h"
+#include "server/settings.h"
+#include "server/tlsstate.h"
 #include "server/web_assets.h"
-
-#define KEYSTORE_MAX (1024 * 1024)
 
 /* ---- sessions in a cookie */
 
@@ -181,51 +175,56 @@ certificate_json(const struct tls_info *info, const char *datadir)
 	    "ca_sha256", info->ca_sha256, "source", datadir_rel, "warnings", warnings);
 }
 
-static json_t *
-settings_json(struct server *srv)
+/* A listener's port: the one it listens on, or (when closed) the one the
+ * settings name. */
+static json_int_t
+port_of(const struct runtime *rt, enum listener_kind k, const struct atr_config *cfg,
+    const char *key, json_int_t fallback)
 {
-	struct tls_info info;
-	int have = tls_state_info(srv->rt.tls, &info) == 0;
-	json_t *keystore = json_null(), *cert = json_null(), *listeners = json_array();
-	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
-	struct atr_config *cfg;
-	struct atr_err err;
-	int64_t tls_port = 10002, plain_port = 3579, admin_port = 8443;
+	int port = atomic_load(&rt->ports[k]);
 
-	/* The ports in use, or (when closed) the ones the settings name. */
-	if ((cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, &err)) != NULL) {
-		tls_port = atr_config_int(cfg, "tls_port");
-		plain_port = atr_config_int(cfg, "port");
-		admin_port = atr_config_int(cfg, "admin_port");
-		atr_config_free(cfg);
-	}
+	if (port != 0)
+		return port;
+	return cfg != NULL ? (json_int_t)atr_config_int(cfg, key) : fallback;
+}
+
+/* SETTINGS (docs/admin-api.md). */
+static json_t *
+settings_json(struct req *r)
+{
+	struct runtime *rt = req_runtime(r);
+	struct tls_info info;
+	int have = tls_state_info(rt->tls, &info) == 0;
+	json_t *keystore = json_null(), *cert = json_null(), *listeners = json_array(), *j;
+	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
+	struct atr_err err;
+	struct atr_config *cfg = settings_current(req_settings(r), &err);
+
 	if (have && info.own_keystore)
-		keystore = json_pack("{s:s,s:s,s:s}", "file", relative_to(srv->datadir, info.source), "format",
-		    info.format, "alias", info.alias);
+		keystore = json_pack("{s:s,s:s,s:s}", "file", relative_to(rt->datadir, info.source),
+		    "format", info.format, "alias", info.alias);
 	if (have)
-		cert = certificate_json(&info, srv->datadir);
+		cert = certificate_json(&info, rt->datadir);
 	for (int k = 0; k < LK__COUNT; k++) {
-		int port = atomic_load(&srv->rt.ports[k]);
+		int port = atomic_load(&rt->ports[k]);
 		if (port != 0)
 			json_array_append_new(listeners, json_pack("{s:s,s:i,s:b}", "name", names[k],
 			    "port", port, "tls", k != LK_PLAIN));
 	}
-	return json_pack("{s:{s:b,s:I,s:o},s:{s:b,s:I},s:I,s:o,s:o}", "tls", "enabled",
-	    atomic_load(&srv->rt.ports[LK_TLS]) != 0, "port",
-	    (json_int_t)(atomic_load(&srv->rt.ports[LK_TLS]) ? atomic_load(&srv->rt.ports[LK_TLS]) : tls_port),
-	    "keystore", keystore, "plain", "enabled", atomic_load(&srv->rt.ports[LK_PLAIN]) != 0, "port",
-	    (json_int_t)(atomic_load(&srv->rt.ports[LK_PLAIN]) ? atomic_load(&srv->rt.ports[LK_PLAIN])
-							   : plain_port),
-	    "admin_port",
-	    (json_int_t)(atomic_load(&srv->rt.ports[LK_ADMIN]) ? atomic_load(&srv->rt.ports[LK_ADMIN])
-							   : admin_port),
-	    "listeners", listeners, "certificate", cert);
+	j = json_pack("{s:{s:b,s:I,s:o},s:{s:b,s:I},s:I,s:o,s:o}", "tls", "enabled",
+	    atomic_load(&rt->ports[LK_TLS]) != 0, "port",
+	    port_of(rt, LK_TLS, cfg, "tls_port", 10002), "keystore", keystore, "plain", "enabled",
+	    atomic_load(&rt->ports[LK_PLAIN]) != 0, "port", port_of(rt, LK_PLAIN, cfg, "port", 3579),
+	    "admin_port", port_of(rt, LK_ADMIN, cfg, "admin_port", 8443), "listeners", listeners,
+	    "certificate", cert);
+	atr_config_free(cfg);
+	return j;
 }
 
 void
 api_admin_settings(struct req *r)
 {
-	resp_json(r, 200, settings_json(req_server(r)));
+	resp_json(r, 200, settings_json(r));
 }
 
 void
@@ -235,7 +234,7 @@ api_admin_certificate(struct req *r)
 
 	if (tls_state_info(req_runtime(r)->tls, &info) == -1)
 		return resp_error(r, ATR_E_NOT_FOUND, "no certificate is loaded");
-	resp_json(r, 200, certificate_json(&info, req_server(r)->datadir));
+	resp_json(r, 200, certificate_json(&info, req_runtime(r)->datadir));
 }
 
 /* The keystore code keeps Java keytool's words, which atrium keytool must
@@ -265,9 +264,34 @@ unjava(const struct atr_err *err, char *out, size_t size)
 	snprintf(out, size, "%s", msg);
 }
 
-/* A refusal about one field of the form. */
+/* The form field of the console that shows a setting's errors. */
+static const struct {
+	const char *key, *field;
+} form_fields[] = {
+	{"tls", "enabled"},
+	{"plain", "enabled"},
+	{"tls_port", "port"},
+	{"port", "port"},
+	{"admin_port", "port"},
+	{"tls_keystore", "keystore"},
+	{"tls_keystore_password", "password"},
+	{"tls_keystore_password_file", "password"},
+	{"tls_keystore_alias", "alias"},
+};
+
+static const char *
+form_field(const struct atr_err *err, const char *fallback)
+{
+	for (size_t i = 0; i < sizeof(form_fields) / sizeof(form_fields[0]); i++)
+		if (strcmp(atr_err_field(err), form_fields[i].key) == 0)
+			return form_fields[i].field;
+	return fallback;
+}
+
+/* A refusal about one field of the form, with the error table's status;
+ * extra (may be NULL, stolen) adds members such as "aliases". */
 static void
-field_error(struct req *r, const char *field, const struct atr_err *err)
+field_error(struct req *r, const char *field, const struct atr_err *err, json_t *extra)
 {
 	char msg[ATR_ERR_MSG_MAX];
 	json_t *j;
@@ -275,184 +299,23 @@ field_error(struct req *r, const char *field, const struct atr_err *err)
 	unjava(err, msg, sizeof(msg));
 	j = json_pack("{s:s,s:s,s:s}", "error", msg, "code", atr_errcode_name(err->code), "field",
 	    field);
-
-	resp_json(r, atr_errcode_http(err->code) >= 500 ? 500 : 400, j);
+	if (j != NULL && extra != NULL)
+		json_object_update(j, extra);
+	json_decref(extra);
+	resp_json(r, atr_errcode_http(err->code), j);
 }
 
-/* Which field an error from loading or checking a keystore belongs to. */
-static const char *
-field_of(const struct atr_err *err)
-{
-	switch (err->code) {
-	case ATR_E_KS_PASSWORD:
-	case ATR_E_KS_KEY_PASSWORD:
-		return "password";
-	case ATR_E_KS_NO_ENTRY:
-		return "alias";
-	default:
-		return "keystore";
-	}
-}
-
-struct change {
-	const char *key;
-	const char *value; /* NULL: remove */
-};
-
-/* The sentence without "tls_keystore PATH: ": the path is ours, not the
- * administrator's, who knows the file by the name it was uploaded as. */
-static void
-strip_path(struct atr_err *err)
-{
-	char *colon;
-
-	if (strncmp(err->msg, "tls_keystore ", 13) == 0 && (colon = strstr(err->msg, ": ")) != NULL)
-		memmove(err->msg, colon + 2, strlen(colon + 2) + 1);
-}
-
-/* Checks the certificate the changed settings would serve, without
- * serving it. */
-static int
-check_candidate(struct req *r, const struct change *changes, size_t n, struct atr_err *err)
-{
-	struct server *srv = req_server(r);
-	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, err);
-	int rc = -1;
-
-	if (cfg == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (atr_config_set(cfg, changes[i].key, changes[i].value ? changes[i].value : "",
-			"console", err) == -1)
-			goto out;
-	rc = tls_state_check(srv->rt.tls, cfg, NULL, err);
-out:
-	atr_config_free(cfg);
-	return rc;
-}
-
-/* Removes uploaded keystores (tls/keystore-*) other than keep. */
-static void
-remove_old_uploads(const char *datadir, const char *keep)
-{
-	char dir[4200], path[4500];
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(dir, sizeof(dir), "%s/tls", datadir);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "keystore-", 9) != 0)
-			continue;
-		if (keep != NULL && strncmp(de->d_name, keep, strlen(keep)) == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
-
-/* A setting fixed by a command-line flag cannot be changed from here. */
-static int
-fixed_by_flag(struct req *r, const char *key, const char *flag, const char *field)
-{
-	struct atr_err err;
-
-	if (!atr_config_is_set(req_server(r)->overrides, key))
-		return 0;
-	atr_err_set(&err, ATR_E_CONFIG,
-	    "atriumd was started with %s, which fixes this setting; restart it without %s to "
-	    "change it here",
-	    flag, flag);
-	field_error(r, field, &err);
-	return 1;
-}
-
-/*
- * Writes changes into atrium.conf and applies them. On any failure the
- * file is put back as it was and err says why. Runs on the job pool.
- */
-static int
-apply_changes(struct req *r, const struct change *changes, size_t n, struct atr_err *err)
-{
-	struct server *srv = req_server(r);
-	unsigned char *old = NULL;
-	size_t oldlen = 0;
-	struct atr_err rerr;
-	int had = 1, rc = -1;
-
-	if (atr_read_file(srv->confpath, 1024 * 1024, &old, &oldlen, &rerr) == -1) {
-		if (rerr.code != ATR_E_NOT_FOUND) {
-			*err = rerr;
-			return -1;
-		}
-		had = 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (atr_config_file_update(srv->confpath, changes[i].key, changes[i].value, err) == -1)
-			goto restore;
-	if (server_apply(srv, err) == 0) {
-		rc = 0;
-		goto out;
-	}
-restore:
-	if (had)
-		atr_write_file_atomic(srv->confpath, old, oldlen, 0600, &rerr);
-	else
-		unlink(srv->confpath);
-out:
-	if (old != NULL)
-		atr_wipe(old, oldlen);
-	free(old);
-	return rc;
-}
-
-static json_t *
-key_aliases(const unsigned char *buf, size_t len, const char *password)
-{
-	struct atr_ks *ks = atr_ks_load_mem(buf, len, password, NULL);
-	json_t *arr = json_array();
-
-	for (size_t i = 0; ks != NULL && i < atr_ks_count(ks); i++) {
-		const struct atr_ks_entry *e = atr_ks_entry_at(ks, i);
-		if (atr_ks_entry_kind(e) == ATR_KS_PRIVATE_KEY)
-			json_array_append_new(arr, json_string(atr_ks_entry_alias(e)));
-	}
-	atr_ks_free(ks);
-	return arr;
-}
-
-/* tls_port as the settings have it (the port, even while TLS is off). */
-static int
-configured_tls_port(struct server *srv)
-{
-	struct atr_err err;
-	struct atr_config *cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, &err);
-	int port = atomic_load(&srv->rt.ports[LK_TLS]);
-
-	if (cfg != NULL) {
-		port = (int)atr_config_int(cfg, "tls_port");
-		atr_config_free(cfg);
-	}
-	return port;
-}
-
+/* The TLS card's Save: `enabled`, `port`, an uploaded keystore with its
+ * password and alias, checked and applied as one change set. */
 void
 api_admin_put_tls(struct req *r)
 {
-	struct server *srv = req_server(r);
 	struct atr_err err;
-	json_t *body = req_json(r, &err), *jport, *jenabled;
+	json_t *body = req_json(r, &err), *jport, *jenabled, *aliases = NULL;
 	const char *b64, *password, *alias;
-	unsigned char *ks = NULL;
-	char kspath[4400] = "", passpath[4400] = "", rel[128], relpass[128], portbuf[16] = "";
-	char stamp[32];
-	struct change changes[6];
-	size_t n = 0;
-	int enabled, port = 0;
-	time_t now = time(NULL);
-	struct tm tm;
+	char portbuf[16] = "", file[128] = "";
+	struct settings_change *c;
+	int enabled;
 
 	if (body == NULL)
 		return resp_err(r, &err);
@@ -463,177 +326,57 @@ api_admin_put_tls(struct req *r)
 	alias = json_string_value(json_object_get(body, "alias"));
 	if (jenabled != NULL && !json_is_boolean(jenabled))
 		return resp_error(r, ATR_E_BAD_REQUEST, "enabled must be true or false");
-	enabled = jenabled == NULL ? atomic_load(&srv->rt.ports[LK_TLS]) != 0 : json_is_true(jenabled);
-	if (jport != NULL) {
-		if (!json_is_integer(jport) || json_integer_value(jport) < 1 ||
-		    json_integer_value(jport) > 65535) {
-			atr_err_set(&err, ATR_E_CONFIG, "the port must be a number from 1 to 65535");
-			return field_error(r, "port", &err);
-		}
-		port = (int)json_integer_value(jport);
-		if (port == atomic_load(&srv->rt.ports[LK_PLAIN]) ||
-		    port == atomic_load(&srv->rt.ports[LK_ADMIN])) {
-			atr_err_set(&err, ATR_E_CONFIG,
-			    "port %d is already used by this server's %s port; choose another", port,
-			    port == atomic_load(&srv->rt.ports[LK_PLAIN]) ? "plain" : "admin");
-			return field_error(r, "port", &err);
-		}
-		if (port != configured_tls_port(srv) &&
-		    fixed_by_flag(r, "tls_port", "--tls-port", "port"))
-			return;
+	if (jport != NULL && (!json_is_integer(jport) || json_integer_value(jport) < 1 ||
+				 json_integer_value(jport) > 65535)) {
+		atr_err_set(&err, ATR_E_CONFIG, "the port must be a number from 1 to 65535");
+		return field_error(r, "port", &err, NULL);
 	}
-	if (jenabled != NULL && fixed_by_flag(r, "tls", "--set tls=...", "enabled"))
-		return;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	if (b64 != NULL) {
-		size_t len = strlen(b64);
-		int decoded;
-		enum atr_ks_format fmt;
-		const char *ext;
-		if (len == 0 || len > (KEYSTORE_MAX / 3 + 1) * 4) {
-			atr_err_set(&err, ATR_E_TOO_LARGE,
-			    len ? "the keystore file is larger than 1 MiB" : "the keystore file is empty");
-			return field_error(r, "keystore", &err);
-		}
-		if ((ks = malloc(len)) == NULL)
-			return resp_error(r, ATR_E_NOMEM, NULL);
-		decoded = EVP_DecodeBlock(ks, (const unsigned char *)b64, (int)len);
-		if (decoded < 0) {
-			free(ks);
-			atr_err_set(&err, ATR_E_BAD_REQUEST, "the keystore upload is not valid base64");
-			return field_error(r, "keystore", &err);
-		}
-		while (decoded > 0 && len > 0 && b64[len - 1] == '=') {
-			decoded--;
-			len--;
-		}
-		fmt = atr_ks_detect(ks, (size_t)decoded);
-		if (fmt == ATR_KS_UNKNOWN) {
-			free(ks);
-			atr_err_set(&err, ATR_E_KS_FORMAT, NULL);
-			return field_error(r, "keystore", &err);
-		}
-		ext = fmt == ATR_KS_JKS || fmt == ATR_KS_JCEKS ? "jks" : fmt == ATR_KS_PEM ? "pem" : "p12";
-		snprintf(rel, sizeof(rel), "tls/keystore-%s.%s", stamp, ext);
-		snprintf(kspath, sizeof(kspath), "%s/%s", srv->datadir, rel);
-		if (atr_write_file_atomic(kspath, ks, (size_t)decoded, 0600, &err) == -1) {
-			atr_wipe(ks, (size_t)decoded);
-			free(ks);
-			return resp_err(r, &err);
-		}
-		/* Several key entries and no alias: offer the choice. */
-		if (alias == NULL || alias[0] == '\0') {
-			json_t *aliases = key_aliases(ks, (size_t)decoded, password);
-			if (json_array_size(aliases) > 1) {
-				unlink(kspath);
-				atr_wipe(ks, (size_t)decoded);
-				free(ks);
-				resp_json(r, 400, json_pack("{s:s,s:s,s:s,s:o}", "error",
-				    "this keystore holds several keys; choose the one to serve", "code",
-				    atr_errcode_name(ATR_E_BAD_REQUEST), "field", "alias", "aliases",
-				    aliases));
-				return;
-			}
-			json_decref(aliases);
-		}
-		atr_wipe(ks, (size_t)decoded);
-		free(ks);
-		snprintf(passpath, sizeof(passpath), "%s/tls/keystore-%s.pass", srv->datadir, stamp);
-		{
-			char line[1100];
-			int w = snprintf(line, sizeof(line), "%s\n", password ? password : "");
-			if (w >= (int)sizeof(line)) {
-				unlink(kspath);
-				atr_err_set(&err, ATR_E_BAD_REQUEST, "the password is too long");
-				return field_error(r, "password", &err);
-			}
-			if (atr_write_file_atomic(passpath, line, (size_t)w, 0600, &err) == -1) {
-				atr_wipe(line, sizeof(line));
-				unlink(kspath);
-				return resp_err(r, &err);
-			}
-			atr_wipe(line, sizeof(line));
-		}
-		changes[n++] = (struct change){"tls_keystore", rel};
-		snprintf(relpass, sizeof(relpass), "tls/keystore-%s.pass", stamp);
-		changes[n++] = (struct change){"tls_keystore_password_file", relpass};
-		changes[n++] = (struct change){"tls_keystore_password", NULL};
-		changes[n++] = (struct change){"tls_keystore_alias",
-		    alias != NULL && alias[0] != '\0' ? alias : NULL};
-	} else if (alias != NULL && alias[0] != '\0') {
-		changes[n++] = (struct change){"tls_keystore_alias", alias};
+	enabled = jenabled == NULL ? atomic_load(&req_runtime(r)->ports[LK_TLS]) != 0
+				   : json_is_true(jenabled);
+	if (jport != NULL)
+		snprintf(portbuf, sizeof(portbuf), "%d", (int)json_integer_value(jport));
+	if ((c = settings_begin(req_settings(r))) == NULL)
+		return resp_error(r, ATR_E_NOMEM, NULL);
+	if ((b64 != NULL && settings_set_keystore(c, b64, password, alias, &aliases, &err) == -1) ||
+	    (b64 == NULL && alias != NULL && alias[0] != '\0' &&
+		settings_set(c, "tls_keystore_alias", alias, &err) == -1) ||
+	    (jenabled != NULL && settings_set(c, "tls", enabled ? "on" : "off", &err) == -1) ||
+	    (jport != NULL && settings_set(c, "tls_port", portbuf, &err) == -1)) {
+		settings_abort(c);
+		return field_error(r, form_field(&err, "keystore"), &err,
+		    aliases != NULL ? json_pack("{s:o}", "aliases", aliases) : NULL);
 	}
-	if (jenabled != NULL)
-		changes[n++] = (struct change){"tls", enabled ? "on" : "off"};
-	if (jport != NULL) {
-		snprintf(portbuf, sizeof(portbuf), "%d", port);
-		changes[n++] = (struct change){"tls_port", portbuf};
-	}
-	if (b64 != NULL && check_candidate(r, changes, n, &err) == -1) {
-		strip_path(&err);
-		if (err.code == ATR_E_KS_NO_ENTRY && alias != NULL && alias[0] != '\0') {
-			unsigned char *buf;
-			size_t blen;
-			struct atr_err rerr;
-			json_t *aliases = json_array();
-			if (atr_read_file(kspath, KEYSTORE_MAX, &buf, &blen, &rerr) == 0) {
-				json_decref(aliases);
-				aliases = key_aliases(buf, blen, password);
-				atr_wipe(buf, blen);
-				free(buf);
-			}
-			resp_json(r, 400, json_pack("{s:s,s:s,s:s,s:o}", "error",
-			    "this keystore has no key entry by that name; choose one of its keys", "code",
-			    atr_errcode_name(ATR_E_KS_NO_ENTRY), "field", "alias", "aliases", aliases));
-			goto drop_upload;
-		}
-		atr_warn("admin '%s' from %s: uploaded keystore refused: %s", req_user(r)->name,
-		    req_peer(r), atr_err_msg(&err));
-		field_error(r, field_of(&err), &err);
-		goto drop_upload;
-	}
-	if (apply_changes(r, changes, n, &err) == -1) {
-		const char *field = strstr(atr_err_msg(&err), "already in use") != NULL ? "port"
-		    : b64 != NULL ? field_of(&err) : "keystore";
-		atr_warn("admin '%s' from %s: TLS settings refused: %s", req_user(r)->name, req_peer(r),
+	if (settings_keystore_file(c) != NULL)
+		snprintf(file, sizeof(file), "%s", settings_keystore_file(c));
+	if (settings_commit(c, &err) == -1) {
+		int about_keystore = strncmp(atr_err_field(&err), "tls_keystore", 12) == 0;
+
+		atr_warn("admin '%s' from %s: %s refused: %s", req_user(r)->name, req_peer(r),
+		    b64 != NULL && about_keystore ? "uploaded keystore" : "TLS settings",
 		    atr_err_msg(&err));
-		field_error(r, field, &err);
-		goto drop_upload;
-	}
-	if (b64 != NULL) {
-		char keep[64];
-		snprintf(keep, sizeof(keep), "keystore-%s.", stamp);
-		remove_old_uploads(srv->datadir, keep);
+		return field_error(r, form_field(&err, "keystore"), &err, NULL);
 	}
 	log_admin(r, "TLS %s on port %s%s%s", enabled ? "on" : "off",
-	    jport != NULL ? portbuf : "(unchanged)", b64 != NULL ? ", uploaded keystore " : "",
-	    b64 != NULL ? changes[0].value : "");
-	resp_json(r, 200, settings_json(srv));
-	return;
-drop_upload:
-	if (kspath[0] != '\0')
-		unlink(kspath);
-	if (passpath[0] != '\0')
-		unlink(passpath);
+	    jport != NULL ? portbuf : "(unchanged)", file[0] ? ", uploaded keystore " : "", file);
+	resp_json(r, 200, settings_json(r));
 }
 
 void
 api_admin_clear_tls(struct req *r)
 {
-	static const struct change changes[] = {
-		{"tls_keystore", NULL},
-		{"tls_keystore_password", NULL},
-		{"tls_keystore_password_file", NULL},
-		{"tls_keystore_alias", NULL},
-	};
 	struct atr_err err;
+	struct settings_change *c = settings_begin(req_settings(r));
 
-	if (apply_changes(r, changes, sizeof(changes) / sizeof(changes[0]), &err) == -1)
-		return field_error(r, "keystore", &err);
-	remove_old_uploads(req_server(r)->datadir, NULL);
+	if (c == NULL)
+		return resp_error(r, ATR_E_NOMEM, NULL);
+	if (settings_clear_keystore(c, &err) == -1) {
+		settings_abort(c);
+		return field_error(r, "keystore", &err, NULL);
+	}
+	if (settings_commit(c, &err) == -1)
+		return field_error(r, form_field(&err, "keystore"), &err, NULL);
 	log_admin(r, "cleared the keystore; serving the local CA's certificate");
-	resp_json(r, 200, settings_json(req_server(r)));
+	resp_json(r, 200, settings_json(r));
 }
 
 void
@@ -641,20 +384,23 @@ api_admin_put_plain(struct req *r)
 {
 	struct atr_err err;
 	json_t *body = req_json(r, &err), *jenabled;
-	struct change change;
+	struct settings_change *c;
 
 	if (body == NULL)
 		return resp_err(r, &err);
 	jenabled = json_object_get(body, "enabled");
 	if (!json_is_boolean(jenabled))
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"enabled\": true} or false");
-	if (fixed_by_flag(r, "plain", "--set plain=...", "enabled"))
-		return;
-	change = (struct change){"plain", json_is_true(jenabled) ? "on" : "off"};
-	if (apply_changes(r, &change, 1, &err) == -1)
-		return field_error(r, strstr(atr_err_msg(&err), "in use") ? "port" : "enabled", &err);
+	if ((c = settings_begin(req_settings(r))) == NULL)
+		return resp_error(r, ATR_E_NOMEM, NULL);
+	if (settings_set(c, "plain", json_is_true(jenabled) ? "on" : "off", &err) == -1) {
+		settings_abort(c);
+		return field_error(r, "enabled", &err, NULL);
+	}
+	if (settings_commit(c, &err) == -1)
+		return field_error(r, form_field(&err, "enabled"), &err, NULL);
 	log_admin(r, "plain port %s", json_is_true(jenabled) ? "opened" : "closed");
-	resp_json(r, 200, settings_json(req_server(r)));
+	resp_json(r, 200, settings_json(r));
 }
 
 /* ---- downloads */
@@ -667,7 +413,7 @@ download(struct req *r, const char *rel, const char *ctype, const char *filename
 	size_t len;
 	struct atr_err err;
 
-	snprintf(path, sizeof(path), "%s/%s", req_server(r)->datadir, rel);
+	snprintf(path, sizeof(path), "%s/%s", req_runtime(r)->datadir, rel);
 	if (atr_read_file(path, 1024 * 1024, &buf, &len, &err) == -1)
 		return resp_err(r, &err);
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
@@ -723,10 +469,10 @@ api_admin_user_role(struct req *r)
 	role = json_string_value(json_object_get(body, "role"));
 	if (role == NULL || (strcmp(role, "admin") != 0 && strcmp(role, "user") != 0)) {
 		atr_err_set(&err, ATR_E_BAD_REQUEST, "role must be \"admin\" or \"user\"");
-		return field_error(r, "role", &err);
+		return field_error(r, "role", &err, NULL);
 	}
 	if (store_user_set_role(req_store(r), name, role, &err) == -1)
-		return field_error(r, "role", &err);
+		return field_error(r, "role", &err, NULL);
 	session_cache_forget_user(name);
 	log_admin(r, "made '%s' %s", name, strcmp(role, "admin") == 0 ? "an admin" : "a user");
 	resp_empty(r, 204);

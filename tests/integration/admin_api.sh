@@ -89,9 +89,22 @@ BUSY=$(free_port)
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(60)' "$BUSY" &
 _pids+=("$!")
 wait_port "$BUSY"
+cp "$D/atrium.conf" "$T/conf.before"
 code=$(upload "$T/KeyStore.jks" changeit "" "$BUSY")
 expect_match "a TLS port in use is refused next to the port field" "$(cat "$T/out")" 'already in use.*"field":"port"'
+expect_eq "with the error table's status for its code" "$code" 400
 expect_eq "and nothing changed" "$(served)" "$before"
+check "a change set that fails to apply leaves atrium.conf byte for byte as it was" cmp "$D/atrium.conf" "$T/conf.before"
+code=$(c -o "$T/out" -w '%{http_code}' -H "X-CSRF-Token: $CSRF" -X PUT -d "{\"enabled\":true,\"port\":$BUSY}" "$A/admin/api/settings/tls")
+expect_eq "moving TLS alone to a port in use is refused" "$code" 400
+expect_match "next to the port field, with its code" "$(cat "$T/out")" '"code":"config","field":"port"'
+check "and atrium.conf is still byte for byte as it was" cmp "$D/atrium.conf" "$T/conf.before"
+code=$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "https://localhost:$TLS_PORT/healthz")
+expect_eq "and the TLS port still serves" "$code" 200
+code=$(c -o "$T/out" -w '%{http_code}' -H "X-CSRF-Token: $CSRF" -X PUT -d "{\"enabled\":true,\"port\":$PORT}" "$A/admin/api/settings/tls")
+expect_match "the plain port's number is refused for TLS next to the port field" "$(cat "$T/out")" \
+	"port $PORT is already used by this server's plain port.*\"field\":\"port\""
+check "without touching atrium.conf" cmp "$D/atrium.conf" "$T/conf.before"
 if grep -q '^tls_keystore' "$D/atrium.conf"; then not_ok "atrium.conf is untouched by failed saves"; else ok "atrium.conf is untouched by failed saves"; fi
 expect_eq "refused uploads leave no files behind" "$(ls "$D/tls" | grep -c '^keystore-')" 0
 
@@ -138,5 +151,28 @@ for i in 1 2 3 4 5; do c -o /dev/null -X POST -d '{"user":"admin","password":"wr
 code=$(c -o /dev/null -D "$T/h" -w '%{http_code}' -X POST -d "{\"user\":\"admin\",\"password\":\"$ATRIUM_ADMIN_PASSWORD\"}" "$A/admin/api/login")
 expect_eq "after 5 failed logins even the right password waits" "$code" 429
 expect_match "with Retry-After" "$(cat "$T/h")" 'Retry-After: [0-9]+'
+stop_atriumd
+
+# Ports given on the command line (and --set) fix those settings.
+D=$T/flags
+start_atriumd "$D" --set plain=on || exit 1
+wait_port "$ADMIN_PORT" || { not_ok "the admin port listens"; finish; }
+TOKEN=$(login_token admin "$ATRIUM_ADMIN_PASSWORD")
+b() { curl -sS --cacert "$D/tls/ca.crt" -H "Authorization: Bearer $TOKEN" "$@"; }
+cp "$D/atrium.conf" "$T/conf.before"
+NEW=$(free_port)
+code=$(b -o "$T/out" -w '%{http_code}' -X PUT -d "{\"port\":$NEW}" "https://localhost:$ADMIN_PORT/admin/api/settings/tls")
+expect_eq "a TLS port fixed by --tls-port is refused" "$code" 400
+expect_match "saying which flag fixes it, next to the port field" "$(cat "$T/out")" \
+	'started with --tls-port, which fixes this setting.*"field":"port"'
+code=$(b -o "$T/out" -w '%{http_code}' -X PUT -d "{\"port\":$TLS_PORT}" "https://localhost:$ADMIN_PORT/admin/api/settings/tls")
+expect_eq "the port the flag gave is no change and is accepted" "$code" 200
+cp "$D/atrium.conf" "$T/conf.before"
+code=$(b -o "$T/out" -w '%{http_code}' -X PUT -d '{"enabled":false}' "https://localhost:$ADMIN_PORT/admin/api/settings/plain")
+expect_eq "the plain port fixed by --set plain=on cannot be closed" "$code" 400
+expect_match "next to the toggle" "$(cat "$T/out")" 'started with --set plain=\.\.\., which fixes.*"field":"enabled"'
+check "refused changes leave atrium.conf as it was" cmp "$D/atrium.conf" "$T/conf.before"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
+expect_eq "and the plain port open" "$code" 200
 stop_atriumd
 finish
