@@ -7,6 +7,10 @@
 #   make soak       the crash test, 100 rounds (CRASH_ROUNDS) with the release build
 #   make asan       build/asan/: the same binaries with ASan + UBSan
 #   make fuzz       libFuzzer targets in build/fuzz/ (clang), FUZZ_SECONDS (60) each
+#   make man        build/man/: atriumd(8), atrium(1), atrium.conf(5) from the binaries
+#   make install    binaries, man pages, unit, completion, default atrium.conf under
+#                   DESTDIR + PREFIX (/usr/local); make uninstall removes them
+#   make deb        build/deb/atrium_VERSION_ARCH.deb (dpkg-buildpackage on a copy)
 #   make clean
 #
 # Sources are found by wildcard: a new file in src/lib, src/server, src/cli or
@@ -30,7 +34,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 WEB_FILES := $(sort $(wildcard web/*))
 GEN_WEB  := build/gen/web_assets.c
 
-.PHONY: all asan run check bench soak fuzz fuzz-build clean install-deps
+.PHONY: all asan run check bench soak fuzz fuzz-build clean install-deps man dist install \
+	uninstall deb
 all: build/atriumd build/atrium build/loadgen
 
 # The load generator of bench/load.sh and tests/integration/load_smoke.sh
@@ -48,7 +53,7 @@ $(GEN_WEB): $(WEB_FILES) scripts/embed-web
 define variant
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(BASE_CFLAGS) $$(CFLAGS) $(2) -MMD -MP -c $$< -o $$@
+	$$(CC) $$(BASE_CFLAGS) $$(CPPFLAGS) $$(CFLAGS) $(2) -MMD -MP -c $$< -o $$@
 $(1)/libatrium.a: $$(LIB_SRC:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -59,9 +64,9 @@ $(1)/libatriumcli.a: $$(CLI_SRC:%.c=$(1)/obj/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 $(1)/atriumd: $(1)/obj/src/server/main.o $(1)/libatriumd.a $(1)/libatrium.a
-	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	$$(CC) $$(CFLAGS) $(2) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/atrium: $(1)/obj/src/cli/main.o $(1)/libatriumcli.a $(1)/libatrium.a
-	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	$$(CC) $$(CFLAGS) $(2) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libatriumd.a $(1)/libatriumcli.a $(1)/libatrium.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lcmocka
@@ -125,6 +130,99 @@ build/fuzz/fuzz_http: fuzz/fuzz_http.c $(LIB_SRC) $(SRV_SRC) $(GEN_WEB) $(FUZZ_H
     $(wildcard src/server/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -o $@ $< $(LIB_SRC) $(SRV_SRC) $(GEN_WEB) $(PKG_LIBS)
+
+# ---- installing and packaging (docs/install.md)
+#
+# Generated from the built binaries, so they match them: the man pages
+# (scripts/gen-man, packaging/man/*.in), the default atrium.conf
+# (scripts/gen-conf, from the directive table) and the unit (paths filled in).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+STATEDIR   ?= /var/lib/atrium
+VERSION    := $(shell sed -n 's/^\#define ATRIUM_VERSION "\(.*\)"/\1/p' src/version.h)
+
+MAN_PAGES := build/man/atriumd.8 build/man/atrium.1 build/man/atrium.conf.5
+DIST_FILES := $(MAN_PAGES) build/dist/atriumd.service build/dist/atrium.conf
+INSTALLED := $(SBINDIR)/atriumd $(BINDIR)/atrium $(MANDIR)/man8/atriumd.8 \
+	$(MANDIR)/man1/atrium.1 $(MANDIR)/man5/atrium.conf.5 $(UNITDIR)/atriumd.service \
+	$(BASHCOMPDIR)/atrium
+
+man: $(MAN_PAGES)
+dist: $(DIST_FILES)
+
+# The paths written into the pages and the unit: a change remakes them.
+build/dist/paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SBINDIR) $(SYSCONFDIR) $(STATEDIR)' | cmp -s - $@ || \
+	  echo '$(SBINDIR) $(SYSCONFDIR) $(STATEDIR)' >$@
+FORCE:
+
+build/man/%: packaging/man/%.in scripts/gen-man build/atriumd build/atrium build/dist/paths
+	@mkdir -p $(@D)
+	SYSCONFDIR=$(SYSCONFDIR) STATEDIR=$(STATEDIR) scripts/gen-man $< build/atriumd build/atrium >$@.new
+	mv $@.new $@
+build/dist/atrium.conf: scripts/gen-conf build/atriumd
+	@mkdir -p $(@D)
+	scripts/gen-conf build/atriumd >$@.new
+	mv $@.new $@
+build/dist/atriumd.service: packaging/atriumd.service.in build/dist/paths
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' $< >$@.new
+	mv $@.new $@
+
+# An atrium.conf already there is kept (it may hold an administrator's
+# settings); uninstall removes it only while it is the installed default.
+install: build/atriumd build/atrium $(DIST_FILES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/atrium
+	install -m 0755 build/atriumd $(DESTDIR)$(SBINDIR)/atriumd
+	install -m 0755 build/atrium $(DESTDIR)$(BINDIR)/atrium
+	install -m 0644 build/man/atriumd.8 $(DESTDIR)$(MANDIR)/man8/atriumd.8
+	install -m 0644 build/man/atrium.1 $(DESTDIR)$(MANDIR)/man1/atrium.1
+	install -m 0644 build/man/atrium.conf.5 $(DESTDIR)$(MANDIR)/man5/atrium.conf.5
+	install -m 0644 build/dist/atriumd.service $(DESTDIR)$(UNITDIR)/atriumd.service
+	install -m 0644 packaging/atrium.bash-completion $(DESTDIR)$(BASHCOMPDIR)/atrium
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/atrium/atrium.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/atrium/atrium.conf (the defaults are in build/dist/atrium.conf)"; \
+	else \
+	  echo "install -m 0644 build/dist/atrium.conf $(DESTDIR)$(SYSCONFDIR)/atrium/atrium.conf"; \
+	  install -m 0644 build/dist/atrium.conf $(DESTDIR)$(SYSCONFDIR)/atrium/atrium.conf; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@conf=$(DESTDIR)$(SYSCONFDIR)/atrium/atrium.conf; \
+	if [ -e "$$conf" ] && [ -f build/dist/atrium.conf ] && cmp -s "$$conf" build/dist/atrium.conf; then \
+	  echo "rm -f $$conf"; rm -f "$$conf"; \
+	elif [ -e "$$conf" ]; then \
+	  echo "kept $$conf: it is not the installed default"; \
+	fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/atrium 2>/dev/null
+
+# The Debian package, built by dpkg-buildpackage on a copy of the tree (its
+# clean step would empty build/ here): every file git knows, committed or
+# not. debian/rules builds only atriumd, atrium and the installed files.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := build/deb/atrium_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE := $(if $(wildcard .git),$(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null)))
+deb: $(DEB)
+$(DEB): $(DEB_TREE)
+	scripts/install-deps --package
+	rm -rf build/deb/src
+	mkdir -p build/deb/src/atrium-$(VERSION)
+	git ls-files -z -co --exclude-standard | \
+	  tar --null -T - --ignore-failed-read -cf - | tar -xf - -C build/deb/src/atrium-$(VERSION)
+	cd build/deb/src/atrium-$(VERSION) && \
+	  DEB_BUILD_OPTIONS="nocheck $${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b
+	mv build/deb/src/*.deb build/deb/src/*.buildinfo build/deb/src/*.changes build/deb/
+	rm -rf build/deb/src
+	@echo "built $(DEB)"
 
 clean:
 	rm -rf build
