@@ -501,10 +501,10 @@ upload_flush_async(struct conn *c)
 	pj->pending = 1;
 	pj->job.work = wjob_work;
 	pj->job.done = wjob_done;
-	pj->job.loop = c->lp;
+	pj->job.inbox = &c->lp->inbox;
 	http_parser_pause(&c->parser, 1);
 	bufferevent_disable(c->bev, EV_READ);
-	job_submit(c->srv, &pj->job);
+	job_submit(c->srv->pool, &pj->job);
 }
 
 static void
@@ -574,8 +574,8 @@ feed_blob(struct conn *c)
 	pj->pending = 1;
 	pj->job.work = rjob_work;
 	pj->job.done = rjob_done;
-	pj->job.loop = c->lp;
-	job_submit(c->srv, &pj->job);
+	pj->job.inbox = &c->lp->inbox;
+	job_submit(c->srv->pool, &pj->job);
 }
 
 static int

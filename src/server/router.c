@@ -444,8 +444,8 @@ router_run(struct req *r)
 	}
 	r->job.work = authed_already ? handle_work : run_work;
 	r->job.done = run_done;
-	r->job.loop = r->loop;
-	job_submit(r->srv, &r->job);
+	r->job.inbox = &r->loop->inbox;
+	job_submit(r->srv->pool, &r->job);
 }
 
 /* ---- begin (streaming routes): authenticate, then begin(). */
@@ -480,6 +480,6 @@ router_begin(struct req *r)
 	}
 	r->job.work = begin_work;
 	r->job.done = begin_done;
-	r->job.loop = r->loop;
-	job_submit(r->srv, &r->job);
+	r->job.inbox = &r->loop->inbox;
+	job_submit(r->srv->pool, &r->job);
 }
