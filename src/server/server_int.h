@@ -1,6 +1,8 @@
 /*
- * atriumd's internals shared by server.c (threads, listeners, signals),
- * conn.c (connections and HTTP I/O) and router.c (dispatch).
+ * atriumd's internals shared by server.c (loops, listeners, signals) and
+ * conn.c (connections and HTTP I/O); requests (req_int.h) do not see them.
+ * Transitional: api_admin.c reads struct server until the settings module
+ * replaces it.
  *
  * Threads: one event loop per core serves connections; a job pool
  * (jobs.h) runs slow work (password hashing, fsync, blocking database
