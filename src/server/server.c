@@ -27,7 +27,7 @@
 #include "atrium/log.h"
 #include "atrium/tls.h"
 #include "atrium/util.h"
-#include "server/api.h"
+#include "server/bootstrap.h"
 #include "server/datadir.h"
 #include "server/server.h"
 #include "server/server_int.h"
@@ -627,7 +627,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	if ((sc = store_conn_open(srv->rt.store, err)) == NULL)
 		goto fail;
-	if (api_bootstrap_admin(sc, datadir, err) == -1)
+	if (bootstrap_admin(sc, datadir, err) == -1)
 		goto fail;
 	store_session_purge(sc, atr_now_ms() / 1000, NULL);
 	store_conn_close(sc);
