@@ -1447,6 +1447,14 @@ refuse(struct server *srv, int fd, enum listener_kind kind)
 }
 
 void
+conn_http_init(void)
+{
+	/* http-parser's cap on a header block is process-wide (80 KiB unless
+	 * set): make it the one header_bytes() enforces. */
+	http_parser_set_max_header_size(REQ_HEADER_BYTES_MAX);
+}
+
+void
 conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct sockaddr *sa,
     int salen)
 {

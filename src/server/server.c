@@ -592,6 +592,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		return NULL;
 	}
 	srv->overrides = overrides;
+	conn_http_init();
 	for (int k = 0; k < LK__COUNT; k++)
 		srv->lst[k].fd[0] = -1;
 	pthread_mutex_init(&srv->apply_mu, NULL);

@@ -91,6 +91,8 @@ int server_test_apply_on(struct server *srv, struct event_base *base);
 
 /* conn.c */
 struct sockaddr;
+/* Sets the HTTP parser's process-wide limits; before any connection. */
+void conn_http_init(void);
 void conn_accept(struct loop *lp, int fd, enum listener_kind kind,
     const struct sockaddr *sa, int salen);
 void conn_close_idle(struct loop *lp);
