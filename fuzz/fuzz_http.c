@@ -75,7 +75,6 @@ static char token_hash[65];
 static char fuzz_hash[200];
 static SSL_CTX *client_ctx;
 static int echo;
-static atomic_int inflight; /* jobs taken by the pool thread, not yet posted back */
 
 /* The client's side of one connection. */
 struct client {
@@ -128,46 +127,11 @@ EVP_KDF_derive(EVP_KDF_CTX *ctx, unsigned char *key, size_t keylen, const OSSL_P
 	return real(ctx, key, keylen, params == NULL ? NULL : copy);
 }
 
-/* ---- the job pool: one thread, as pool_main() in server.c */
-
-static void *
-pool_thread(void *arg)
-{
-	struct store_conn *sc = arg;
-
-	for (;;) {
-		struct job *j;
-		pthread_mutex_lock(&srv->pool_mu);
-		while (srv->pool_head == NULL)
-			pthread_cond_wait(&srv->pool_cv, &srv->pool_mu);
-		j = srv->pool_head;
-		srv->pool_head = j->next;
-		if (srv->pool_head == NULL)
-			srv->pool_tail = NULL;
-		atomic_fetch_add(&inflight, 1);
-		pthread_mutex_unlock(&srv->pool_mu);
-		if (j->work != NULL)
-			j->work(j, sc);
-		loop_post(j->loop, j);
-		atomic_fetch_sub(&inflight, 1);
-	}
-	return NULL;
-}
-
 /* Whether a job is queued, running or waiting for the loop. */
 static int
 jobs_busy(void)
 {
-	int busy;
-
-	pthread_mutex_lock(&srv->pool_mu);
-	busy = srv->pool_head != NULL;
-	pthread_mutex_unlock(&srv->pool_mu);
-	busy |= atomic_load(&inflight) != 0;
-	pthread_mutex_lock(&lp->mu);
-	busy |= lp->done_head != NULL;
-	pthread_mutex_unlock(&lp->mu);
-	return busy;
+	return job_pool_busy(srv->pool) || job_inbox_pending(&lp->inbox);
 }
 
 /* ---- set-up */
@@ -287,7 +251,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct atr_err err;
 	unsigned char md[32];
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	pthread_t t;
 
 	(void)argc;
 	(void)argv;
@@ -318,12 +281,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die(atr_err_msg(&err));
 	restore_session();
 
-	{
-		struct store_conn *sc = store_conn_open(srv->rt.store, &err);
-		if (sc == NULL || pthread_create(&t, NULL, pool_thread, sc) != 0)
-			die("cannot start the job pool");
-		pthread_detach(t);
-	}
+	/* The server's own pool, one thread (server_run() is not used here). */
+	if (job_pool_start(srv->pool, 1, srv->rt.store, &err) == -1)
+		die(atr_err_msg(&err));
 	if ((client_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		die("no TLS client context");
 	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);

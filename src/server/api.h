@@ -82,7 +82,4 @@ void api_admin_download(struct req *r);
 void api_admin_user_role(struct req *r);
 void api_admin_static(struct req *r);
 
-/* Creates the first admin on an empty store (main thread, at start). */
-int api_bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *err);
-
 #endif

@@ -17,7 +17,6 @@
 #include "server/api.h"
 #include "server/logins.h"
 #include "server/password.h"
-#include "server/req_int.h" /* r->csrf in api_admin_session(), only */
 #include "server/runtime.h"
 #include "server/sessions.h"
 #include "server/settings.h"
@@ -25,20 +24,6 @@
 #include "server/web_assets.h"
 
 /* ---- sessions in a cookie */
-
-void
-api_admin_csrf(const char *token, char *out)
-{
-	unsigned char md[32];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, "atrium-csrf:", 12);
-	EVP_DigestUpdate(ctx, token, strlen(token));
-	EVP_DigestFinal_ex(ctx, md, NULL);
-	EVP_MD_CTX_free(ctx);
-	atr_hex(md, 16, out);
-}
 
 static void
 log_admin(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -101,7 +86,7 @@ api_admin_login(struct req *r)
 		atr_wipe(token, sizeof(token));
 		return resp_err(r, &err);
 	}
-	api_admin_csrf(token, csrf);
+	session_csrf(token, csrf);
 	snprintf(cookie, sizeof(cookie),
 	    "atrium_admin=%s; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", token,
 	    atomic_load(&req_runtime(r)->session_hours) * 3600);
@@ -132,7 +117,7 @@ void
 api_admin_session(struct req *r)
 {
 	resp_json(r, 200, json_pack("{s:s,s:s}", "user", req_user(r)->name, "csrf",
-	    r->csrf[0] ? r->csrf : ""));
+	    req_csrf(r)));
 }
 
 /* ---- settings */

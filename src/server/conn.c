@@ -35,6 +35,7 @@
 
 #include "atrium/log.h"
 #include "server/req_int.h"
+#include "server/server_int.h"
 
 #define FILE_CHUNK (256 * 1024)
 #define OUT_HIGH (512 * 1024)
@@ -103,6 +104,9 @@ struct conn {
 
 static void conn_parse(struct conn *c);
 static void conn_free(struct conn *c);
+static void conn_respond(struct req *r);
+static void conn_begin_done(struct req *r);
+static int conn_upload_flush(struct req *r, struct atr_err *err);
 static void answer_plain(struct conn *c, int fd);
 static void redirect_to_https(struct conn *c, int fd);
 static void upload_flush_async(struct conn *c);
@@ -169,16 +173,28 @@ static int
 on_message_begin(http_parser *p)
 {
 	struct conn *c = parser_conn(p);
+	/* The request reaches us only through these. */
+	const struct req_owner owner = {
+		.finish = conn_respond,
+		.begun = conn_begin_done,
+		.upload_flush = conn_upload_flush,
+		.ctx = c,
+	};
+	const struct req_env env = {
+		.rt = &c->srv->rt,
+		.pool = c->srv->pool,
+		.inbox = &c->lp->inbox,
+		.sc = c->lp->sc,
+	};
 
 	req_free(c->req);
-	c->req = req_new(c, c->srv, c->lp);
+	c->req = req_new(&owner, &env, c->peer, c->kind == LK_ADMIN);
 	c->responded = 0;
 	c->headers_done = 0;
 	c->hprev_seq = 0;
 	c->gap_lf = 0;
 	if (c->req == NULL)
 		return -1;
-	c->req->admin = c->kind == LK_ADMIN;
 	return 0;
 }
 
@@ -501,10 +517,10 @@ upload_flush_async(struct conn *c)
 	pj->pending = 1;
 	pj->job.work = wjob_work;
 	pj->job.done = wjob_done;
-	pj->job.loop = c->lp;
+	pj->job.inbox = &c->lp->inbox;
 	http_parser_pause(&c->parser, 1);
 	bufferevent_disable(c->bev, EV_READ);
-	job_submit(c->srv, &pj->job);
+	job_submit(c->srv->pool, &pj->job);
 }
 
 static void
@@ -574,8 +590,8 @@ feed_blob(struct conn *c)
 	pj->pending = 1;
 	pj->job.work = rjob_work;
 	pj->job.done = rjob_done;
-	pj->job.loop = c->lp;
-	job_submit(c->srv, &pj->job);
+	pj->job.inbox = &c->lp->inbox;
+	job_submit(c->srv->pool, &pj->job);
 }
 
 static int
@@ -708,10 +724,11 @@ release_file(struct conn *c)
 	c->fleft = 0;
 }
 
-void
+/* The request's finish callback: sends the response r holds. */
+static void
 conn_respond(struct req *r)
 {
-	struct conn *c = r->conn;
+	struct conn *c = req_owner_ctx(r);
 	struct server *srv = c->srv;
 	struct evbuffer *out;
 	const char *phrase;
@@ -800,10 +817,12 @@ conn_respond(struct req *r)
 	 * the input buffer, bounded by its watermark, until this is out. */
 }
 
-void
+/* The request's begun callback: a streaming route's begin step finished;
+ * read the body now (or, if a response was set, send it and close). */
+static void
 conn_begin_done(struct req *r)
 {
-	struct conn *c = r->conn;
+	struct conn *c = req_owner_ctx(r);
 	const char *expect;
 
 	if (c->dead) {
@@ -1427,6 +1446,14 @@ refuse(struct server *srv, int fd, enum listener_kind kind)
 }
 
 void
+conn_http_init(void)
+{
+	/* http-parser's cap on a header block is process-wide (80 KiB unless
+	 * set): make it the one header_bytes() enforces. */
+	http_parser_set_max_header_size(REQ_HEADER_BYTES_MAX);
+}
+
+void
 conn_accept(struct loop *lp, int fd, enum listener_kind kind, const struct sockaddr *sa,
     int salen)
 {
@@ -1527,19 +1554,18 @@ conn_free_all(struct loop *lp)
 		conn_free(lp->conns);
 }
 
-const char *
-req_peer(const struct req *r)
-{
-	return r->conn->peer;
-}
-
-int
+/* The request's upload_flush callback: the upload bytes not yet handed to
+ * the store (blocking stores collect pieces); the handler writes them
+ * before finishing. */
+static int
 conn_upload_flush(struct req *r, struct atr_err *err)
 {
-	struct piece_job *pj = r->conn->wjob;
+	struct conn *c = req_owner_ctx(r);
+	struct piece_job *pj = c->wjob;
 	int rc = 0;
 
-	/* Runs on the job pool while the loop waits (state C_WAIT). */
+	/* Runs on the job pool while the loop waits (state C_WAIT), so the
+	 * loop does not touch wjob meanwhile. */
 	if (pj == NULL)
 		return 0;
 	if (pj->len > 0 && r->upload != NULL)

@@ -18,7 +18,6 @@
 #include "server/store.h"
 
 struct req;
-struct server;
 
 #define REQ_MAX_PARAMS 4
 #define REQ_JSON_MAX (64 * 1024)
@@ -43,9 +42,10 @@ const struct store_user *req_user(const struct req *r);
 /* Hex SHA-256 of the bearer token used, or NULL (Basic or none). */
 const char *req_token_hash(const struct req *r);
 int req_is_admin(const struct req *r);
+/* The CSRF token of the console's cookie session ("" without one). */
+const char *req_csrf(const struct req *r);
 
 struct store_conn *req_store(struct req *r);
-struct server *req_server(struct req *r);
 /* What the handler may know of the running server (runtime.h). */
 struct runtime *req_runtime(struct req *r);
 /* Where settings are changed at run time (settings.h). */

@@ -8,11 +8,9 @@
 #include <sys/types.h>
 
 #include <event2/thread.h>
-#include <http_parser.h>
 
 #include "atrium/config.h"
 #include "atrium/log.h"
-#include "server/req_int.h"
 #include "server/check.h"
 #include "server/migrate.h"
 #include "server/server.h"
@@ -232,7 +230,6 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
-	http_parser_set_max_header_size(REQ_HEADER_BYTES_MAX);
 	atr_info("atriumd %s starting with data in %s", ATRIUM_VERSION, datadir);
 	if ((srv = server_new(datadir, overrides, &err)) == NULL) {
 		atr_error("cannot start: %s", atr_err_msg(&err));

@@ -11,18 +11,37 @@
 #include "server/req_int.h"
 
 struct req *
-req_new(struct conn *c, struct server *srv, struct loop *lp)
+req_new(const struct req_owner *owner, const struct req_env *env, const char *peer, int admin)
 {
 	struct req *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
-	r->conn = c;
-	r->srv = srv;
-	r->loop = lp;
+	r->owner = *owner;
+	r->env = *env;
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	r->admin = admin;
 	r->content_length = -1;
 	r->rfd = -1;
 	return r;
+}
+
+void *
+req_owner_ctx(const struct req *r)
+{
+	return r->owner.ctx;
+}
+
+void
+req_finish(struct req *r)
+{
+	r->owner.finish(r);
+}
+
+void
+req_begun(struct req *r)
+{
+	r->owner.begun(r);
 }
 
 void
@@ -362,16 +381,22 @@ req_store(struct req *r)
 	return r->sc;
 }
 
-struct server *
-req_server(struct req *r)
-{
-	return r->srv;
-}
-
 struct runtime *
 req_runtime(struct req *r)
 {
-	return &r->srv->rt;
+	return r->env.rt;
+}
+
+const char *
+req_peer(const struct req *r)
+{
+	return r->peer;
+}
+
+const char *
+req_csrf(const struct req *r)
+{
+	return r->csrf;
 }
 
 struct settings *
@@ -556,7 +581,7 @@ resp_blob(struct req *r, int status, struct store_blob_reader *rd, off_t off, of
 int
 req_upload_flush(struct req *r, struct atr_err *err)
 {
-	return conn_upload_flush(r, err);
+	return r->owner.upload_flush != NULL ? r->owner.upload_flush(r, err) : 0;
 }
 
 void

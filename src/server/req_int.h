@@ -1,13 +1,22 @@
-/* The request and connection internals shared by conn.c, req.c and router.c. */
+/*
+ * The request's internals shared by conn.c (which owns requests), req.c
+ * and router.c. A request knows nothing of the connection, the loop or the
+ * server: it is given what it needs when it is made (struct req_env, its
+ * owner's callbacks, the peer's address), and hands itself back to its
+ * owner through those callbacks. So the router and the handlers depend on
+ * the request only, and the connection code on them, never the reverse.
+ */
 #ifndef ATRIUM_SERVER_REQ_INT_H
 #define ATRIUM_SERVER_REQ_INT_H
 
 #include <http_parser.h>
+#include <netinet/in.h>
 #include <event2/buffer.h>
 #include <jansson.h>
 
 #include "server/http.h"
-#include "server/server_int.h"
+#include "server/jobs.h"
+#include "server/runtime.h"
 
 #define REQ_URL_MAX (16 * 1024) /* a 4 KiB message, percent-encoded, fits */
 #define REQ_HEADERS_MAX 100
@@ -16,15 +25,37 @@
 
 struct route;
 
+/* What the owner of a request (conn.c) does when the router is done with
+ * a step. Each gets the request; ctx is the owner's (req_owner_ctx()). */
+struct req_owner {
+	/* A response is set: send it. On the request's loop. */
+	void (*finish)(struct req *r);
+	/* A streaming route's begin step ended: read the body now (or, if a
+	 * response was set, send it and close). On the request's loop. */
+	void (*begun)(struct req *r);
+	/* Hands the upload bytes the owner still holds to the store, with
+	 * req_store(r). On the thread of the handler, while the loop waits. */
+	int (*upload_flush)(struct req *r, struct atr_err *err);
+	void *ctx;
+};
+
+/* Where a request runs: the same for every request of one event loop. */
+struct req_env {
+	struct runtime *rt;       /* the server's, for req_runtime() */
+	struct job_pool *pool;    /* slow steps run here... */
+	struct job_inbox *inbox;  /* ...and come back here, to the loop */
+	struct store_conn *sc;    /* the loop's, for steps run inline */
+};
+
 struct req_header {
 	uint32_t name, value; /* offsets into hbuf */
 };
 
 struct req {
 	struct job job;          /* dispatch to the pool; first member */
-	struct conn *conn;
-	struct server *srv;
-	struct loop *loop;
+	struct req_owner owner;
+	struct req_env env;
+	char peer[INET6_ADDRSTRLEN];
 	struct store_conn *sc;   /* the store connection of the running thread */
 
 	int method;              /* enum http_method */
@@ -74,8 +105,17 @@ struct req {
 };
 
 /* req.c */
-struct req *req_new(struct conn *c, struct server *srv, struct loop *lp);
+/* A new request for owner (copied), run in env (copied), from peer (text,
+ * copied); admin: it came to the admin port. NULL when out of memory. */
+struct req *req_new(const struct req_owner *owner, const struct req_env *env, const char *peer,
+    int admin);
 void req_free(struct req *r);
+/* The owner's context pointer (struct req_owner ctx). */
+void *req_owner_ctx(const struct req *r);
+/* The router is done with r: hands it to the owner's finish callback. */
+void req_finish(struct req *r);
+/* The begin step of r's streaming route ended: the owner's begun callback. */
+void req_begun(struct req *r);
 /* Splits url into path and query; -1 when it is neither an origin-form
  * path nor an absolute-form http(s) URL (whose authority is skipped). */
 int req_parse_target(struct req *r);
@@ -88,26 +128,13 @@ char *req_decode(const char *src, size_t len, int plus_is_space);
  * escape) in err. See docs/api.md "Text". */
 int req_check_text(struct req *r, struct atr_err *err);
 
-/* conn.c: the upload bytes not yet handed to the store (blocking stores
- * collect pieces); the handler writes them before finishing. */
-int conn_upload_flush(struct req *r, struct atr_err *err);
-
-/* conn.c: the router hands a request back when it has a response. */
-void conn_respond(struct req *r);
-/* conn.c: a streaming route's begin step finished; read the body now
- * (or, if a response was set, send it and close). */
-void conn_begin_done(struct req *r);
-
-/* api_admin.c: the CSRF token of a session token (32 hex digits + NUL). */
-void api_admin_csrf(const char *token, char *out);
-
 /* router.c */
 enum route_action { ROUTE_BUFFER, ROUTE_STREAM, ROUTE_RESPONDED };
 /* Picks the route for a request whose headers are parsed. */
 enum route_action router_route(struct req *r);
-/* Runs the begin step of a streaming route; ends in conn_begin_done(). */
+/* Runs the begin step of a streaming route; ends in req_begun(). */
 void router_begin(struct req *r);
-/* Runs the handler of a complete request; ends in conn_respond(). */
+/* Runs the handler of a complete request; ends in req_finish(). */
 void router_run(struct req *r);
 
 #endif

@@ -248,7 +248,7 @@ cookie_session(struct req *r)
 		token[64] = '\0';
 		EVP_Digest(token, 64, md, NULL, EVP_sha256(), NULL);
 		atr_hex(md, sizeof(md), r->token_hash);
-		api_admin_csrf(token, r->csrf);
+		session_csrf(token, r->csrf);
 		atr_wipe(token, sizeof(token));
 		return 0;
 	}
@@ -374,12 +374,12 @@ router_route(struct req *r)
 		return ROUTE_RESPONDED;
 	}
 	if (r->route->flags & R_STREAM) {
-		if (r->content_length > atomic_load(&r->srv->rt.max_revision_size)) {
+		if (r->content_length > atomic_load(&r->env.rt->max_revision_size)) {
 			resp_error(r, ATR_E_TOO_LARGE,
 			    "the content (%lld bytes) is larger than this server's max_revision_size"
 			    " (%lld bytes)",
 			    (long long)r->content_length,
-			    (long long)atomic_load(&r->srv->rt.max_revision_size));
+			    (long long)atomic_load(&r->env.rt->max_revision_size));
 			return ROUTE_RESPONDED;
 		}
 		return ROUTE_STREAM;
@@ -396,7 +396,7 @@ router_route(struct req *r)
 static int
 must_defer(struct req *r, int slow)
 {
-	return slow || r->wants_basic || store_is_blocking(r->srv->rt.store);
+	return slow || r->wants_basic || store_is_blocking(r->env.rt->store);
 }
 
 /* ---- run: authenticate, then the handler. */
@@ -426,7 +426,7 @@ handle_work(struct job *j, struct store_conn *sc)
 static void
 run_done(struct job *j)
 {
-	conn_respond((struct req *)j);
+	req_finish((struct req *)j);
 }
 
 void
@@ -435,17 +435,17 @@ router_run(struct req *r)
 	int authed_already = (r->route->flags & R_STREAM) != 0;
 
 	if (!must_defer(r, r->route->flags & R_SLOW)) {
-		r->sc = r->loop->sc;
+		r->sc = r->env.sc;
 		if (authed_already || authorize(r) == 0)
 			r->route->handle(r);
 		r->sc = NULL;
-		conn_respond(r);
+		req_finish(r);
 		return;
 	}
 	r->job.work = authed_already ? handle_work : run_work;
 	r->job.done = run_done;
-	r->job.loop = r->loop;
-	job_submit(r->srv, &r->job);
+	r->job.inbox = r->env.inbox;
+	job_submit(r->env.pool, &r->job);
 }
 
 /* ---- begin (streaming routes): authenticate, then begin(). */
@@ -464,22 +464,22 @@ begin_work(struct job *j, struct store_conn *sc)
 static void
 begin_done(struct job *j)
 {
-	conn_begin_done((struct req *)j);
+	req_begun((struct req *)j);
 }
 
 void
 router_begin(struct req *r)
 {
 	if (!must_defer(r, 0)) {
-		r->sc = r->loop->sc;
+		r->sc = r->env.sc;
 		if (authorize(r) == 0)
 			r->route->begin(r);
 		r->sc = NULL;
-		conn_begin_done(r);
+		req_begun(r);
 		return;
 	}
 	r->job.work = begin_work;
 	r->job.done = begin_done;
-	r->job.loop = r->loop;
-	job_submit(r->srv, &r->job);
+	r->job.inbox = r->env.inbox;
+	job_submit(r->env.pool, &r->job);
 }

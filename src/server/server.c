@@ -27,7 +27,7 @@
 #include "atrium/log.h"
 #include "atrium/tls.h"
 #include "atrium/util.h"
-#include "server/api.h"
+#include "server/bootstrap.h"
 #include "server/datadir.h"
 #include "server/server.h"
 #include "server/server_int.h"
@@ -41,91 +41,7 @@ static const char *const kind_names[LK__COUNT] = {"plain", "tls", "admin"};
 /* The setting of each listener's port: the field of an error about it. */
 static const char *const kind_keys[LK__COUNT] = {"port", "tls_port", "admin_port"};
 
-/* ---- the job pool */
-
-void
-job_submit(struct server *srv, struct job *j)
-{
-	j->next = NULL;
-	pthread_mutex_lock(&srv->pool_mu);
-	if (srv->pool_tail != NULL)
-		srv->pool_tail->next = j;
-	else
-		srv->pool_head = j;
-	srv->pool_tail = j;
-	pthread_cond_signal(&srv->pool_cv);
-	pthread_mutex_unlock(&srv->pool_mu);
-}
-
-void
-loop_post(struct loop *lp, struct job *j)
-{
-	j->next = NULL;
-	pthread_mutex_lock(&lp->mu);
-	if (lp->done_tail != NULL)
-		lp->done_tail->next = j;
-	else
-		lp->done_head = j;
-	lp->done_tail = j;
-	pthread_mutex_unlock(&lp->mu);
-	event_active(lp->wakeup, EV_READ, 0);
-}
-
-struct pool_arg {
-	struct server *srv;
-	struct store_conn *sc;
-};
-
-static void *
-pool_main(void *arg)
-{
-	struct pool_arg *pa = arg;
-	struct server *srv = pa->srv;
-	struct store_conn *sc = pa->sc;
-
-	free(pa);
-	for (;;) {
-		struct job *j;
-		pthread_mutex_lock(&srv->pool_mu);
-		while (srv->pool_head == NULL && !srv->pool_stop)
-			pthread_cond_wait(&srv->pool_cv, &srv->pool_mu);
-		if (srv->pool_head == NULL) {
-			pthread_mutex_unlock(&srv->pool_mu);
-			break;
-		}
-		j = srv->pool_head;
-		srv->pool_head = j->next;
-		if (srv->pool_head == NULL)
-			srv->pool_tail = NULL;
-		pthread_mutex_unlock(&srv->pool_mu);
-		if (j->work != NULL)
-			j->work(j, sc);
-		loop_post(j->loop, j);
-	}
-	store_conn_close(sc);
-	return NULL;
-}
-
 /* ---- event loops */
-
-static void
-wakeup_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct loop *lp = arg;
-	struct job *j;
-
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&lp->mu);
-	j = lp->done_head;
-	lp->done_head = lp->done_tail = NULL;
-	pthread_mutex_unlock(&lp->mu);
-	while (j != NULL) {
-		struct job *next = j->next;
-		j->done(j);
-		j = next;
-	}
-}
 
 static void
 accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -227,6 +143,7 @@ loop_main(void *arg)
 /* A message to every loop, waited for: done() runs on each loop. */
 struct broadcast {
 	struct job job;
+	struct loop *lp;
 	pthread_mutex_t *mu;
 	pthread_cond_t *cv;
 	int *pending;
@@ -238,7 +155,7 @@ broadcast_done(struct job *j)
 {
 	struct broadcast *b = (struct broadcast *)j;
 
-	b->fn(j->loop);
+	b->fn(b->lp);
 	pthread_mutex_lock(b->mu);
 	if (--*b->pending == 0)
 		pthread_cond_signal(b->cv);
@@ -259,12 +176,13 @@ broadcast(struct server *srv, void (*fn)(struct loop *lp))
 	}
 	for (int i = 0; i < srv->nloops; i++) {
 		msgs[i].job.done = broadcast_done;
-		msgs[i].job.loop = &srv->loops[i];
+		msgs[i].job.inbox = &srv->loops[i].inbox;
+		msgs[i].lp = &srv->loops[i];
 		msgs[i].mu = &mu;
 		msgs[i].cv = &cv;
 		msgs[i].pending = &pending;
 		msgs[i].fn = fn;
-		loop_post(&srv->loops[i], &msgs[i].job);
+		job_inbox_post(&srv->loops[i].inbox, &msgs[i].job);
 	}
 	pthread_mutex_lock(&mu);
 	while (pending > 0)
@@ -688,10 +606,9 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		return NULL;
 	}
 	srv->overrides = overrides;
+	conn_http_init();
 	for (int k = 0; k < LK__COUNT; k++)
 		srv->lst[k].fd[0] = -1;
-	pthread_mutex_init(&srv->pool_mu, NULL);
-	pthread_cond_init(&srv->pool_cv, NULL);
 	pthread_mutex_init(&srv->apply_mu, NULL);
 	srv->rt.started = atr_now_ms() / 1000;
 	if ((srv->datadir = strdup(datadir)) == NULL ||
@@ -725,7 +642,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	if ((sc = store_conn_open(srv->rt.store, err)) == NULL)
 		goto fail;
-	if (api_bootstrap_admin(sc, datadir, err) == -1)
+	if (bootstrap_admin(sc, datadir, err) == -1)
 		goto fail;
 	store_session_purge(sc, atr_now_ms() / 1000, NULL);
 	store_conn_close(sc);
@@ -764,7 +681,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	switch_listeners(srv, srv->cfg, newfds);
 	if ((srv->loops = calloc((size_t)srv->nloops, sizeof(*srv->loops))) == NULL ||
-	    (srv->pool = calloc((size_t)srv->npool, sizeof(*srv->pool))) == NULL) {
+	    (srv->pool = job_pool_new()) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
@@ -772,14 +689,14 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		struct loop *lp = &srv->loops[i];
 		lp->srv = srv;
 		lp->index = i;
-		pthread_mutex_init(&lp->mu, NULL);
-		if ((lp->base = event_base_new()) == NULL ||
-		    (lp->wakeup = event_new(lp->base, -1, EV_READ | EV_PERSIST, wakeup_cb, lp)) ==
-			NULL) {
+		if ((lp->base = event_base_new()) == NULL) {
 			atr_err_set(err, ATR_E_NOMEM, "cannot create an event loop");
 			goto fail;
 		}
-		event_add(lp->wakeup, NULL);
+		if (job_inbox_init(&lp->inbox, lp->base) == -1) {
+			atr_err_set(err, ATR_E_NOMEM, "cannot create an event loop");
+			goto fail;
+		}
 		if ((lp->sweep = event_new(lp->base, -1, EV_PERSIST, sweep_cb, lp)) == NULL) {
 			atr_err_set(err, ATR_E_NOMEM, "cannot create an event loop");
 			goto fail;
@@ -913,16 +830,12 @@ server_run(struct server *srv)
 	srv->apply_ev = event_new(srv->main_base, -1, EV_READ | EV_PERSIST, apply_cb, srv);
 	event_add(srv->apply_ev, NULL);
 
-	for (int i = 0; i < srv->npool; i++) {
-		struct pool_arg *pa = malloc(sizeof(*pa));
+	{
 		struct atr_err err;
-		if (pa == NULL || (pa->sc = store_conn_open(srv->rt.store, &err)) == NULL) {
-			atr_error("cannot start the job pool: %s", pa ? atr_err_msg(&err) : "no memory");
-			free(pa);
+		if (job_pool_start(srv->pool, srv->npool, srv->rt.store, &err) == -1) {
+			atr_error("cannot start the job pool: %s", atr_err_msg(&err));
 			return 1;
 		}
-		pa->srv = srv;
-		pthread_create(&srv->pool[i], NULL, pool_main, pa);
 	}
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
@@ -936,12 +849,7 @@ server_run(struct server *srv)
 	broadcast(srv, loop_drain);
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_join(srv->loops[i].thread, NULL);
-	pthread_mutex_lock(&srv->pool_mu);
-	srv->pool_stop = 1;
-	pthread_cond_broadcast(&srv->pool_cv);
-	pthread_mutex_unlock(&srv->pool_mu);
-	for (int i = 0; i < srv->npool; i++)
-		pthread_join(srv->pool[i], NULL);
+	job_pool_stop(srv->pool); /* runs what the loops left queued first */
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(purge);
@@ -969,12 +877,11 @@ server_free(struct server *srv)
 			event_free(lp->drain_timer);
 		if (lp->sweep != NULL)
 			event_free(lp->sweep);
-		if (lp->wakeup != NULL)
-			event_free(lp->wakeup);
+		if (lp->base != NULL) /* the inbox is set up right after the base */
+			job_inbox_fini(&lp->inbox);
 		if (lp->base != NULL)
 			event_base_free(lp->base);
 		store_conn_close(lp->sc);
-		pthread_mutex_destroy(&lp->mu);
 	}
 	for (int k = 0; k < LK__COUNT; k++)
 		if (srv->lst[k].fd[0] != -1)
@@ -982,7 +889,7 @@ server_free(struct server *srv)
 	if (srv->main_base != NULL)
 		event_base_free(srv->main_base);
 	free(srv->loops);
-	free(srv->pool);
+	job_pool_free(srv->pool);
 	store_close(srv->rt.store);
 	settings_free(srv->rt.settings);
 	tls_state_free(srv->rt.tls);
@@ -990,8 +897,6 @@ server_free(struct server *srv)
 	atr_config_free(srv->overrides);
 	free(srv->datadir);
 	free(srv->confpath);
-	pthread_mutex_destroy(&srv->pool_mu);
-	pthread_cond_destroy(&srv->pool_cv);
 	pthread_mutex_destroy(&srv->apply_mu);
 	free(srv);
 }

@@ -1,12 +1,14 @@
 /*
- * atriumd's internals shared by server.c (threads, listeners, signals),
- * conn.c (connections and HTTP I/O) and router.c (dispatch).
+ * atriumd's internals shared by server.c (loops, listeners, signals) and
+ * conn.c (connections and HTTP I/O); requests (req_int.h) do not see them.
+ * Transitional: api_admin.c reads struct server until the settings module
+ * replaces it.
  *
- * Threads: one event loop per core serves connections; a job pool runs
- * slow work (password hashing, fsync, blocking database calls); the main
- * thread handles signals, reloads and timers. Work moves between them
- * only as struct job: a loop hands a job to the pool, the pool hands it
- * back to the loop that owns it.
+ * Threads: one event loop per core serves connections; a job pool
+ * (jobs.h) runs slow work (password hashing, fsync, blocking database
+ * calls); the main thread handles signals, reloads and timers. Work moves
+ * between them only as struct job: a loop hands a job to the pool, the
+ * pool hands it back through the loop's inbox.
  */
 #ifndef ATRIUM_SERVER_INT_H
 #define ATRIUM_SERVER_INT_H
@@ -18,6 +20,7 @@
 #include <event2/event.h>
 
 #include "atrium/config.h"
+#include "server/jobs.h"
 #include "server/store.h"
 #include "server/runtime.h"
 #include "server/tlsstate.h"
@@ -27,15 +30,6 @@ struct conn;
 struct loop;
 struct server;
 
-/* A unit of work: work() runs on a pool thread (if set), then done() runs
- * on the loop that submitted it. Owned by whoever embeds it. */
-struct job {
-	void (*work)(struct job *j, struct store_conn *sc);
-	void (*done)(struct job *j);
-	struct loop *loop;
-	struct job *next;
-};
-
 struct loop {
 	struct server *srv;
 	int index;
@@ -43,9 +37,7 @@ struct loop {
 	struct event_base *base;
 	struct store_conn *sc;  /* for handlers run inline on this loop */
 	struct event *accept_ev[LK__COUNT]; /* on the shared listening sockets */
-	pthread_mutex_t mu;     /* guards done_head/done_tail */
-	struct job *done_head, *done_tail;
-	struct event *wakeup;   /* activated when jobs come back */
+	struct job_inbox inbox; /* finished jobs come back here */
 	struct event *drain_timer;
 	struct event *sweep;    /* once a second: handshake and header deadlines */
 	struct conn *conns;     /* every open connection, for draining */
@@ -71,13 +63,8 @@ struct server {
 	struct loop *loops;
 	int nloops;
 
-	/* The job pool. */
-	pthread_t *pool;
-	int npool;
-	pthread_mutex_t pool_mu;
-	pthread_cond_t pool_cv;
-	struct job *pool_head, *pool_tail;
-	int pool_stop;
+	struct job_pool *pool;
+	int npool;                    /* its threads (store_threads) */
 
 	struct listener lst[LK__COUNT];
 	char bind[256];
@@ -93,12 +80,10 @@ struct server {
 };
 
 /* server.c */
-void job_submit(struct server *srv, struct job *j);
 /* Re-reads the settings and applies them, as SIGHUP does, and waits for
  * the result: 0, or -1 with nothing changed and err saying why. Called
  * from the job pool; never from an event loop or the main thread. */
 int server_apply(struct server *srv, struct atr_err *err);
-void loop_post(struct loop *lp, struct job *j);
 /* Test hook (fuzz/fuzz_http.c): lets server_apply() work without
  * server_run(); the reloads it asks for run on base, which the caller
  * dispatches. 0, or -1 when out of memory. */
@@ -106,6 +91,8 @@ int server_test_apply_on(struct server *srv, struct event_base *base);
 
 /* conn.c */
 struct sockaddr;
+/* Sets the HTTP parser's process-wide limits; before any connection. */
+void conn_http_init(void);
 void conn_accept(struct loop *lp, int fd, enum listener_kind kind,
     const struct sockaddr *sa, int salen);
 void conn_close_idle(struct loop *lp);

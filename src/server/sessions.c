@@ -1,7 +1,11 @@
-/* The session cache: a fixed hash table under one mutex. */
+/* The session cache (a fixed hash table under one mutex) and the console
+ * sessions' CSRF tokens. */
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "atrium/util.h"
 #include "server/sessions.h"
 
 #define SLOTS 4096
@@ -75,4 +79,18 @@ session_cache_forget_user(const char *user)
 		if (slots[i].until != 0 && strcmp(slots[i].user.name, user) == 0)
 			slots[i].until = 0;
 	pthread_mutex_unlock(&mu);
+}
+
+void
+session_csrf(const char *token, char *out)
+{
+	unsigned char md[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, "atrium-csrf:", 12);
+	EVP_DigestUpdate(ctx, token, strlen(token));
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	atr_hex(md, 16, out);
 }

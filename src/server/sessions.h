@@ -27,4 +27,8 @@ void session_cache_put(const char *token_hash, const struct store_user *u, int64
 void session_cache_forget(const char *token_hash);
 void session_cache_forget_user(const char *user);
 
+/* The CSRF token of a console session, derived from its token: 32 hex
+ * digits and a NUL into out. */
+void session_csrf(const char *token, char *out);
+
 #endif
