@@ -31,6 +31,7 @@
 #include "server/datadir.h"
 #include "server/server.h"
 #include "server/server_int.h"
+#include "server/notify.h"
 #include "server/settings.h"
 #include "version.h"
 
@@ -465,6 +466,17 @@ server_reload(struct server *srv, struct atr_err *err)
 	return 0;
 }
 
+/* Tells systemd (Type=notify) how the server is doing; a failure to tell
+ * it is logged, never fatal: the server serves either way. */
+static void
+tell_manager(int (*say)(struct atr_err *))
+{
+	struct atr_err err;
+
+	if (say(&err) == -1)
+		atr_warn("could not tell the service manager: %s", atr_err_msg(&err));
+}
+
 static void
 reload(struct server *srv)
 {
@@ -472,10 +484,13 @@ reload(struct server *srv)
 
 	atr_err_clear(&err);
 	atr_info("SIGHUP: reloading settings from %s", srv->confpath);
+	tell_manager(notify_reloading);
 	if (server_reload(srv, &err) == -1)
 		atr_error("reload failed, nothing changed: %s", atr_err_msg(&err));
 	else
 		atr_info("reload done");
+	/* Failed or not, the server serves again (the old settings on failure). */
+	tell_manager(notify_ready);
 }
 
 /* A reload asked for by another thread (the admin console), waited for. */
@@ -761,6 +776,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	atr_info("%s: finishing open requests, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	tell_manager(notify_stopping);
 	event_base_loopexit(srv->main_base, NULL);
 }
 
@@ -842,6 +858,7 @@ server_run(struct server *srv)
 	log_exposure(srv->cfg);
 	atr_info("atriumd %s ready: %d event loop(s), %d store thread(s), store %s", ATRIUM_VERSION,
 	    srv->nloops, srv->npool, store_describe(srv->rt.store));
+	tell_manager(notify_ready);
 
 	event_base_dispatch(srv->main_base);
 
