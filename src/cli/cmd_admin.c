@@ -15,8 +15,12 @@
 #include <strings.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/url.h"
 
 #define ADMIN_PORT_DEFAULT 8443
 #define KEYSTORE_MAX (1024 * 1024) /* the server's limit (docs/admin-api.md) */

@@ -6,8 +6,13 @@
 #include <unistd.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "cli/url.h"
 
 enum { LOGIN_USER, LOGIN_PLAIN, LOGIN_PASSWORD_STDIN };
 

@@ -4,8 +4,12 @@
 #include <string.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/url.h"
 
 enum { ADD_ROLE, ADD_PASSWORD_STDIN };
 
