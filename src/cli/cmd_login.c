@@ -245,9 +245,9 @@ cmd_logout(int argc, char **argv)
 		cli_ctx_close(&c);
 		return status;
 	}
-	/* A 401 means the token was dead already: fine for a logout. */
+	/* An expired session means the token was dead already: fine for a logout. */
 	if (cli_http_call(c.http, "DELETE", "/api/v1/session", NULL, 204, &rep, &err) == -1 &&
-	    rep.status != 401)
+	    !cli_reply_expired(&rep))
 		fprintf(stderr, "atrium: warning: the server could not be told (%s); "
 		    "the token stays valid there until it expires\n", atr_err_msg(&err));
 	cli_reply_clear(&rep);

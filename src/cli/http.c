@@ -434,22 +434,41 @@ status_code(long status)
 }
 
 int
+cli_reply_code(const struct cli_reply *rep, enum atr_errcode *code)
+{
+	const char *name = json_string_value(json_object_get(rep->json, "code"));
+
+	/* A code the table does not know (a newer server) is a failure all the
+	 * same: the status says which kind. */
+	if (atr_errcode_from_name(name, code) == -1 || *code == ATR_E_OK) {
+		*code = status_code(rep->status);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_reply_expired(const struct cli_reply *rep)
+{
+	enum atr_errcode code;
+
+	if (cli_reply_code(rep, &code) == 0)
+		return code == ATR_E_UNAUTHORIZED;
+	return rep->status == 401;
+}
+
+int
 cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err)
 {
 	const char *msg = json_string_value(json_object_get(rep->json, "error"));
-	const char *name = json_string_value(json_object_get(rep->json, "code"));
 	const char *phrase = atr_http_reason((int)rep->status);
 	enum atr_errcode code;
 	char clean[ATR_ERR_MSG_MAX];
 	int tls, port;
 
-	/* A code the table does not know (a newer server) is a failure all the
-	 * same: the status says which kind. */
-	if (atr_errcode_from_name(name, &code) == -1 || code == ATR_E_OK)
-		code = status_code(rep->status);
-
-	if (rep->status == 401 && h->auth != NULL) {
+	cli_reply_code(rep, &code);
+	if (cli_reply_expired(rep) && h->auth != NULL) {
 		/* The login hint must say --plain once TLS is the default. */
 		cli_transport_choose(0, &tls, &port);
 		return atr_err_set(err, ATR_E_UNAUTHORIZED,

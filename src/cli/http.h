@@ -106,11 +106,26 @@ int cli_http_download(struct cli_http *h, const char *path, int fd,
 void cli_reply_clear(struct cli_reply *rep);
 
 /*
- * The sentence for an answer that is not what was expected: 401 on a
- * call that carried a token means the session expired; otherwise the
- * server's {"error"} sentence, else the status line. err's code is the
- * body's "code" mapped back through the error table, or a guess from the
- * status when the body has none (an older server, a proxy). Returns -1.
+ * The error code an answer names: its body's "code" mapped back through
+ * the error table. Returns 0, or -1 when the body names no code the table
+ * knows (an older server, a proxy, a newer server); *code is then a guess
+ * from the status. Callers that decide something by the answer decide by
+ * the code, and by the status only when this returns -1.
+ */
+int cli_reply_code(const struct cli_reply *rep, enum atr_errcode *code);
+
+/*
+ * Whether rep says the token the call carried is no longer accepted: the
+ * body's code is "unauthorized" or, for a body without a code, the status
+ * is 401. 1 or 0.
+ */
+int cli_reply_expired(const struct cli_reply *rep);
+
+/*
+ * The sentence for an answer that is not what was expected: an expired
+ * session (cli_reply_expired()) on a call that carried a token says to log
+ * in again; otherwise the server's {"error"} sentence, else the status
+ * line. err's code is cli_reply_code()'s. Returns -1.
  */
 int cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err);
