@@ -51,6 +51,11 @@
 	X(CERT_EXPIRED,     "cert_expired",     400, 1, "the certificate has expired") \
 	X(CERT_UNTRUSTED,   "cert_untrusted",   400, 1, "the certificate is not trusted") \
 	X(CERT_MISMATCH,    "cert_mismatch",    400, 1, "the key does not match the certificate") \
+	X(CERT_NUMBER,      "cert_number",      400, 1, "a number in a certificate option is not valid") \
+	X(CERT_VALIDITY,    "cert_validity",    400, 1, "the validity period ends after the year 9999") \
+	X(CERT_SIGALG,      "cert_sigalg",      400, 1, "the signature algorithm is not known") \
+	X(CERT_SIGALG_KEY,  "cert_sigalg_key",  400, 1, "the signature algorithm does not fit the key") \
+	X(CERT_EXT_UNKNOWN, "cert_ext_unknown", 400, 1, "the certificate extension type is not known") \
 	X(TLS,              "tls",              502, 1, "the secure connection failed") \
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(DATABASE,         "database",         500, 1, "the database failed")

@@ -148,9 +148,9 @@ int atr_x509_builder_set_issuer(struct atr_x509_builder *b, X509 *issuer, struct
 
 /*
  * Validity from start_s (seconds since the epoch) for days days, as
- * keytool: the end is start + days * 86400 s. Fails (ATR_E_USAGE) when days
- * is not positive ("Validity must be greater than zero") or the end is
- * after year 9999.
+ * keytool: the end is start + days * 86400 s. Fails with ATR_E_USAGE when
+ * days is not positive ("Validity must be greater than zero"), with
+ * ATR_E_CERT_VALIDITY when the end is after year 9999.
  */
 int atr_x509_builder_set_validity(struct atr_x509_builder *b, int64_t start_s, int64_t days,
     struct atr_err *err);
@@ -161,7 +161,10 @@ int atr_x509_builder_set_serial(struct atr_x509_builder *b, const ASN1_INTEGER *
 
 /*
  * Checks one -ext value (see atr_x509_builder_add_ext()) without making
- * anything: 0, or -1 with err set to keytool's message.
+ * anything: 0, or -1 with err set to keytool's message. The code is
+ * ATR_E_CERT_EXT_UNKNOWN for a name that is neither known nor an OID
+ * ("Unknown extension type: SPEC"), ATR_E_CERT_NUMBER for a pathlen that is
+ * not a number, ATR_E_USAGE for anything else wrong.
  */
 int atr_x509_ext_check(const char *spec, struct atr_err *err);
 
@@ -191,7 +194,9 @@ int atr_x509_builder_set_from_csr(struct atr_x509_builder *b, const X509_REQ *re
  * Signs the certificate with signkey using sigalg (Java's name, e.g.
  * "SHA256withRSA", "SHA384withECDSA", "Ed25519"; NULL for the key's
  * default). Extensions are ordered by OID text as keytool orders them.
- * Returns a new certificate or NULL with err set.
+ * Returns a new certificate or NULL with err set: ATR_E_CERT_SIGALG for an
+ * unknown sigalg ("NAME Signature not available"), ATR_E_CERT_SIGALG_KEY
+ * for one that does not fit signkey.
  */
 X509 *atr_x509_builder_sign(struct atr_x509_builder *b, EVP_PKEY *signkey, const char *sigalg,
     struct atr_err *err);
@@ -200,7 +205,8 @@ X509 *atr_x509_builder_sign(struct atr_x509_builder *b, EVP_PKEY *signkey, const
  * A PKCS#10 request as keytool -certreq makes it: subject, public key of
  * key, an extensionRequest attribute holding a SubjectKeyIdentifier plus
  * the -ext values in ext_specs (n of them), signed with sigalg (NULL: the
- * key's default).
+ * key's default). Errors as for atr_x509_builder_sign() (checked first),
+ * then as for atr_x509_ext_check() for the first bad -ext value.
  */
 X509_REQ *atr_x509_csr_make(EVP_PKEY *key, const X509_NAME *subject, const char *sigalg,
     const char *const *ext_specs, size_t n, struct atr_err *err);

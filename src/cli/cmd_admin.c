@@ -15,8 +15,12 @@
 #include <strings.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/url.h"
 
 #define ADMIN_PORT_DEFAULT 8443
 #define KEYSTORE_MAX (1024 * 1024) /* the server's limit (docs/admin-api.md) */
@@ -201,8 +205,8 @@ admin_open(struct cli_ctx *c, const char *server, struct atr_err *err)
 /*
  * One call to the admin API. On failure err holds the sentence to print:
  * the server's own (about a field, the login, the role), or one about the
- * network. A 401 means the session ended: the hint names the server to
- * log in to again, not the admin port.
+ * network. An expired session (cli_reply_expired()): the hint names the
+ * server to log in to again, not the admin port.
  */
 static int
 admin_call(struct cli_ctx *c, const char *method, const char *path, json_t *body,
@@ -210,7 +214,7 @@ admin_call(struct cli_ctx *c, const char *method, const char *path, json_t *body
 {
 	if (cli_http_call(c->http, method, path, body, expect, rep, err) == 0)
 		return 0;
-	if (rep->status == 401)
+	if (cli_reply_expired(rep))
 		atr_err_set(err, ATR_E_UNAUTHORIZED, "your session has expired; run atrium login "
 		    "%s%s", strncmp(c->session.server, "http://", 7) == 0 ? "--plain " : "",
 		    cli_url_hostport(c->session.server));

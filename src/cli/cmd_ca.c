@@ -20,8 +20,11 @@
 #include "atrium/tlsclient.h"
 #include "atrium/util.h"
 #include "atrium/x509.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/output.h"
+#include "cli/session.h"
 
 #define MAX_NAMES 64        /* names in one certificate */
 #define BROWSER_MAX_DAYS 398 /* what browsers accept for a server certificate */

@@ -17,8 +17,14 @@
 #include "atrium/tlsclient.h"
 #include "atrium/util.h"
 #include "atrium/x509.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "cli/trust.h"
+#include "cli/url.h"
 
 #define FETCH_TIMEOUT_MS 10000
 

@@ -6,8 +6,13 @@
 #include <unistd.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/session.h"
+#include "cli/url.h"
 
 enum { LOGIN_USER, LOGIN_PLAIN, LOGIN_PASSWORD_STDIN };
 
@@ -240,9 +245,9 @@ cmd_logout(int argc, char **argv)
 		cli_ctx_close(&c);
 		return status;
 	}
-	/* A 401 means the token was dead already: fine for a logout. */
+	/* An expired session means the token was dead already: fine for a logout. */
 	if (cli_http_call(c.http, "DELETE", "/api/v1/session", NULL, 204, &rep, &err) == -1 &&
-	    rep.status != 401)
+	    !cli_reply_expired(&rep))
 		fprintf(stderr, "atrium: warning: the server could not be told (%s); "
 		    "the token stays valid there until it expires\n", atr_err_msg(&err));
 	cli_reply_clear(&rep);

@@ -4,9 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
 #include "cli/progress.h"
+#include "cli/session.h"
+#include "cli/url.h"
 
 enum { LIST_JSON };
 

@@ -17,9 +17,14 @@
 #include <unistd.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
 #include "cli/progress.h"
+#include "cli/session.h"
+#include "cli/url.h"
 
 #define MESSAGE_MAX 4096 /* bytes of a commit message (docs/api.md) */
 

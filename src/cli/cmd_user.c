@@ -4,8 +4,12 @@
 #include <string.h>
 
 #include "atrium/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/http.h"
+#include "cli/output.h"
+#include "cli/url.h"
 
 enum { ADD_ROLE, ADD_PASSWORD_STDIN };
 
@@ -275,12 +279,17 @@ passwd_main(int argc, char **argv)
 	}
 	if (cli_http_call(c.http, "PUT", path, body, 204, &rep, &err) == -1) {
 		/*
-		 * For your own password a 401 or 403 with a sentence is about the
-		 * current password, not about the session.
+		 * For your own password a bad_login or forbidden with a sentence
+		 * is about the current password, not about the session (a body
+		 * without a code: a 401 or 403).
 		 */
 		const char *why = json_string_value(json_object_get(rep.json, "error"));
+		enum atr_errcode code;
+		int about_old = cli_reply_code(&rep, &code) == 0 ?
+		    code == ATR_E_BAD_LOGIN || code == ATR_E_FORBIDDEN :
+		    rep.status == 401 || rep.status == 403;
 
-		if (self && (rep.status == 401 || rep.status == 403) && why != NULL) {
+		if (self && about_old && why != NULL) {
 			char clean[ATR_ERR_MSG_MAX];
 
 			cli_sanitize(clean, sizeof(clean), why);

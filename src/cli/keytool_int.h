@@ -118,7 +118,8 @@ int kt_fail(struct kt *kt, const char *cls, const char *fmt, ...)
 int kt_fail_err(struct kt *kt, const struct atr_err *err);
 
 /* kt_fail() for an error from the x509 module while making a certificate,
- * with the Java exception class keytool shows for it. signkey names the
+ * with the Java exception class keytool shows for err's code (a table in
+ * keytool_util.c; the wording is never consulted). signkey names the
  * key in a signature-algorithm mismatch; validity_cls is the class for a
  * validity past year 9999 (differs between -genkeypair and -gencert). */
 int kt_fail_x509(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey,

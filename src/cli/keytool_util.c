@@ -52,49 +52,87 @@ kt_fail_err(struct kt *kt, const struct atr_err *err)
 	return kt_fail(kt, cls ? cls : "java.lang.Exception", "%s", atr_err_msg(err));
 }
 
-int
-kt_fail_x509(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey, const char *spec_cls)
+/* CERT_SIGALG_KEY: Java's signers refuse a key of the wrong type. */
+static int
+fail_sigalg_key(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey, const char *cls)
 {
-	const char *msg = atr_err_msg(err);
-	static const char unknown[] = "Unknown extension type: ";
+	char alg[96] = "";
 
-	if (strncmp(msg, "For input string:", 17) == 0)
-		return kt_fail(kt, "java.lang.NumberFormatException", "%s", msg);
-	if (strncmp(msg, "Validity period ends", 20) == 0)
-		return kt_fail(kt, spec_cls ? spec_cls : "java.lang.Exception", "%s", msg);
-	if (strstr(msg, "Signature not available") != NULL)
-		return kt_fail(kt, "java.security.NoSuchAlgorithmException", "%s", msg);
-	if (strncmp(msg, "Signature algorithm ", 20) == 0 && signkey != NULL) {
-		char alg[96] = "";
+	if (signkey == NULL)
+		return kt_fail(kt, "java.lang.Exception", "%s", atr_err_msg(err));
+	atr_x509_key_algname(signkey, alg, sizeof(alg));
+	return kt_fail(kt, cls, "No installed provider supports this key: %s",
+	    strncmp(alg, "RSA", 3) == 0 ? "sun.security.rsa.RSAPrivateCrtKeyImpl" :
+	    strncmp(alg, "EC", 2) == 0 ? "sun.security.ec.ECPrivateKeyImpl" :
+	    "sun.security.ec.ed.EdDSAPrivateKeyImpl");
+}
 
-		atr_x509_key_algname(signkey, alg, sizeof(alg));
-		return kt_fail(kt, "java.security.InvalidKeyException",
-		    "No installed provider supports this key: %s",
-		    strncmp(alg, "RSA", 3) == 0 ? "sun.security.rsa.RSAPrivateCrtKeyImpl" :
-		    strncmp(alg, "EC", 2) == 0 ? "sun.security.ec.ECPrivateKeyImpl" :
-		    "sun.security.ec.ed.EdDSAPrivateKeyImpl");
+/*
+ * CERT_EXT_UNKNOWN: Java tries a name it does not know as an OID and shows
+ * the first part that is not a number. The failing -ext value is the first
+ * the library rejects (it checks them in the order given).
+ */
+static int
+fail_ext_unknown(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey, const char *cls)
+{
+	struct atr_err e;
+	const char *p = NULL;
+	size_t n;
+
+	(void)signkey;
+	for (size_t i = 0; i < kt->next && p == NULL; i++)
+		if (atr_x509_ext_check(kt->exts[i], &e) == -1 && e.code == ATR_E_CERT_EXT_UNKNOWN)
+			p = kt->exts[i];
+	for (n = p != NULL ? strcspn(p, ":=") : 0; n > 0;) {
+		size_t k = strcspn(p, ".");
+
+		if (k > n)
+			k = n;
+		if (k == 0 || strspn(p, "0123456789") < k)
+			return kt_fail(kt, cls, "java.io.IOException: "
+			    "ObjectIdentifier() -- Invalid format: java.lang.NumberFormatException: "
+			    "For input string: \"%.*s\"", (int)k, p);
+		if (k == n)
+			break;
+		p += k + 1;
+		n -= k + 1;
 	}
-	if (strncmp(msg, unknown, sizeof(unknown) - 1) == 0) {
-		/* Java tried the name as an OID; show the part it choked on. */
-		const char *p = msg + sizeof(unknown) - 1;
-		size_t n = strcspn(p, ":=");
+	return kt_fail(kt, "java.lang.Exception", "%s", atr_err_msg(err));
+}
 
-		while (n > 0) {
-			size_t k = strcspn(p, ".");
+/*
+ * The Java exception class keytool shows for each x509 error code, and
+ * for some its own sentence; codes not listed are java.lang.Exception with
+ * the library's sentence.
+ */
+static const struct {
+	enum atr_errcode code;
+	const char *cls;	/* NULL: the caller's validity_cls */
+	int (*fail)(struct kt *, const struct atr_err *, EVP_PKEY *, const char *cls);
+				/* NULL: the library's sentence */
+} x509_class[] = {
+	{ATR_E_CERT_NUMBER, "java.lang.NumberFormatException", NULL},
+	{ATR_E_CERT_VALIDITY, NULL, NULL},
+	{ATR_E_CERT_SIGALG, "java.security.NoSuchAlgorithmException", NULL},
+	{ATR_E_CERT_SIGALG_KEY, "java.security.InvalidKeyException", fail_sigalg_key},
+	{ATR_E_CERT_EXT_UNKNOWN, "java.lang.RuntimeException", fail_ext_unknown},
+};
 
-			if (k > n)
-				k = n;
-			if (k == 0 || strspn(p, "0123456789") < k)
-				return kt_fail(kt, "java.lang.RuntimeException", "java.io.IOException: "
-				    "ObjectIdentifier() -- Invalid format: java.lang.NumberFormatException: "
-				    "For input string: \"%.*s\"", (int)k, p);
-			if (k == n)
-				break;
-			p += k + 1;
-			n -= k + 1;
-		}
+int
+kt_fail_x509(struct kt *kt, const struct atr_err *err, EVP_PKEY *signkey, const char *validity_cls)
+{
+	for (size_t i = 0; i < sizeof(x509_class) / sizeof(x509_class[0]); i++) {
+		const char *cls = x509_class[i].cls;
+
+		if (x509_class[i].code != err->code)
+			continue;
+		if (cls == NULL)
+			cls = validity_cls != NULL ? validity_cls : "java.lang.Exception";
+		if (x509_class[i].fail != NULL)
+			return x509_class[i].fail(kt, err, signkey, cls);
+		return kt_fail(kt, cls, "%s", atr_err_msg(err));
 	}
-	return kt_fail(kt, "java.lang.Exception", "%s", msg);
+	return kt_fail(kt, "java.lang.Exception", "%s", atr_err_msg(err));
 }
 
 void

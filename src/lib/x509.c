@@ -497,13 +497,13 @@ atr_x509i_sigalg_md(const char *name, EVP_PKEY *key, const EVP_MD **md, struct a
 		    strcasecmp(name, "EdDSA") == 0)
 			return 0;
 		if (s->keytype != type)
-			return atr_err_set(err, ATR_E_USAGE,
+			return atr_err_set(err, ATR_E_CERT_SIGALG_KEY,
 			    "Signature algorithm %s is not compatible with the key", name);
 		if (s->md != NULL && (*md = EVP_get_digestbyname(s->md)) == NULL)
 			return atr_err_set(err, ATR_E_INTERNAL, "digest %s is not available", s->md);
 		return 0;
 	}
-	return atr_err_set(err, ATR_E_USAGE, "%s Signature not available", name);
+	return atr_err_set(err, ATR_E_CERT_SIGALG, "%s Signature not available", name);
 }
 
 /* Java's names of signature algorithm OIDs (KnownOIDs stdName). */

@@ -233,11 +233,11 @@ atr_x509_builder_set_validity(struct atr_x509_builder *b, int64_t start_s, int64
 	if (days <= 0)
 		return atr_err_set(err, ATR_E_USAGE, "Validity must be greater than zero");
 	if (days > 4000000)
-		return atr_err_set(err, ATR_E_USAGE, "Validity period ends at calendar year "
+		return atr_err_set(err, ATR_E_CERT_VALIDITY, "Validity period ends at calendar year "
 		    "which is greater than 9999");
 	end = (time_t)(start_s + days * 86400);
 	if (gmtime_r(&end, &tm) == NULL || tm.tm_year + 1900 > 9999)
-		return atr_err_set(err, ATR_E_USAGE, "Validity period ends at calendar year %d "
+		return atr_err_set(err, ATR_E_CERT_VALIDITY, "Validity period ends at calendar year %d "
 		    "which is greater than 9999", tm.tm_year + 1900);
 	b->start_s = start_s;
 	b->days = days;

@@ -368,7 +368,7 @@ ext_bc(struct extlist *l, const char *spec, char *value, int crit, struct atr_er
 				ca = strcasecmp(colon + 1, "true") == 0;
 			} else if (strcasecmp(parts[i], "pathlen") == 0) {
 				if (java_int(colon + 1, &pathlen) == -1)
-					return atr_err_set(err, ATR_E_USAGE,
+					return atr_err_set(err, ATR_E_CERT_NUMBER,
 					    "For input string: \"%s\"", colon + 1);
 			} else {
 				return atr_err_set(err, ATR_E_USAGE, "Illegal value: %s", spec);
@@ -632,7 +632,7 @@ ext_raw(struct extlist *l, const char *name, const char *spec, const char *value
 	if ((o = OBJ_txt2obj(name, 1)) == NULL || !isdigit((unsigned char)name[0])) {
 		ASN1_OBJECT_free(o);
 		ERR_clear_error();
-		return atr_err_set(err, ATR_E_USAGE, "Unknown extension type: %s", spec);
+		return atr_err_set(err, ATR_E_CERT_EXT_UNKNOWN, "Unknown extension type: %s", spec);
 	}
 	ASN1_OBJECT_free(o);
 	if ((data = calloc(cap, 1)) == NULL)

@@ -3,12 +3,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
-#include "cli/client.h"
 
 enum { O_USER, O_PLAIN, O_MESSAGE, O_BASE };
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cli/client.h"
+#include "cli/output.h"
 #include "cli/progress.h"
 
 static void

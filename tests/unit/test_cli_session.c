@@ -13,6 +13,7 @@
 
 #include "atrium/util.h"
 #include "cli/client.h"
+#include "cli/session.h"
 
 /* A fresh temporary directory per test; home is a not-yet-existing child. */
 struct fixture {

@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "cli/client.h"
+#include "cli/output.h"
+#include "cli/url.h"
 
 static void
 test_transport_choice(void **state)

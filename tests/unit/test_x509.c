@@ -751,6 +751,24 @@ test_ext_errors(void **state)
 			fail_msg("%s accepted", rows[i].spec);
 		assert_string_equal(err.msg, rows[i].error);
 	}
+	/* The cases keytool shows with an exception class of their own have
+	 * codes of their own; the rest are usage errors. */
+	{
+		static const struct {
+			const char *spec;
+			enum atr_errcode code;
+		} codes[] = {
+			{"bc=ca:maybe,pathlen:x", ATR_E_CERT_NUMBER},
+			{"foo=bar", ATR_E_CERT_EXT_UNKNOWN},
+			{"1.2.3=abc", ATR_E_USAGE},
+		};
+		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+			struct atr_err err = {0};
+
+			assert_int_equal(atr_x509_ext_check(codes[i].spec, &err), -1);
+			assert_int_equal(err.code, codes[i].code);
+		}
+	}
 }
 
 /* ------------------------------------------------------ certificates */
@@ -859,8 +877,10 @@ test_issued(void **state)
 	assert_null(atr_x509_builder_sign(b, cakey, "SHA256withECDSA", &err));
 	assert_string_equal(err.msg, "Signature algorithm SHA256withECDSA is not compatible with "
 	    "the key");
+	assert_int_equal(err.code, ATR_E_CERT_SIGALG_KEY);
 	assert_null(atr_x509_builder_sign(b, cakey, "FOO", &err));
 	assert_string_equal(err.msg, "FOO Signature not available");
+	assert_int_equal(err.code, ATR_E_CERT_SIGALG);
 	X509_free(self);
 	X509_free(leaf);
 	X509_free(ca);
@@ -879,9 +899,11 @@ test_validity_limits(void **state)
 	(void)state;
 	assert_int_equal(atr_x509_builder_set_validity(b, 1735689600, 0, &err), -1);
 	assert_string_equal(err.msg, "Validity must be greater than zero");
+	assert_int_equal(err.code, ATR_E_USAGE);
 	assert_int_equal(atr_x509_builder_set_validity(b, 1795761015, 3000000, &err), -1);
 	assert_string_equal(err.msg,
 	    "Validity period ends at calendar year 10240 which is greater than 9999");
+	assert_int_equal(err.code, ATR_E_CERT_VALIDITY);
 	assert_int_equal(atr_x509_builder_set_validity(b, 1735689600, 7300, &err), 0);
 	atr_x509_builder_free(b);
 }
