@@ -546,7 +546,7 @@ keystore_password(const char *file, struct atr_err *err)
 	return pw;
 }
 
-/* After a 400 about the alias: the key entries the server listed. */
+/* After a refusal about the alias: the key entries the server listed. */
 static void
 print_aliases(const json_t *body, const char *file)
 {
@@ -624,7 +624,8 @@ upload_main(int argc, char **argv)
 		status = cli_fail(&err);
 		if (field != NULL && strcmp(field, "alias") == 0)
 			print_aliases(rep.json, file);
-		if (rep.status == 400)
+		/* A refusal (any 4xx: the settings module applies all or nothing). */
+		if (rep.status >= 400 && rep.status < 500)
 			fprintf(stderr, "Nothing was changed: the server keeps the certificate it "
 			    "had.\n");
 		goto out;

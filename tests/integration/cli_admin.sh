@@ -161,6 +161,10 @@ expect_exit "a keystore with two key entries needs an alias" 1 "$ATRIUM" admin t
 expect_match "the entries are listed" "$OUT" "Key entries in .*multi\\.p12: (blue, green|green, blue)"
 expect_match "with how to choose" "$OUT" "Choose one with --alias NAME"
 expect_eq "the certificate did not change" "$(served_sha256 "$TLS_PORT")" "$MYDOMAIN"
+expect_exit "an alias the keystore does not hold is refused" 1 "$ATRIUM" admin tls upload \
+	--keystore "$KS/multi.p12" --alias purple --storepass-file "$KS/right.pass" "${AS[@]}"
+expect_match "saying that nothing changed (whatever the refusal's status)" "$OUT" "Nothing was changed"
+expect_eq "and the certificate did not change" "$(served_sha256 "$TLS_PORT")" "$MYDOMAIN"
 expect_exit "--alias green, password asked (here on standard input)" 0 "$ATRIUM" admin tls upload \
 	--keystore "$KS/multi.p12" --alias green "${AS[@]}" <<<"$KSPASS"
 expect_eq "serves green's certificate" "$(served_sha256 "$TLS_PORT")" "$GREEN"
