@@ -14,7 +14,16 @@ void atr_log_set_level(enum atr_log_level level);
 /* Parses "debug", "info", "warn" or "error"; returns -1 on anything else. */
 int atr_log_parse_level(const char *name, enum atr_log_level *out);
 
-/* Writes one line "2026-11-27T06:20:00Z LEVEL message\n" to stderr. */
+/*
+ * Whether stderr is the journal stream systemd connected ($JOURNAL_STREAM
+ * names its device and inode): then every line is "<N>LEVEL message", N
+ * the syslog priority of the level, without a time (the journal adds its
+ * own). Called once at start, before other threads log. Returns 1 when so.
+ */
+int atr_log_detect_journal(void);
+
+/* Writes one line "2026-11-27T06:20:00Z LEVEL message\n" to stderr (see
+ * atr_log_detect_journal() for the journal's form). */
 void atr_log(enum atr_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

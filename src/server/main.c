@@ -124,6 +124,7 @@ main(int argc, char **argv)
 
 	if (overrides == NULL)
 		return 1;
+	atr_log_detect_journal();
 	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		char *eq;
 		switch (c) {
