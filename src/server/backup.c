@@ -537,7 +537,8 @@ backup_main(const char *datadir, const char *dest, struct atr_config *overrides)
 	}
 	/* The summary is the marker: written last, then the one rename. */
 	sum = summary(&b, dest, pg, settings, (double)(atr_now_ms() - t0) / 1000.0);
-	if (sum == NULL || (text = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
+	if (sum == NULL || (text = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				    JSON_REAL_PRECISION(6))) == NULL) {
 		fail("backup", "out of memory");
 		goto out;
 	}
