@@ -35,6 +35,7 @@
 
 #include "atrium/util.h"
 #include "server/check.h"
+#include "server/datadir.h"
 #include "server/server.h"
 #include "server/store.h"
 
@@ -46,6 +47,8 @@ struct chk {
 	unsigned char *buf; /* PIECE bytes for hashing */
 	int problems;
 	int infos;
+	int quiet;            /* information counted, not written */
+	const char *blob_fix; /* what to do about missing or damaged content */
 	int64_t projects, revisions, blobs, bytes;
 };
 
@@ -92,10 +95,12 @@ info(struct chk *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	c->infos++;
+	if (c->quiet)
+		return;
 	va_start(ap, fmt);
 	say(c, "info", fmt, ap);
 	va_end(ap);
-	c->infos++;
 }
 
 static int
@@ -388,8 +393,8 @@ check_revisions(struct chk *c, sqlite3 *db, struct blobs *b)
 		f = b->n > 0 ? bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_blob) : NULL;
 		if (f == NULL) {
 			problem(c, "project '%s' revision %lld: its content blobs/%.2s/%s is missing; "
-				   "restore that file from a backup (the revision cannot be read)",
-			    name, num, sha, sha);
+				   "%s (the revision cannot be read)",
+			    name, num, sha, sha, c->blob_fix);
 			continue;
 		}
 		f->used = 1;
@@ -397,8 +402,8 @@ check_revisions(struct chk *c, sqlite3 *db, struct blobs *b)
 			continue; /* unreadable: reported with the file */
 		if (strcmp(f->actual, sha) != 0) {
 			problem(c, "project '%s' revision %lld: its content blobs/%.2s/%s is damaged "
-				   "(%lld bytes hashing to %s); restore that file from a backup",
-			    name, num, sha, sha, (long long)f->size, f->actual);
+				   "(%lld bytes hashing to %s); %s",
+			    name, num, sha, sha, (long long)f->size, f->actual, c->blob_fix);
 		} else if (f->size != size) {
 			problem(c, "project '%s' revision %lld: its row records %lld bytes but its "
 				   "content blobs/%.2s/%s has %lld; restore atrium.db from a backup",
@@ -437,43 +442,68 @@ report_orphans(struct chk *c, const struct blobs *b)
 		    (long long)bytes);
 }
 
-/* Holds DIR/atriumd.lock so that no atriumd serves DIR during the check:
- * its fd; -1 (said on stderr) when one does; -2 when DIR has no lock file
- * (no atriumd ever served it: a copied store), which is not created, so
- * that the check writes nothing. */
+/* The embedded store under dir, read-only, in one read transaction: 0, or
+ * 2 when it cannot be checked (the reason in err). */
 static int
-lock_datadir(const char *datadir)
+check_tree(struct chk *c, const char *dir, int immutable, struct atr_err *err)
 {
-	char path[4200], pid[32];
-	ssize_t n;
-	int fd;
+	struct blobs b = {0};
+	char path[4200], uri[4300];
+	sqlite3 *db = NULL;
+	int rc = 2;
 
-	snprintf(path, sizeof(path), "%s/atriumd.lock", datadir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return -2; /* never served: nothing to lock against */
-		fprintf(stderr, "atriumd: check: cannot open %s: %s\n", path, strerror(errno));
-		return -1;
+	snprintf(path, sizeof(path), "%s/atrium.db", dir);
+	/* Read-only: no checkpoint, no schema, nothing written to DIR. A copy
+	 * nobody serves is read as it lies (immutable: not even a -shm file is
+	 * made beside it, so a backup on read-only media can be checked). */
+	if (immutable) {
+		size_t n = 0;
+		memcpy(uri, "file:", 5);
+		n = 5;
+		for (const char *p = path; *p != '\0' && n + 3 < sizeof(uri) - 13; p++) {
+			if (*p == '%' || *p == '?' || *p == '#')
+				n += (size_t)snprintf(uri + n, 4, "%%%02X", (unsigned char)*p);
+			else
+				uri[n++] = *p;
+		}
+		snprintf(uri + n, sizeof(uri) - n, "?immutable=1");
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	n = read(fd, pid, sizeof(pid) - 1);
-	pid[n > 0 ? n : 0] = '\0';
-	pid[strcspn(pid, "\n")] = '\0';
-	fprintf(stderr, "atriumd: check: atriumd is running on %s (pid %s); stop it first (kill "
-			"-TERM %s), so that the store stands still while it is checked\n",
-	    datadir, pid[0] ? pid : "?", pid[0] ? pid : "PID");
-	close(fd);
-	return -1;
+	if (sqlite3_open_v2(immutable ? uri : path, &db,
+		SQLITE_OPEN_READONLY | (immutable ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
+		atr_err_set(err, ATR_E_DATABASE, "cannot open %s: %s", path,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	/* One read transaction: every query sees the same state. */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    pragma_integrity(c, db) == -1 || pragma_foreign_keys(c, db) == -1 ||
+	    check_heads(c, db) == -1) {
+		atr_err_set(err, ATR_E_DATABASE, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (scan_blobs(c, dir, &b) == -1) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (check_revisions(c, db, &b) == -1) {
+		atr_err_set(err, ATR_E_DATABASE, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	report_orphans(c, &b);
+	rc = 0;
+out:
+	sqlite3_close_v2(db);
+	free(b.v);
+	return rc;
 }
 
 static int
 check_sqlite(struct chk *c, const char *datadir)
 {
-	struct blobs b = {0};
+	struct atr_err err;
 	char path[4200];
-	sqlite3 *db = NULL;
-	int lockfd, rc = 2;
+	int lockfd, rc;
 
 	snprintf(path, sizeof(path), "%s/atrium.db", datadir);
 	if (access(path, F_OK) == -1) {
@@ -482,42 +512,44 @@ check_sqlite(struct chk *c, const char *datadir)
 		    path, strerror(errno));
 		return 2;
 	}
-	if ((lockfd = lock_datadir(datadir)) == -1)
+	if ((lockfd = datadir_lock(datadir, &err)) == -1) {
+		fprintf(stderr, "atriumd: check: %s, so that the store stands still while it is "
+				"checked\n",
+		    atr_err_msg(&err));
 		return 2;
-	/* Read-only: no checkpoint, no schema, nothing written to DIR. */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "atriumd: check: cannot open %s: %s\n", path,
-		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		goto out;
 	}
-	sqlite3_busy_timeout(db, 10000);
 	fprintf(c->out, "checking sqlite %s and the content in %s/blobs\n", path, datadir);
 	fflush(c->out);
-	/* One read transaction: every query sees the same state. */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    pragma_integrity(c, db) == -1 || pragma_foreign_keys(c, db) == -1 ||
-	    check_heads(c, db) == -1) {
-		fprintf(stderr, "atriumd: check: %s: %s; restore atrium.db from a backup\n", path,
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	if (scan_blobs(c, datadir, &b) == -1) {
-		fprintf(stderr, "atriumd: check: out of memory\n");
-		goto out;
-	}
-	if (check_revisions(c, db, &b) == -1) {
-		fprintf(stderr, "atriumd: check: %s: %s; restore atrium.db from a backup\n", path,
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	report_orphans(c, &b);
-	rc = 0;
-out:
-	sqlite3_close_v2(db);
-	free(b.v);
+	if ((rc = check_tree(c, datadir, 0, &err)) != 0)
+		fprintf(stderr, "atriumd: check: %s; restore atrium.db from a backup\n",
+		    atr_err_msg(&err));
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;
+}
+
+int
+check_store_tree(const char *dir, const char *blob_fix, FILE *out, struct check_totals *t,
+    struct atr_err *err)
+{
+	struct chk c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(t, 0, sizeof(*t));
+	c.out = out;
+	c.quiet = 1;
+	c.blob_fix = blob_fix;
+	if ((c.buf = malloc(PIECE)) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	rc = check_tree(&c, dir, 1, err);
+	free(c.buf);
+	t->problems = c.problems;
+	t->projects = c.projects;
+	t->revisions = c.revisions;
+	t->blobs = c.blobs;
+	t->bytes = c.bytes;
+	return rc == 0 ? 0 : -1;
 }
 
 /* ---- PostgreSQL, through the store interface */
@@ -656,6 +688,7 @@ check_main(const char *datadir, struct atr_config *overrides, FILE *out)
 
 	memset(&c, 0, sizeof(c));
 	c.out = out;
+	c.blob_fix = "restore that file from a backup";
 	atr_err_clear(&err);
 	if (datadir == NULL) {
 		fprintf(stderr, "atriumd: usage: atriumd --data DIR check\n");

@@ -2,9 +2,11 @@
 #ifndef ATRIUM_SERVER_CHECK_H
 #define ATRIUM_SERVER_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "atrium/config.h"
+#include "atrium/err.h"
 
 /*
  * Verifies the store that datadir's settings name (atrium.conf, the
@@ -30,5 +32,29 @@
  * cannot be opened (then the reason is on stderr).
  */
 int check_main(const char *datadir, struct atr_config *overrides, FILE *out);
+
+/* What check_store_tree() found. */
+struct check_totals {
+	int problems;      /* lines written to out */
+	int64_t projects;  /* project rows */
+	int64_t revisions; /* revision rows */
+	int64_t blobs;     /* content files hashed */
+	int64_t bytes;     /* their bytes */
+};
+
+/*
+ * Verifies the embedded store laid out under dir (atrium.db, blobs/) as
+ * check does: SQLite's integrity and foreign-key checks, revisions
+ * numbered 1..head, every content file hashed, every revision row against
+ * its content's SHA-256 and size. No lock is taken: dir is one no atriumd
+ * serves (a backup, a restore being built). atrium.db is opened read-only.
+ * Each problem is one line "problem: ..." on out, ending with blob_fix
+ * when a revision's content is missing or damaged; information (unused
+ * content, unfinished uploads) is counted as nothing. Returns 0 with t
+ * filled (t->problems may be above 0), or -1 when the store cannot be
+ * read at all (err says why).
+ */
+int check_store_tree(const char *dir, const char *blob_fix, FILE *out, struct check_totals *t,
+    struct atr_err *err);
 
 #endif

@@ -1,8 +1,10 @@
 /* Permissions of the data directory and of secret files. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,4 +101,29 @@ datadir_check_secret(const char *path, const char *setting, int refuse, struct a
 			 "must",
 		    setting, path, (unsigned)(st.st_mode & 07777));
 	return 0;
+}
+
+int
+datadir_lock(const char *datadir, struct atr_err *err)
+{
+	char path[4200], pid[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/atriumd.lock", datadir) >= sizeof(path))
+		return atr_err_set(err, ATR_E_CONFIG, "the data directory's name is too long");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return -2; /* never served: nothing to lock against */
+		return atr_err_set(err, ATR_E_IO, "cannot open %s: %s", path, strerror(errno));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	n = read(fd, pid, sizeof(pid) - 1);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	close(fd);
+	return atr_err_set(err, ATR_E_CONFLICT,
+	    "atriumd is running on %s (pid %s); stop it first (kill -TERM %s)", datadir,
+	    pid[0] ? pid : "?", pid[0] ? pid : "PID");
 }

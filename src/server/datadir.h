@@ -24,4 +24,15 @@ int datadir_secure(const char *datadir, struct atr_err *err);
 int datadir_check_secret(const char *path, const char *setting, int refuse,
     struct atr_err *err);
 
+/*
+ * For the commands that must not run beside a server (check, restore):
+ * takes DIR/atriumd.lock as atriumd does, so that none can start
+ * meanwhile. Returns the lock's fd (the caller closes it to release it);
+ * -2 when DIR has no lock file (no atriumd ever served it), which is not
+ * created, so that nothing is written to DIR; -1 when an atriumd holds it,
+ * with err naming its pid and how to stop it (ATR_E_CONFLICT), or when
+ * the lock file cannot be opened.
+ */
+int datadir_lock(const char *datadir, struct atr_err *err);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "atrium/config.h"
 #include "atrium/log.h"
+#include "server/backup.h"
 #include "server/check.h"
 #include "server/migrate.h"
 #include "server/server.h"
@@ -21,7 +22,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "Usage: atriumd --data DIR [OPTIONS] [reset-tls]\n"
+	    "Usage: atriumd --data DIR [OPTIONS] [COMMAND]\n"
 	    "\n"
 	    "Serves Atrium projects from DIR (created if missing). Settings live in\n"
 	    "DIR/atrium.conf, written with documented defaults on first start; the\n"
@@ -49,6 +50,14 @@ usage(FILE *out)
 	    "  check               verify the store: every revision's content against its\n"
 	    "                      SHA-256 and size, the database's consistency (exit 0 clean,\n"
 	    "                      1 problems, 2 cannot check); run it with atriumd stopped\n"
+	    "  backup DEST         a verified copy of DIR in DEST (new or empty) while atriumd\n"
+	    "                      runs: the store as one snapshot, its content, tls/ and\n"
+	    "                      atrium.conf; prints a JSON summary (PostgreSQL: this node's\n"
+	    "                      files only; the database needs pg_dump or pg_basebackup)\n"
+	    "  restore [--force] SRC\n"
+	    "                      verify the backup SRC, then put it in DIR's place; refuses\n"
+	    "                      while atriumd runs on DIR, and a non-empty DIR unless --force\n"
+	    "                      (the old DIR is kept as DIR.before-restore-STAMP)\n"
 	    "\n"
 	    "First start: the user 'admin' gets the password in ATRIUM_ADMIN_PASSWORD, or a\n"
 	    "generated one written to DIR/initial-admin-password (mode 0600).\n"
@@ -99,7 +108,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_PORT, O_TLS_PORT, O_ADMIN_PORT, O_SET, O_CHECK, O_PRINT_CONFIG,
-		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO };
+		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO, O_FORCE };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"bind", required_argument, NULL, O_BIND},
@@ -114,13 +123,14 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, O_VERSION},
 		{"help", no_argument, NULL, 'h'},
 		{"to", required_argument, NULL, O_TO},
+		{"force", no_argument, NULL, O_FORCE},
 		{NULL, 0, NULL, 0},
 	};
 	struct atr_config *overrides = atr_config_new();
 	struct atr_err err;
 	struct server *srv;
 	const char *datadir = NULL, *migrate_to = NULL;
-	int c, check = 0, print_config = 0, rc;
+	int c, check = 0, print_config = 0, force = 0, rc;
 
 	if (overrides == NULL)
 		return 1;
@@ -149,6 +159,7 @@ main(int argc, char **argv)
 				goto bad_usage;
 			break;
 		case O_TO: migrate_to = optarg; break;
+		case O_FORCE: force = 1; break;
 		case O_CHECK: check = 1; break;
 		case O_PRINT_CONFIG: print_config = 1; break;
 		case O_PRINT_DEFAULTS:
@@ -186,6 +197,16 @@ main(int argc, char **argv)
 		return check_main(datadir, overrides, stdout); /* frees overrides */
 	if (optind + 1 == argc && strcmp(argv[optind], "migrate") == 0)
 		return migrate_main(datadir, migrate_to, overrides); /* frees overrides */
+	if (optind + 2 == argc && strcmp(argv[optind], "backup") == 0 && migrate_to == NULL)
+		return backup_main(datadir, argv[optind + 1], overrides); /* frees overrides */
+	if (optind + 2 == argc && strcmp(argv[optind], "restore") == 0 && migrate_to == NULL)
+		return restore_main(datadir, argv[optind + 1], force, overrides); /* frees it */
+	if (force) {
+		fprintf(stderr, "atriumd: --force goes with restore: atriumd --data DIR restore "
+				"--force SRC\n");
+		atr_config_free(overrides);
+		return 2;
+	}
 	if (migrate_to != NULL) {
 		fprintf(stderr, "atriumd: --to goes with migrate: atriumd --data DIR migrate --to URL\n");
 		atr_config_free(overrides);

@@ -182,4 +182,21 @@ int64_t store_blob_read(struct store_blob_reader *rd, struct store_conn *sc, voi
     size_t n, int64_t off, struct atr_err *err);
 void store_blob_reader_close(struct store_blob_reader *rd);
 
+/*
+ * The embedded store's files, for the commands that work beside a running
+ * server or on a copy (backup, restore): DIR/atrium.db, and one file per
+ * content, DIR/blobs/XX/SHA256 (XX: the first two hex digits). A content
+ * file never changes once it is in place (written aside, fsync'ed,
+ * renamed; identical content keeps the file already there); it is only
+ * removed when the last revision using it goes with its project.
+ *
+ * store_sqlite_snapshot() writes one consistent state of DIR/atrium.db to
+ * dest (a new file; a single file, no WAL beside it) while an atriumd may
+ * be serving DIR: commits go on meanwhile and are either wholly in the
+ * snapshot or not at all. DIR is opened read-only and not changed.
+ * store_sqlite_blob_path() names the content file of sha256 under dir.
+ */
+int store_sqlite_snapshot(const char *datadir, const char *dest, struct atr_err *err);
+void store_sqlite_blob_path(const char *dir, const char *sha256, char *out, size_t size);
+
 #endif
