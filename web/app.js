@@ -461,8 +461,29 @@
     $('tls-password').value = '';
     $('tls-alias').replaceChildren();
     state.aliases = null;
+    state.pendingTls = null;
+    $('tls-reprotect').checked = false;
     show($('tls-alias-field'), false);
     show($('tls-clear-confirm'), false);
+    show($('tls-upload-notice'), false);
+    show($('tls-mismatch'), false);
+    show($('tls-weak'), false);
+  }
+
+  /* Fills tbody with the coverage rows: name, kind, covered, source. */
+  function renderCoverage(tbody, list) {
+    const sources = {
+      request: 'this page\'s address', hostname: 'host name', bind: 'bind address',
+      tls_san: 'tls_san', interface: 'address of the machine',
+    };
+    tbody.replaceChildren(...(list || []).map((c) => {
+      const tr = el('tr');
+      tr.setAttribute('data-name', c.name);
+      tr.append(el('td', { cls: 'mono' }, c.name), el('td', null, c.kind === 'ip' ? 'IP' : 'DNS'),
+        el('td', { cls: c.covered ? 'covered' : 'not-covered' }, c.covered ? 'yes' : 'no'),
+        el('td', null, sources[c.source] || c.source));
+      return tr;
+    }));
   }
 
   /* The reference's hint: Use TLS on, and no certificate in use or chosen. */
@@ -548,10 +569,23 @@
     const password = $('tls-password').value;
     if (password !== '') body.password = password;
     if (!$('tls-alias-field').hidden && $('tls-alias').value) body.alias = $('tls-alias').value;
+    if (file && $('tls-reprotect').checked) body.reprotect = true;
+    await sendTls(body, !!file, $('tls-save'));
+  }
 
+  /*
+   * Sends the TLS card's body. An upload the server refuses because its
+   * certificate does not name this page's address is kept (with its
+   * password) for "Upload it anyway"; one under a well-known password for
+   * "Re-protect it now". Either is dropped once used or the form resets.
+   */
+  async function sendTls(body, upload, button) {
+    const form = $('tls-form');
+    show($('tls-mismatch'), false);
+    show($('tls-weak'), false);
     try {
-      const s = await busy($('tls-save'), 'Saving…', () => api('PUT', 'settings/tls', body));
-      body.password = null;
+      const s = await busy(button, 'Saving…', () => api('PUT', 'settings/tls', body));
+      const file = upload;
       state.settings = s;
       renderSettings(s, false);
       const c = s.certificate;
@@ -562,18 +596,46 @@
       } else {
         msg += 'TLS is off.';
       }
-      if (file && c && !c.from_local_ca) {
+      if (file && c && !s.trusted_by_local_ca) {
         msg += ' The console now uses this certificate too' + (c.self_signed ?
-          ': it is self-signed, so your browser will warn on the next page load.' : '.');
+          ': it is self-signed, so your browser will warn on the next page load, and open ' +
+          'tabs need it trusted.' : '; it is not from the local CA, so browsers that do not ' +
+          'trust its CA will warn.');
       }
-      if (c && c.warnings && c.warnings.length) {
-        flash(msg + ' Warning: ' + c.warnings.join(' '), 'warn');
+      if (file && s.reprotected) {
+        msg += ' The key is now kept under a password of the server\'s own; the keystore\'s ' +
+          'password is no longer used.';
+      }
+      const warnings = Array.isArray(s.warnings) ? s.warnings : (c && c.warnings) || [];
+      if (file && s.weak_password && !s.reprotected) {
+        $('tls-weak-text').textContent = 'Warning: this keystore is protected by a well-known ' +
+          'password. Anyone with a copy of the file (a backup, for instance) can read its ' +
+          'private key. Re-protect it: the server keeps the key under a random password of ' +
+          'its own, and the weak one is never used again.';
+        state.pendingTls = Object.assign({}, body, { reprotect: true });
+        show($('tls-weak'), true);
+      } else {
+        state.pendingTls = null;
+      }
+      body.password = null;
+      if (warnings.length) {
+        flash(msg + ' Warning: ' + warnings.join(' '), 'warn');
       } else {
         flash(msg);
       }
     } catch (e) {
+      if (e.body && e.body.code === 'cert_mismatch' && Array.isArray(e.body.coverage)) {
+        $('tls-mismatch-text').textContent = e.message + ' Uploading it anyway locks out ' +
+          'whoever connects by the names marked "no".';
+        renderCoverage($('tls-mismatch-coverage').tBodies[0], e.body.coverage);
+        $('tls-mismatch-hint').textContent = e.body.keytool_hint || '';
+        state.pendingTls = Object.assign({}, body, { force: true });
+        show($('tls-mismatch'), true);
+      } else {
+        state.pendingTls = null;
+      }
       body.password = null;
-      if (e.field === 'alias' && Array.isArray(e.body.aliases) && e.body.aliases.length) {
+      if (e.field === 'alias' && e.body && Array.isArray(e.body.aliases) && e.body.aliases.length) {
         offerAliases(e.body.aliases);
       }
       if (e.field === 'password') {
@@ -589,6 +651,16 @@
         flash('Nothing was changed: the server keeps the settings and certificate it had.', 'bad');
       }
     }
+  }
+
+  /* "Upload it anyway" and "Re-protect it now": the kept upload, again. */
+  async function resendTls(button) {
+    const body = state.pendingTls;
+    state.pendingTls = null;
+    if (!body) return;
+    clearErrors($('tls-form'));
+    unflash();
+    await sendTls(body, true, button);
   }
 
   function offerAliases(aliases) {
@@ -726,6 +798,9 @@
     const w = $('cert-warnings');
     w.replaceChildren(...(c.warnings || []).map((t) => el('li', null, t)));
     show(w, (c.warnings || []).length > 0);
+    renderCoverage($('cert-coverage').tBodies[0], c.coverage);
+    $('cert-keytool').textContent = c.keytool_hint || '';
+    show($('cert-coverage-card'), Array.isArray(c.coverage));
   }
 
   async function loadCertificate() {
@@ -918,6 +993,8 @@
     $('login-form').addEventListener('submit', onLogin);
     $('logout').addEventListener('click', onLogout);
     $('tls-form').addEventListener('submit', onTlsSave);
+    $('tls-force').addEventListener('click', () => resendTls($('tls-force')));
+    $('tls-reprotect-now').addEventListener('click', () => resendTls($('tls-reprotect-now')));
     $('tls-clear').addEventListener('click', onTlsClear);
     $('tls-clear-yes').addEventListener('click', onTlsClearConfirm);
     $('tls-clear-no').addEventListener('click', () => show($('tls-clear-confirm'), false));
@@ -927,6 +1004,11 @@
       $('tls-alias').replaceChildren();
       show($('tls-alias-field'), false);
       clearErrors($('tls-form'));
+      state.pendingTls = null;
+      show($('tls-mismatch'), false);
+      show($('tls-weak'), false);
+      /* Before Save: the console's own certificate changes with it. */
+      show($('tls-upload-notice'), $('tls-keystore').files.length > 0);
       updateCertRequired();
     });
     $('plain-enabled').addEventListener('change', onPlainToggle);

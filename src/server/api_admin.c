@@ -133,9 +133,88 @@ relative_to(const char *datadir, const char *path)
 	return path;
 }
 
-static json_t *
-certificate_json(const struct tls_info *info, const char *datadir)
+/*
+ * The name the request came with: its Host header without the port
+ * ("[::1]:8443" gives "::1"), lower-cased; "" when absent or not a plain
+ * host name or address. For the console that is what the browser's
+ * address bar shows.
+ */
+static void
+request_host(struct req *r, char *out, size_t size)
 {
+	const char *h = req_header(r, "Host"), *end;
+	size_t n;
+
+	out[0] = '\0';
+	if (h == NULL)
+		return;
+	if (h[0] == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else {
+		end = strchr(h, ':');
+		if (end != NULL && strchr(end + 1, ':') != NULL)
+			end = NULL; /* a bare IPv6 address */
+	}
+	n = end != NULL ? (size_t)(end - h) : strlen(h);
+	if (n == 0 || n >= size)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char ch = h[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == ':')) {
+			out[0] = '\0';
+			return;
+		}
+		out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+	}
+	out[n] = '\0';
+}
+
+/* "coverage": [{"name", "kind", "covered", "source"}]. */
+static json_t *
+coverage_json(const struct tls_coverage *cov)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < cov->n; i++) {
+		const struct tls_name *t = &cov->names[i];
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:b,s:s}", "name", t->name, "kind",
+		    t->ip ? "ip" : "dns", "covered", t->covered, "source", t->source));
+	}
+	return arr;
+}
+
+/* Adds "coverage" and "keytool_hint" to j; cov NULL: nothing. */
+static void
+add_coverage(json_t *j, const struct tls_coverage *cov)
+{
+	if (j == NULL || cov == NULL)
+		return;
+	json_object_set_new(j, "coverage", coverage_json(cov));
+	json_object_set_new(j, "keytool_hint", json_string(cov->keytool_hint));
+}
+
+/* The served certificate's coverage for r's Host (the caller's), or
+ * NULL. */
+static struct tls_coverage *
+served_coverage(struct req *r)
+{
+	char host[256];
+	struct tls_coverage *cov = malloc(sizeof(*cov));
+
+	request_host(r, host, sizeof(host));
+	if (cov != NULL && tls_state_coverage(req_runtime(r)->tls, host, cov) == -1) {
+		free(cov);
+		cov = NULL;
+	}
+	return cov;
+}
+
+static json_t *
+certificate_json(const struct tls_info *info, const char *datadir, const struct tls_coverage *cov)
+{
+	json_t *j;
 	char nb[32], na[32];
 	json_t *sans = json_array(), *warnings = json_array();
 	char copy[2048], *tok, *save = NULL;
@@ -153,11 +232,15 @@ certificate_json(const struct tls_info *info, const char *datadir)
 	for (tok = strtok_r(copy, "\n", &save); tok != NULL; tok = strtok_r(NULL, "\n", &save))
 		json_array_append_new(warnings, json_string(tok));
 	datadir_rel = relative_to(datadir, info->source);
-	return json_pack("{s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:b,s:b,s:s,s:s,s:o}", "subject",
+	j = json_pack("{s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:b,s:b,s:b,s:s,s:s,s:o,s:b}", "subject",
 	    info->subject, "issuer", info->issuer, "sans", sans, "not_before", nb, "not_after", na,
 	    "days_left", (json_int_t)((info->not_after - atr_now_ms() / 1000) / 86400), "sha256",
-	    info->sha256, "from_local_ca", info->from_local_ca, "self_signed", info->self_signed,
-	    "ca_sha256", info->ca_sha256, "source", datadir_rel, "warnings", warnings);
+	    info->sha256, "from_local_ca", info->from_local_ca, "trusted_by_local_ca",
+	    info->trusted_by_local_ca, "self_signed", info->self_signed, "ca_sha256",
+	    info->ca_sha256, "source", datadir_rel, "warnings", warnings, "weak_password",
+	    info->weak_password);
+	add_coverage(j, cov);
+	return j;
 }
 
 /* A listener's port: the one it listens on, or (when closed) the one the
@@ -184,12 +267,14 @@ settings_json(struct req *r)
 	static const char *const names[LK__COUNT] = {"plain", "tls", "admin"};
 	struct atr_err err;
 	struct atr_config *cfg = settings_current(req_settings(r), &err);
+	struct tls_coverage *cov = have ? served_coverage(r) : NULL;
 
 	if (have && info.own_keystore)
 		keystore = json_pack("{s:s,s:s,s:s}", "file", relative_to(rt->datadir, info.source),
 		    "format", info.format, "alias", info.alias);
 	if (have)
-		cert = certificate_json(&info, rt->datadir);
+		cert = certificate_json(&info, rt->datadir, cov);
+	free(cov);
 	for (int k = 0; k < LK__COUNT; k++) {
 		int port = atomic_load(&rt->ports[k]);
 		if (port != 0)
@@ -216,10 +301,13 @@ void
 api_admin_certificate(struct req *r)
 {
 	struct tls_info info;
+	struct tls_coverage *cov;
 
 	if (tls_state_info(req_runtime(r)->tls, &info) == -1)
 		return resp_error(r, ATR_E_NOT_FOUND, "no certificate is loaded");
-	resp_json(r, 200, certificate_json(&info, req_runtime(r)->datadir));
+	cov = served_coverage(r);
+	resp_json(r, 200, certificate_json(&info, req_runtime(r)->datadir, cov));
+	free(cov);
 }
 
 /* The keystore code keeps Java keytool's words, which atrium keytool must
@@ -292,15 +380,50 @@ field_error(struct req *r, const char *field, const struct atr_err *err, json_t 
 
 /* The TLS card's Save: `enabled`, `port`, an uploaded keystore with its
  * password and alias, checked and applied as one change set. */
+/* Members the 200 answer of an upload adds to SETTINGS (docs/admin-api.md). */
+static void
+add_upload_answer(struct req *r, json_t *j, const struct settings_report *rep)
+{
+	struct tls_info info;
+	char *pem = tls_state_chain_pem(req_runtime(r)->tls);
+	int have = tls_state_info(req_runtime(r)->tls, &info) == 0;
+	json_t *warnings = json_array();
+	char copy[sizeof(info.warnings)], *tok, *save = NULL;
+
+	if (j == NULL) {
+		free(pem);
+		json_decref(warnings);
+		return;
+	}
+	/* The check's warnings know the uploader's name; without an upload
+	 * those of the certificate in use. */
+	snprintf(copy, sizeof(copy), "%s", rep->checked ? rep->info.warnings
+						  : have ? info.warnings : "");
+	for (tok = strtok_r(copy, "\n", &save); tok != NULL; tok = strtok_r(NULL, "\n", &save))
+		json_array_append_new(warnings, json_string(tok));
+	json_object_set_new(j, "warnings", warnings);
+	json_object_set_new(j, "chain_pem", pem != NULL ? json_string(pem) : json_null());
+	json_object_set_new(j, "trusted_by_local_ca",
+	    json_boolean(have && info.trusted_by_local_ca));
+	json_object_set_new(j, "weak_password",
+	    json_boolean(rep->checked ? rep->info.weak_password : have && info.weak_password));
+	json_object_set_new(j, "reprotected", json_boolean(rep->reprotected));
+	if (rep->checked)
+		add_coverage(j, &rep->coverage);
+	free(pem);
+}
+
 void
 api_admin_put_tls(struct req *r)
 {
 	struct atr_err err;
-	json_t *body = req_json(r, &err), *jport, *jenabled, *aliases = NULL;
+	json_t *body = req_json(r, &err), *jport, *jenabled, *jforce, *jreprotect, *aliases = NULL;
 	const char *b64, *password, *alias;
-	char portbuf[16] = "", file[128] = "";
+	char portbuf[16] = "", file[128] = "", host[256];
 	struct settings_change *c;
-	int enabled;
+	struct settings_report *rep;
+	json_t *j;
+	int enabled, force, reprotect;
 
 	if (body == NULL)
 		return resp_err(r, &err);
@@ -309,8 +432,20 @@ api_admin_put_tls(struct req *r)
 	b64 = json_string_value(json_object_get(body, "keystore"));
 	password = json_string_value(json_object_get(body, "password"));
 	alias = json_string_value(json_object_get(body, "alias"));
+	jforce = json_object_get(body, "force");
+	jreprotect = json_object_get(body, "reprotect");
 	if (jenabled != NULL && !json_is_boolean(jenabled))
 		return resp_error(r, ATR_E_BAD_REQUEST, "enabled must be true or false");
+	if ((jforce != NULL && !json_is_boolean(jforce)) ||
+	    (jreprotect != NULL && !json_is_boolean(jreprotect)))
+		return resp_error(r, ATR_E_BAD_REQUEST, "force and reprotect must be true or false");
+	force = json_is_true(jforce);
+	reprotect = json_is_true(jreprotect);
+	if (reprotect && b64 == NULL) {
+		atr_err_set(&err, ATR_E_BAD_REQUEST,
+		    "reprotect re-writes an uploaded keystore: send the keystore with it");
+		return field_error(r, "keystore", &err, NULL);
+	}
 	if (jport != NULL && (!json_is_integer(jport) || json_integer_value(jport) < 1 ||
 				 json_integer_value(jport) > 65535)) {
 		atr_err_set(&err, ATR_E_CONFIG, "the port must be a number from 1 to 65535");
@@ -320,14 +455,24 @@ api_admin_put_tls(struct req *r)
 				   : json_is_true(jenabled);
 	if (jport != NULL)
 		snprintf(portbuf, sizeof(portbuf), "%d", (int)json_integer_value(jport));
-	if ((c = settings_begin(req_settings(r))) == NULL)
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
 		return resp_error(r, ATR_E_NOMEM, NULL);
+	if ((c = settings_begin(req_settings(r))) == NULL) {
+		free(rep);
+		return resp_error(r, ATR_E_NOMEM, NULL);
+	}
+	request_host(r, host, sizeof(host));
+	settings_set_uploader(c, host, force, rep);
 	if ((b64 != NULL && settings_set_keystore(c, b64, password, alias, &aliases, &err) == -1) ||
+	    (b64 != NULL && reprotect && settings_reprotect_keystore(c, &err) == -1) ||
 	    (b64 == NULL && alias != NULL && alias[0] != '\0' &&
 		settings_set(c, "tls_keystore_alias", alias, &err) == -1) ||
 	    (jenabled != NULL && settings_set(c, "tls", enabled ? "on" : "off", &err) == -1) ||
 	    (jport != NULL && settings_set(c, "tls_port", portbuf, &err) == -1)) {
 		settings_abort(c);
+		free(rep);
+		atr_warn("admin '%s' from %s: %s refused: %s", req_user(r)->name, req_peer(r),
+		    b64 != NULL ? "uploaded keystore" : "TLS settings", atr_err_msg(&err));
 		return field_error(r, form_field(&err, "keystore"), &err,
 		    aliases != NULL ? json_pack("{s:o}", "aliases", aliases) : NULL);
 	}
@@ -336,14 +481,24 @@ api_admin_put_tls(struct req *r)
 	if (settings_commit(c, &err) == -1) {
 		int about_keystore = strncmp(atr_err_field(&err), "tls_keystore", 12) == 0;
 
+		json_t *extra = NULL;
+
 		atr_warn("admin '%s' from %s: %s refused: %s", req_user(r)->name, req_peer(r),
 		    b64 != NULL && about_keystore ? "uploaded keystore" : "TLS settings",
 		    atr_err_msg(&err));
-		return field_error(r, form_field(&err, "keystore"), &err, NULL);
+		if (rep->checked && (extra = json_object()) != NULL)
+			add_coverage(extra, &rep->coverage);
+		free(rep);
+		return field_error(r, form_field(&err, "keystore"), &err, extra);
 	}
-	log_admin(r, "TLS %s on port %s%s%s", enabled ? "on" : "off",
-	    jport != NULL ? portbuf : "(unchanged)", file[0] ? ", uploaded keystore " : "", file);
-	resp_json(r, 200, settings_json(r));
+	log_admin(r, "TLS %s on port %s%s%s%s%s", enabled ? "on" : "off",
+	    jport != NULL ? portbuf : "(unchanged)", file[0] ? ", uploaded keystore " : "", file,
+	    rep->reprotected ? ", re-protected under a password of the server's" : "",
+	    force ? " (forced)" : "");
+	j = settings_json(r);
+	add_upload_answer(r, j, rep);
+	free(rep);
+	resp_json(r, 200, j);
 }
 
 void

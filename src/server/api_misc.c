@@ -165,9 +165,9 @@ api_health(struct req *r)
 		char t[32];
 		api_time(info.not_after, t);
 		json_object_set_new(j, "certificate",
-		    json_pack("{s:s,s:s,s:I,s:b}", "subject", info.subject, "expires", t,
+		    json_pack("{s:s,s:s,s:I,s:b,s:b}", "subject", info.subject, "expires", t,
 			"days_left", (json_int_t)((info.not_after - atr_now_ms() / 1000) / 86400),
-			"local_ca", info.from_local_ca));
+			"local_ca", info.from_local_ca, "weak_password", info.weak_password));
 	}
 	resp_json(r, 200, j);
 }
@@ -229,8 +229,12 @@ api_metrics(struct req *r)
 		    "# HELP atrium_tls_certificate_expiry_timestamp_seconds When the served "
 		    "certificate expires.\n"
 		    "# TYPE atrium_tls_certificate_expiry_timestamp_seconds gauge\n"
-		    "atrium_tls_certificate_expiry_timestamp_seconds %lld\n",
-		    (long long)info.not_after);
+		    "atrium_tls_certificate_expiry_timestamp_seconds %lld\n"
+		    "# HELP atrium_tls_keystore_weak_password 1 when the served keystore's "
+		    "password is a well-known one (re-protect it).\n"
+		    "# TYPE atrium_tls_keystore_weak_password gauge\n"
+		    "atrium_tls_keystore_weak_password %d\n",
+		    (long long)info.not_after, info.weak_password ? 1 : 0);
 	fclose(out);
 	resp_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);

@@ -46,6 +46,10 @@ struct settings_change {
 	char ksrel[128];       /* tls/keystore-STAMP.EXT */
 	char kspath[4400];     /* the same under the data directory */
 	char passpath[4400];   /* tls/keystore-STAMP.pass under the data directory */
+	char alias[256];       /* the key entry chosen at upload, "" for its only one */
+	char host[256];        /* the name the uploader connected with, "" when unknown */
+	int force;             /* serve a certificate that does not cover host */
+	struct settings_report *report; /* the caller's, or NULL */
 };
 
 /* The command-line flag that sets key, as the administrator typed it. */
@@ -382,6 +386,64 @@ new_text(const struct settings_change *c, const unsigned char *old, size_t oldle
 	return 0;
 }
 
+/* The first name of cov from the request, or NULL. */
+static const struct tls_name *
+request_name(const struct tls_coverage *cov)
+{
+	for (size_t i = 0; i < cov->n; i++)
+		if (strcmp(cov->names[i].source, "request") == 0)
+			return &cov->names[i];
+	return NULL;
+}
+
+/* Checks the keystore cfg names as a reload would, and its names: one
+ * that does not cover the name the uploader connected with is refused
+ * unless forced. The report is filled either way. */
+static int
+check_keystore(struct settings_change *c, const struct atr_config *cfg, struct atr_err *err)
+{
+	struct settings_report *rep = c->report, *own = NULL;
+	const struct tls_name *req;
+	int rc = -1;
+
+	if (rep == NULL && (rep = own = calloc(1, sizeof(*own))) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	if (tls_state_check(c->s->tls, cfg, c->host, &rep->info, &rep->coverage, err) == -1) {
+		strip_path(err);
+		if (atr_err_field(err)[0] == '\0')
+			atr_err_set_field(err, keystore_field(err));
+		goto out;
+	}
+	rep->checked = 1;
+	if ((req = request_name(&rep->coverage)) != NULL && !req->covered && !c->force) {
+		atr_err_set(err, ATR_E_CERT_MISMATCH,
+		    "the certificate does not name %s, the %s you are connected to (%s): once it "
+		    "is served, this console and atrium admin could not connect by that name; "
+		    "make a certificate that names it (keytool_hint), or upload it anyway with "
+		    "force",
+		    req->name, req->ip ? "address" : "name",
+		    rep->info.sans[0] != '\0' ? rep->info.sans
+					      : "it has no SubjectAltName, and clients ignore the CN");
+		atr_err_set_field(err, "tls_keystore");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(own);
+	return rc;
+}
+
+void
+settings_set_uploader(struct settings_change *c, const char *request_host, int force,
+    struct settings_report *report)
+{
+	snprintf(c->host, sizeof(c->host), "%s", request_host != NULL ? request_host : "");
+	c->force = force;
+	c->report = report;
+	if (report != NULL)
+		memset(report, 0, sizeof(*report));
+}
+
 int
 settings_commit(struct settings_change *c, struct atr_err *err)
 {
@@ -400,12 +462,8 @@ settings_commit(struct settings_change *c, struct atr_err *err)
 	    (cfg = load_layers(s, text, tlen, err)) == NULL || check_ports(c, cfg, err) == -1)
 		goto out;
 	if (keystore && atr_config_str(cfg, "tls_keystore")[0] != '\0' &&
-	    tls_state_check(s->tls, cfg, NULL, err) == -1) {
-		strip_path(err);
-		if (atr_err_field(err)[0] == '\0')
-			atr_err_set_field(err, keystore_field(err));
+	    check_keystore(c, cfg, err) == -1)
 		goto out;
-	}
 	if (atr_write_file_atomic(s->confpath, text, tlen, 0600, err) == -1)
 		goto out;
 	if (s->apply(s->arg, err) == -1) {
@@ -568,6 +626,7 @@ settings_set_keystore(struct settings_change *c, const char *b64, const char *pa
 		goto out;
 	}
 	json_decref(list);
+	snprintf(c->alias, sizeof(c->alias), "%s", has_alias ? alias : "");
 	if (write_password(c, password, err) == -1)
 		goto out;
 	snprintf(relpass, sizeof(relpass), "tls/keystore-%s.pass", c->stamp);
@@ -580,6 +639,86 @@ settings_set_keystore(struct settings_change *c, const char *b64, const char *pa
 out:
 	atr_wipe(ks, len);
 	free(ks);
+	return rc;
+}
+
+int
+settings_reprotect_keystore(struct settings_change *c, struct atr_err *err)
+{
+	char *pw = NULL, *fresh = NULL, oldpath[sizeof(c->kspath)], line[40];
+	unsigned char raw[16];
+	struct atr_ks *ks = NULL, *out = NULL;
+	const struct atr_ks_entry *e = NULL;
+	EVP_PKEY *key = NULL;
+	STACK_OF(X509) *chain = NULL;
+	int rc = -1;
+
+	if (c->kspath[0] == '\0' || c->passpath[0] == '\0')
+		return atr_err_set(err, ATR_E_INTERNAL, "no keystore was uploaded to re-protect");
+	if ((pw = atr_passfile_read(c->passpath, err)) == NULL)
+		return -1;
+	if ((ks = atr_ks_load_file(c->kspath, pw[0] ? pw : NULL, err)) == NULL) {
+		atr_err_set_field(err, keystore_field(err));
+		goto out;
+	}
+	for (size_t i = 0; e == NULL && i < atr_ks_count(ks); i++) {
+		const struct atr_ks_entry *x = atr_ks_entry_at(ks, i);
+		if (atr_ks_entry_kind(x) == ATR_KS_PRIVATE_KEY &&
+		    (c->alias[0] == '\0' || strcmp(atr_ks_entry_alias(x), c->alias) == 0))
+			e = x;
+	}
+	if (e == NULL) {
+		atr_err_set(err, ATR_E_KS_NO_ENTRY, "the keystore holds no key entry to re-protect");
+		atr_err_set_field(err, "tls_keystore_alias");
+		goto out;
+	}
+	if ((key = atr_ks_entry_key(ks, e, pw[0] ? pw : NULL, err)) == NULL) {
+		atr_err_set_field(err, keystore_field(err));
+		goto out;
+	}
+	chain = (STACK_OF(X509) *)atr_ks_entry_chain(e);
+	if (atr_random_bytes(raw, sizeof(raw)) == -1) {
+		atr_err_set(err, ATR_E_INTERNAL, "no randomness for a password");
+		goto out;
+	}
+	if ((fresh = calloc(1, sizeof(raw) * 2 + 1)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto out;
+	}
+	atr_hex(raw, sizeof(raw), fresh);
+	atr_wipe(raw, sizeof(raw));
+	if ((out = atr_ks_new(ATR_KS_PKCS12)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto out;
+	}
+	if (atr_ks_set_key(out, atr_ks_entry_alias(e), key, chain, fresh, 0, err) == -1)
+		goto out;
+	/* The new file replaces the upload (a .jks becomes a .p12). */
+	snprintf(oldpath, sizeof(oldpath), "%s", c->kspath);
+	snprintf(c->ksrel, sizeof(c->ksrel), "tls/keystore-%s.p12", c->stamp);
+	snprintf(c->kspath, sizeof(c->kspath), "%s/%s", c->s->datadir, c->ksrel);
+	if (atr_ks_save_file(out, c->kspath, fresh, NULL, err) == -1) {
+		unlink(c->kspath);
+		snprintf(c->kspath, sizeof(c->kspath), "%s", oldpath);
+		atr_err_set_field(err, "tls_keystore");
+		goto out;
+	}
+	if (strcmp(oldpath, c->kspath) != 0)
+		unlink(oldpath);
+	snprintf(line, sizeof(line), "%s\n", fresh);
+	if (atr_write_file_atomic(c->passpath, line, strlen(line), 0600, err) == -1 ||
+	    settings_set(c, "tls_keystore", c->ksrel, err) == -1)
+		goto out;
+	if (c->report != NULL)
+		c->report->reprotected = 1;
+	rc = 0;
+out:
+	atr_wipe(line, sizeof(line));
+	EVP_PKEY_free(key);
+	atr_ks_free(out);
+	atr_ks_free(ks);
+	atr_free_secret(pw);
+	atr_free_secret(fresh);
 	return rc;
 }
 

@@ -21,10 +21,18 @@
 
 #include "atrium/config.h"
 #include "atrium/err.h"
+#include "server/tlsstate.h"
 
 struct settings;
 struct settings_change;
-struct tls_state;
+
+/* What settings_commit() found about a keystore it checked. */
+struct settings_report {
+	int checked;                  /* a keystore was checked: info and coverage are set */
+	int reprotected;              /* it was re-written under a password of the server's */
+	struct tls_info info;         /* the new certificate: warnings, weak_password, ... */
+	struct tls_coverage coverage; /* the names clients may use, and which it covers */
+};
 
 /*
  * A settings manager for the data directory datadir, whose file is
@@ -75,6 +83,28 @@ int settings_set(struct settings_change *c, const char *key, const char *value,
  */
 int settings_set_keystore(struct settings_change *c, const char *b64, const char *password,
     const char *alias, json_t **aliases, struct atr_err *err);
+
+/*
+ * Re-writes the keystore settings_set_keystore() stored into a PKCS#12
+ * file of the server's own (DIR/tls/keystore-STAMP.p12) holding only the
+ * chosen key entry and its chain, under a new random password in its
+ * .pass file (0600), so that the uploaded password is never used again.
+ * Refusals name tls_keystore_password (it does not open) or
+ * tls_keystore.
+ */
+int settings_reprotect_keystore(struct settings_change *c, struct atr_err *err);
+
+/*
+ * Who uploads: request_host is the name the uploader connected with
+ * (the Host header without its port; NULL or "": unknown). A keystore
+ * whose certificate does not cover it is refused by settings_commit()
+ * (ATR_E_CERT_MISMATCH, field tls_keystore), since the uploader could
+ * not connect again by that name, unless force. report (the caller's,
+ * may be NULL) is filled by settings_commit(), refused or not, when it
+ * checked a keystore.
+ */
+void settings_set_uploader(struct settings_change *c, const char *request_host, int force,
+    struct settings_report *report);
 
 /* Adds going back to the local CA's certificate: tls_keystore* removed,
  * and the uploaded keystores with them once committed. */

@@ -41,6 +41,9 @@ struct tls_state {
 	int have_info;
 	unsigned char *crl; /* the local CA's CRL as DER, for GET /ca.crl; guarded by lock */
 	size_t crl_len;
+	X509 *leaf;               /* the served certificate, for coverage; guarded by lock */
+	char *chain_pem;          /* the served chain as PEM; guarded by lock */
+	struct tls_coverage names; /* the names clients may use, found at load; guarded by lock */
 };
 
 struct tls_state *
@@ -64,6 +67,8 @@ tls_state_free(struct tls_state *ts)
 		return;
 	SSL_CTX_free(ts->ctx);
 	free(ts->crl);
+	X509_free(ts->leaf);
+	free(ts->chain_pem);
 	pthread_rwlock_destroy(&ts->lock);
 	free(ts->datadir);
 	free(ts);
@@ -215,6 +220,36 @@ revoke_old(struct atr_ca *ca, X509 *old)
 
 /* ---- names for the local CA's certificate */
 
+/* A bind address clients cannot use as such: every address, or none. */
+static int
+wildcard(const char *bind)
+{
+	return bind[0] == '\0' || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 ||
+	    strcmp(bind, "*") == 0 || strcmp(bind, "[::]") == 0;
+}
+
+/* host's fully qualified name when the resolver knows one other than
+ * host itself (it may block on DNS: not on an event loop). */
+static int
+host_fqdn(const char *host, char *out, size_t len)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	if (res != NULL && res->ai_canonname != NULL && strchr(res->ai_canonname, '.') != NULL &&
+	    strcasecmp(res->ai_canonname, host) != 0 && strlen(res->ai_canonname) < len) {
+		snprintf(out, len, "%s", res->ai_canonname);
+		rc = 0;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
 static void
 add_name(char **names, size_t *n, const char *name)
 {
@@ -227,8 +262,8 @@ add_name(char **names, size_t *n, const char *name)
 		(*n)++;
 }
 
-/* The host name, localhost, loopback, every address of the machine (but
- * link-local ones) and tls_san. */
+/* The host name and its FQDN, localhost, the bind address, loopback,
+ * every address of the machine (but link-local ones) and tls_san. */
 static size_t
 local_names(const struct atr_config *cfg, char **names)
 {
@@ -238,10 +273,15 @@ local_names(const struct atr_config *cfg, char **names)
 	char *san, *tok, *save = NULL;
 
 	if (gethostname(host, sizeof(host)) == 0) {
+		char fqdn[256];
 		host[sizeof(host) - 1] = '\0';
 		add_name(names, &n, host);
+		if (host_fqdn(host, fqdn, sizeof(fqdn)) == 0)
+			add_name(names, &n, fqdn);
 	}
 	add_name(names, &n, "localhost");
+	if (!wildcard(atr_config_str(cfg, "bind")))
+		add_name(names, &n, atr_config_str(cfg, "bind"));
 	add_name(names, &n, "127.0.0.1");
 	add_name(names, &n, "::1");
 	if (getifaddrs(&ifs) == 0) {
@@ -289,6 +329,201 @@ covers_all(X509 *cert, char **names, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+/* ---- which names clients may use, and which a certificate covers */
+
+static void
+cov_add(struct tls_coverage *cov, const char *name, const char *source)
+{
+	struct tls_name *t;
+
+	if (cov->n >= TLS_NAMES_MAX || name[0] == '\0' || strlen(name) >= sizeof(t->name))
+		return;
+	for (size_t i = 0; i < cov->n; i++)
+		if (strcasecmp(cov->names[i].name, name) == 0)
+			return;
+	t = &cov->names[cov->n++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->source, sizeof(t->source), "%s", source);
+	t->ip = atr_ca_is_ip(name);
+	t->covered = 0;
+}
+
+/* Appends the names clients may use but the request's: the host name and
+ * its FQDN, the bind address, tls_san, the machine's addresses. */
+static void
+client_names(const struct atr_config *cfg, struct tls_coverage *cov)
+{
+	char host[256], fqdn[256], addr[INET6_ADDRSTRLEN];
+	const char *bind = atr_config_str(cfg, "bind");
+	struct ifaddrs *ifs = NULL;
+	char *san, *tok, *save = NULL;
+
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		cov_add(cov, host, "hostname");
+		if (host_fqdn(host, fqdn, sizeof(fqdn)) == 0)
+			cov_add(cov, fqdn, "hostname");
+	}
+	if (!wildcard(bind))
+		cov_add(cov, bind, "bind");
+	if ((san = strdup(atr_config_str(cfg, "tls_san"))) != NULL) {
+		for (tok = strtok_r(san, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
+			cov_add(cov, tok, "tls_san");
+		free(san);
+	}
+	if (getifaddrs(&ifs) == 0) {
+		for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+			if (i->ifa_addr == NULL)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET) {
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
+				    sizeof(addr));
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+				if (IN6_IS_ADDR_LINKLOCAL(a6))
+					continue;
+				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
+			} else {
+				continue;
+			}
+			cov_add(cov, addr, "interface");
+		}
+		freeifaddrs(ifs);
+	}
+}
+
+/* Whether a SubjectAltName of cert covers name. The subject's CN is never
+ * looked at: browsers and Java's TLS clients do not either. */
+static int
+name_covered(X509 *cert, const struct tls_name *t)
+{
+	if (t->ip)
+		return X509_check_ip_asc(cert, t->name, 0) == 1;
+	return X509_check_host(cert, t->name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+}
+
+/* Marks what cert covers and writes the keytool command that would make
+ * a certificate covering every name. */
+static void
+cov_finish(struct tls_coverage *cov, X509 *cert)
+{
+	char *h = cov->keytool_hint;
+	size_t size = sizeof(cov->keytool_hint), used;
+	const char *cn = NULL;
+
+	for (size_t i = 0; i < cov->n; i++) {
+		cov->names[i].covered = cert != NULL && name_covered(cert, &cov->names[i]);
+		if (cn == NULL && !cov->names[i].ip)
+			cn = cov->names[i].name;
+	}
+	ERR_clear_error();
+	if (cn == NULL)
+		cn = cov->n > 0 ? cov->names[0].name : "localhost";
+	snprintf(h, size,
+	    "keytool -genkeypair -alias atrium -keyalg RSA -keysize 2048 -validity 397 "
+	    "-keystore keystore.p12 -storetype PKCS12 -dname \"CN=%s\" -ext SAN=",
+	    cn);
+	for (size_t i = 0; i < cov->n; i++) {
+		used = strlen(h);
+		snprintf(h + used, size - used, "%s%s:%s", i ? "," : "",
+		    cov->names[i].ip ? "ip" : "dns", cov->names[i].name);
+	}
+}
+
+/* The sentence warning about the uncovered names, appended to warnings. */
+static void
+cov_warn(const struct tls_coverage *cov, char *warnings, size_t wlen)
+{
+	char line[1024];
+	size_t used = 0, missing = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; i < cov->n; i++) {
+		if (cov->names[i].covered)
+			continue;
+		snprintf(line + used, sizeof(line) - used, "%s%s (%s)", missing ? ", " : "",
+		    cov->names[i].name, cov->names[i].source);
+		used = strlen(line);
+		missing++;
+	}
+	if (missing == 0)
+		return;
+	used = strlen(warnings);
+	snprintf(warnings + used, wlen - used,
+	    "%sno SubjectAltName of the certificate covers %s: clients connecting by %s will "
+	    "refuse it; the Certificate page shows the keytool command for one that does",
+	    used ? "\n" : "", line, missing == 1 ? "that name" : "those names");
+}
+
+int
+tls_state_coverage(struct tls_state *ts, const char *request_host, struct tls_coverage *out)
+{
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (request_host != NULL && request_host[0] != '\0')
+		cov_add(out, request_host, "request");
+	pthread_rwlock_rdlock(&ts->lock);
+	if (ts->leaf != NULL) {
+		for (size_t i = 0; i < ts->names.n; i++)
+			cov_add(out, ts->names.names[i].name, ts->names.names[i].source);
+		cov_finish(out, ts->leaf);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	return rc;
+}
+
+char *
+tls_state_chain_pem(struct tls_state *ts)
+{
+	char *copy = NULL;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	if (ts->chain_pem != NULL)
+		copy = strdup(ts->chain_pem);
+	pthread_rwlock_unlock(&ts->lock);
+	return copy;
+}
+
+/* chain as PEM, leaf first (the caller's), or NULL. */
+static char *
+chain_to_pem(STACK_OF(X509) *chain)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *pem = NULL;
+	long len;
+
+	if (bio == NULL)
+		return NULL;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (PEM_write_bio_X509(bio, sk_X509_value(chain, i)) != 1)
+			goto out;
+	if ((len = BIO_get_mem_data(bio, &data)) > 0 && (pem = malloc((size_t)len + 1)) != NULL) {
+		memcpy(pem, data, (size_t)len);
+		pem[len] = '\0';
+	}
+out:
+	BIO_free(bio);
+	ERR_clear_error();
+	return pem;
+}
+
+static const char *const well_known_passwords[] = {
+	"", "nomagic", "changeit", "password", "secret", "changeme", "123456", "admin",
+};
+
+int
+tls_password_well_known(const char *pw)
+{
+	if (pw == NULL)
+		return 1;
+	for (size_t i = 0; i < sizeof(well_known_passwords) / sizeof(well_known_passwords[0]); i++)
+		if (strcasecmp(pw, well_known_passwords[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Whether cert's first CRL distribution point is url: a certificate
@@ -517,6 +752,7 @@ keystore_certificate(struct tls_state *ts, const struct atr_config *cfg, char *s
 	} else if ((pw = strdup(atr_config_str(cfg, "tls_keystore_password"))) == NULL) {
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
+	info->weak_password = tls_password_well_known(pw);
 	datadir_check_secret(source, "tls_keystore", 0, NULL);
 	if ((ks = atr_ks_load_file(source, pw[0] ? pw : NULL, err)) == NULL) {
 		atr_err_prefix(err, "tls_keystore %s", source);
@@ -575,9 +811,10 @@ out:
 /* ---- building and swapping */
 
 static void
-describe(struct tls_state *ts, X509 *leaf, const char *source, const char *warnings,
+describe(struct tls_state *ts, STACK_OF(X509) *chain, const char *source, const char *warnings,
     struct tls_info *info)
 {
+	X509 *leaf = sk_X509_value(chain, 0), *last = sk_X509_value(chain, sk_X509_num(chain) - 1);
 	char *s;
 	GENERAL_NAMES *gens;
 	X509 *ca = NULL;
@@ -633,6 +870,7 @@ describe(struct tls_state *ts, X509 *leaf, const char *source, const char *warni
 	ERR_clear_error();
 	if (ca != NULL) {
 		info->from_local_ca = atr_x509_signed_by(leaf, ca);
+		info->trusted_by_local_ca = X509_cmp(last, ca) == 0 || atr_x509_signed_by(last, ca);
 		fingerprint(ca, info->ca_sha256, sizeof(info->ca_sha256));
 		X509_free(ca);
 	}
@@ -641,12 +879,13 @@ describe(struct tls_state *ts, X509 *leaf, const char *source, const char *warni
 /* Gets, checks and builds the certificate cfg names; ctx_out and info are
  * filled on success. */
 static int
-prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local, SSL_CTX **ctx_out,
-    struct tls_info *info, struct atr_err *err)
+prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local,
+    const char *request_host, SSL_CTX **ctx_out, struct tls_info *info, struct tls_coverage *cov,
+    STACK_OF(X509) **chain_out, struct atr_err *err)
 {
 	EVP_PKEY *key = NULL;
 	STACK_OF(X509) *chain = NULL;
-	char source[4400], host[256] = "", warnings[2048];
+	char source[4400], warnings[2048];
 	struct tls_info ks;
 	int rc = -1, own = 0;
 
@@ -661,18 +900,40 @@ prepare(struct tls_state *ts, const struct atr_config *cfg, int force_local, SSL
 		if (local_certificate(ts, cfg, force_local, &key, &chain, err) == -1)
 			return -1;
 	}
-	gethostname(host, sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	if (atr_tls_check_server(key, chain, host, atr_now_ms() / 1000, warnings, sizeof(warnings),
+	/* The names are checked here, all of them, not by the library for
+	 * the host name alone. */
+	if (atr_tls_check_server(key, chain, NULL, atr_now_ms() / 1000, warnings, sizeof(warnings),
 		err) == -1)
 		goto out;
+	if (own && ks.weak_password) {
+		size_t used = strlen(warnings);
+		snprintf(warnings + used, sizeof(warnings) - used,
+		    "%sthe keystore is protected by a well-known password (a vendor's default or "
+		    "an obvious one): anyone with a copy of the file, a backup for instance, can "
+		    "read its private key; re-protect it (upload it again with \"re-protect\") or "
+		    "export it with a strong password",
+		    used ? "\n" : "");
+	}
+	if (cov != NULL) {
+		memset(cov, 0, sizeof(*cov));
+		if (request_host != NULL && request_host[0] != '\0')
+			cov_add(cov, request_host, "request");
+		client_names(cfg, cov);
+		cov_finish(cov, sk_X509_value(chain, 0));
+		cov_warn(cov, warnings, sizeof(warnings));
+	}
 	if (ctx_out != NULL && (*ctx_out = atr_tls_server_ctx_new(key, chain, err)) == NULL)
 		goto out;
 	if (info != NULL) {
-		describe(ts, sk_X509_value(chain, 0), source, warnings, info);
+		describe(ts, chain, source, warnings, info);
 		info->own_keystore = own;
+		info->weak_password = own && ks.weak_password;
 		snprintf(info->format, sizeof(info->format), "%s", own ? ks.format : "PKCS12");
 		snprintf(info->alias, sizeof(info->alias), "%s", own ? ks.alias : "atrium");
+	}
+	if (chain_out != NULL) {
+		*chain_out = chain;
+		chain = NULL;
 	}
 	rc = 0;
 out:
@@ -686,17 +947,35 @@ install(struct tls_state *ts, const struct atr_config *cfg, int force_local, str
 {
 	SSL_CTX *ctx = NULL, *old;
 	struct tls_info info;
-	char *line, *save = NULL;
+	struct tls_coverage *cov = calloc(1, sizeof(*cov));
+	STACK_OF(X509) *chain = NULL;
+	X509 *oldleaf = NULL;
+	char *line, *save = NULL, *pem, *oldpem;
 
-	if (prepare(ts, cfg, force_local, &ctx, &info, err) == -1)
+	if (cov == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	if (prepare(ts, cfg, force_local, NULL, &ctx, &info, cov, &chain, err) == -1) {
+		free(cov);
 		return -1;
+	}
+	pem = chain_to_pem(chain);
 	pthread_rwlock_wrlock(&ts->lock);
 	old = ts->ctx;
 	ts->ctx = ctx;
 	ts->info = info;
 	ts->have_info = 1;
+	oldleaf = ts->leaf;
+	ts->leaf = sk_X509_value(chain, 0);
+	X509_up_ref(ts->leaf);
+	oldpem = ts->chain_pem;
+	ts->chain_pem = pem;
+	ts->names = *cov;
 	pthread_rwlock_unlock(&ts->lock);
 	SSL_CTX_free(old); /* open connections keep their own reference */
+	X509_free(oldleaf);
+	free(oldpem);
+	free(cov);
+	sk_X509_pop_free(chain, X509_free);
 	atr_info("serving the certificate '%s' from %s (SHA-256 %s, %lld days left)", info.subject,
 	    info.source, info.sha256, (long long)((info.not_after - atr_now_ms() / 1000) / 86400));
 	if (info.from_local_ca)
@@ -721,11 +1000,11 @@ tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct atr_er
 }
 
 int
-tls_state_check(struct tls_state *ts, const struct atr_config *cfg, struct tls_info *info,
-    struct atr_err *err)
+tls_state_check(struct tls_state *ts, const struct atr_config *cfg, const char *request_host,
+    struct tls_info *info, struct tls_coverage *cov, struct atr_err *err)
 {
 	SSL_CTX *ctx = NULL;
-	int rc = prepare(ts, cfg, 0, &ctx, info, err);
+	int rc = prepare(ts, cfg, 0, request_host, &ctx, info, cov, NULL, err);
 
 	SSL_CTX_free(ctx);
 	return rc;

@@ -36,6 +36,32 @@ struct tls_info {
 	int own_keystore;      /* from tls_keystore (else the local CA's) */
 	char format[16];       /* "JKS", "PKCS12", "PEM" */
 	char alias[256];       /* the key entry served */
+	int weak_password;     /* the keystore's password is a well-known one */
+	int trusted_by_local_ca; /* the chain ends at the local CA (clients trust it) */
+};
+
+#define TLS_NAMES_MAX 64
+
+/* A name or address clients may use to reach this server. */
+struct tls_name {
+	char name[256];
+	int ip;           /* an IPv4 or IPv6 address, else a DNS name */
+	int covered;      /* a SubjectAltName of the certificate covers it */
+	char source[16];  /* "request", "hostname", "bind", "tls_san", "interface" */
+};
+
+/*
+ * Which of the names clients may use a certificate covers: the name the
+ * request came with (source "request", first, when known), the host name
+ * and its FQDN, the bind address when it is not a wildcard, tls_san and
+ * the machine's addresses (link-local IPv6 skipped). Only SubjectAltNames
+ * count: browsers and Java clients ignore the subject's CN. keytool_hint
+ * is the keytool command that makes a certificate covering all of them.
+ */
+struct tls_coverage {
+	struct tls_name names[TLS_NAMES_MAX];
+	size_t n;
+	char keytool_hint[4096];
 };
 
 struct tls_state *tls_state_new(const char *datadir);
@@ -50,10 +76,31 @@ int tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct at
 
 /*
  * Checks a keystore as tls_state_load() would, without using it: for the
- * admin console's Save. Fills info (may be NULL) on success.
+ * admin console's Save. request_host (may be NULL) is the name the
+ * uploader connected with. Fills info and cov (each may be NULL) on
+ * success; an uncovered name is a warning in info, never a refusal here.
  */
-int tls_state_check(struct tls_state *ts, const struct atr_config *cfg, struct tls_info *info,
-    struct atr_err *err);
+int tls_state_check(struct tls_state *ts, const struct atr_config *cfg, const char *request_host,
+    struct tls_info *info, struct tls_coverage *cov, struct atr_err *err);
+
+/*
+ * The coverage of the certificate in use, for the names found when it
+ * was loaded and request_host (may be NULL or ""). Any thread. -1 when
+ * there is no certificate.
+ */
+int tls_state_coverage(struct tls_state *ts, const char *request_host, struct tls_coverage *out);
+
+/* The served chain as PEM, leaf first (the caller's, free()), or NULL.
+ * Any thread. */
+char *tls_state_chain_pem(struct tls_state *ts);
+
+/*
+ * Whether pw (NULL: none) is one of the well-known keystore passwords
+ * (vendors' defaults such as Java's "changeit" or Teamwork Cloud's
+ * "nomagic", "password", empty, ...; case-insensitive), which protect a
+ * key from nobody who has a copy of the file.
+ */
+int tls_password_well_known(const char *pw);
 
 /* Renews the local CA's server certificate when it expires within 30
  * days (and tls_keystore is not set), and re-signs the local CA's CRL

@@ -69,29 +69,32 @@ kt() {
 	echo "+ keytool $*" >>"$T/keytool.log"
 	keytool "$@" >>"$T/keytool.log" 2>&1
 }
-# issue STORE TYPE ALIAS: a key pair in STORE, its certificate signed by the local CA.
+# issue STORE TYPE ALIAS [SAN] [PASSWORD]: a key pair in STORE, its certificate
+# signed by the local CA, for localhost and 127.0.0.1 unless SAN says otherwise.
 issue() {
-	local store=$1 type=$2 alias=$3
+	local store=$1 type=$2 alias=$3 san=${4:-dns:localhost,ip:127.0.0.1} pass=${5:-$KSPASS}
 	kt -genkeypair -alias "$alias" -keyalg RSA -keysize 2048 -validity 365 \
 		-dname "CN=localhost, OU=$alias, O=Atrium browser test" \
-		-ext "SAN=dns:localhost,ip:127.0.0.1" \
-		-keystore "$store" -storetype "$type" -storepass "$KSPASS" -keypass "$KSPASS" &&
-	kt -certreq -alias "$alias" -keystore "$store" -storepass "$KSPASS" -file "$KS/$alias.csr" &&
+		-ext "SAN=$san" \
+		-keystore "$store" -storetype "$type" -storepass "$pass" -keypass "$pass" &&
+	kt -certreq -alias "$alias" -keystore "$store" -storepass "$pass" -file "$KS/$alias.csr" &&
 	kt -gencert -alias atrium-ca -keystore "$KS/ca.p12" -storetype PKCS12 -storepass ca-pass-1 \
 		-infile "$KS/$alias.csr" -outfile "$KS/$alias.crt" -rfc -validity 365 \
-		-ext "SAN=dns:localhost,ip:127.0.0.1" -ext "KU=digitalSignature,keyEncipherment" \
+		-ext "SAN=$san" -ext "KU=digitalSignature,keyEncipherment" \
 		-ext "EKU=serverAuth" &&
-	{ keytool -list -alias atrium-ca -keystore "$store" -storepass "$KSPASS" >/dev/null 2>&1 ||
+	{ keytool -list -alias atrium-ca -keystore "$store" -storepass "$pass" >/dev/null 2>&1 ||
 		kt -importcert -noprompt -alias atrium-ca -file "$CA" -keystore "$store" \
-			-storepass "$KSPASS"; } &&
-	kt -importcert -alias "$alias" -file "$KS/$alias.crt" -keystore "$store" -storepass "$KSPASS"
+			-storepass "$pass"; } &&
+	kt -importcert -alias "$alias" -file "$KS/$alias.crt" -keystore "$store" -storepass "$pass"
 }
 if openssl pkcs12 -export -in "$CA" -inkey "$DATA/tls/ca.key" -name atrium-ca \
 	-out "$KS/ca.p12" -passout pass:ca-pass-1 2>>"$T/keytool.log" &&
 	issue "$KS/server.jks" JKS mydomain &&
 	issue "$KS/multi.p12" PKCS12 blue &&
-	issue "$KS/multi.p12" PKCS12 green; then
-	ok "keytool makes a JKS keystore and a PKCS#12 one with two key entries"
+	issue "$KS/multi.p12" PKCS12 green &&
+	issue "$KS/misnamed.p12" PKCS12 misnamed dns:atrium.example.org &&
+	issue "$KS/keystore.p12" PKCS12 teamworkcloud dns:localhost,ip:127.0.0.1 changeit; then
+	ok "keytool makes a JKS keystore, a PKCS#12 one with two key entries, a misnamed one and one under 'changeit'"
 else
 	not_ok "keytool makes the test keystores" "$(tail -n 20 "$T/keytool.log")"
 	finish

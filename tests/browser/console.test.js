@@ -376,6 +376,13 @@ async function main() {
     check('the validity with days left', /\d+ days? left/.test(await text(page, '#cert-validity')),
       await text(page, '#cert-validity'));
     check('and where it comes from', (await text(page, '#cert-origin')) !== '');
+    const rows = await page.locator('#cert-coverage tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.cells).map((td) => td.textContent)));
+    check('the coverage table lists the address in the address bar first, covered',
+      rows.length > 1 && rows[0].join('|') === 'localhost|DNS|yes|this page\'s address', JSON.stringify(rows));
+    check('and the host name', rows.some((r) => r[3] === 'host name'), JSON.stringify(rows));
+    check('the keytool command is shown', /^keytool -genkeypair .*-ext SAN=dns:localhost/.test(
+      await text(page, '#cert-keytool')), await text(page, '#cert-keytool'));
     await shot(page, '06-certificate');
   });
 
@@ -434,6 +441,48 @@ async function main() {
     await page.waitForFunction(() => /TLS port \d+ serves/.test(document.querySelector('#flash').textContent));
     check('Use TLS on opens it again', await portOpen(env.TLS_PORT));
     eq('with the same certificate', servedSha256(env.TLS_PORT), green);
+  });
+
+  /* A certificate that does not name the address in the address bar. */
+  await step('misnamed certificate', async () => {
+    await page.setInputFiles('#tls-keystore', path.join(env.KS, 'misnamed.p12'));
+    check('before Save the page says the console and open tabs change certificate too',
+      await visible(page, '#tls-upload-notice') &&
+      /open tab/.test(await text(page, '#tls-upload-notice')), await text(page, '#tls-upload-notice'));
+    await page.fill('#tls-password', env.KSPASS);
+    await page.click('#tls-save');
+    await page.waitForSelector('#tls-mismatch:not([hidden])');
+    check('it is refused: the page says it does not name localhost',
+      /does not name localhost/.test(await text(page, '#tls-mismatch-text')), await text(page, '#tls-mismatch-text'));
+    const rows = await page.locator('#tls-mismatch-coverage tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.cells).map((td) => td.textContent)));
+    check('with the coverage: localhost not covered', rows.length > 0 &&
+      rows[0].join('|') === 'localhost|DNS|no|this page\'s address', JSON.stringify(rows));
+    check('and the keytool command', /-ext SAN=dns:localhost/.test(await text(page, '#tls-mismatch-hint')),
+      await text(page, '#tls-mismatch-hint'));
+    check('and a way to upload it anyway', await visible(page, '#tls-force'));
+    eq('nothing changed', servedSha256(env.TLS_PORT), green);
+    await shot(page, '07b-settings-misnamed');
+    await go(page, 'settings', 'settings');
+  });
+
+  /* A keystore under a well-known password, then re-protected. */
+  const twc = fileSha256(path.join(env.KS, 'teamworkcloud.crt'));
+  await step('well-known password', async () => {
+    await page.setInputFiles('#tls-keystore', path.join(env.KS, 'keystore.p12'));
+    await page.fill('#tls-password', 'changeit');
+    await page.click('#tls-save');
+    await page.waitForSelector('#tls-weak:not([hidden])');
+    check('a keystore under "changeit" is accepted with a loud warning',
+      /well-known password/.test(await text(page, '#tls-weak-text')), await text(page, '#tls-weak-text'));
+    check('and the flash says so too', /well-known password/.test(await text(page, '#flash')),
+      await text(page, '#flash'));
+    eq('it is served', servedSha256(env.TLS_PORT), twc);
+    await shot(page, '07c-settings-weak-password');
+    await page.click('#tls-reprotect-now');
+    await page.waitForFunction(() => /no longer used/.test(document.querySelector('#flash').textContent));
+    check('"Re-protect it now" re-writes it under a password of the server\'s', !(await visible(page, '#tls-weak')));
+    eq('and the same certificate is served', servedSha256(env.TLS_PORT), twc);
   });
 
   /* Clear: back to the local CA's certificate. */
