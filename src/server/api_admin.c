@@ -491,8 +491,8 @@ api_admin_put_tls(struct req *r)
 		free(rep);
 		return field_error(r, form_field(&err, "keystore"), &err, extra);
 	}
-	log_admin(r, "TLS %s on port %s%s%s%s%s", enabled ? "on" : "off",
-	    jport != NULL ? portbuf : "(unchanged)", file[0] ? ", uploaded keystore " : "", file,
+	log_admin(r, "TLS %s, port %s%s%s%s%s", enabled ? "on" : "off",
+	    jport != NULL ? portbuf : "unchanged", file[0] ? ", uploaded keystore " : "", file,
 	    rep->reprotected ? ", re-protected under a password of the server's" : "",
 	    force ? " (forced)" : "");
 	j = settings_json(r);
