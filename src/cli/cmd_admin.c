@@ -29,7 +29,7 @@
 /* ---- options and usage ---------------------------------------------------- */
 
 #define SERVER_HELP "the admin console as HOST[:PORT] (default: the logged-in server's " \
-	"host, port 8443)"
+	"host and the admin port it lists, else 8443)"
 
 enum { ST_SERVER, ST_JSON };
 
@@ -141,11 +141,13 @@ has_port(const char *s, size_t n)
 /*
  * The admin console's URL, "https://host:port": from --server
  * (HOST[:PORT], [IPv6]:PORT or https://...; port 8443 when none is
- * given), else the logged-in server's host on port 8443. The console
- * speaks HTTPS only, so http:// is refused. *url is the caller's.
+ * given), else the logged-in server's host on admin_port (the one the
+ * server listed; 8443 when 0). The console speaks HTTPS only, so http://
+ * is refused. *url is the caller's.
  */
 static int
-admin_url(const char *arg, const char *session_server, char **url, struct atr_err *err)
+admin_url(const char *arg, const char *session_server, int admin_port, char **url,
+    struct atr_err *err)
 {
 	char host[256], buf[400];
 	const char *rest;
@@ -157,7 +159,7 @@ admin_url(const char *arg, const char *session_server, char **url, struct atr_er
 			return atr_err_set(err, ATR_E_CONFIG, "the session's server '%s' has no host",
 			    session_server);
 		snprintf(buf, sizeof(buf), strchr(host, ':') != NULL ? "https://[%s]:%d" :
-		    "https://%s:%d", host, ADMIN_PORT_DEFAULT);
+		    "https://%s:%d", host, admin_port > 0 ? admin_port : ADMIN_PORT_DEFAULT);
 		return cli_server_url(buf, 0, url, err);
 	}
 	if (strncasecmp(arg, "http://", 7) == 0)
@@ -180,18 +182,27 @@ admin_url(const char *arg, const char *session_server, char **url, struct atr_er
 }
 
 /*
- * Loads the session and connects to the admin console (--server or the
- * session's host on 8443) with the session's token. Close with
+ * Loads the session and connects to the admin console with the session's
+ * token: --server, else the session's host on the admin port the server
+ * listed at login. A session saved before logins kept that port asks the
+ * server now (GET /api/v1/server); 8443 when it cannot tell. The port is
+ * kept with the session rather than asked at each call because the
+ * commands that need it most (tls disable, plain off) can close the API
+ * port the session uses, while the console stays. Close with
  * cli_ctx_close() either way.
  */
 static int
 admin_open(struct cli_ctx *c, const char *server, struct atr_err *err)
 {
 	char *url = NULL;
+	int port;
 
 	if (cli_ctx_open(c, err) == -1)
 		return -1;
-	if (admin_url(server, c->session.server, &url, err) == -1)
+	port = c->session.admin_port;
+	if (server == NULL && port == 0)
+		port = cli_admin_port_discover(c->http);
+	if (admin_url(server, c->session.server, port, &url, err) == -1)
 		return -1;
 	/* The session's own connection goes to the API port; this one to the console. */
 	cli_http_free(c->http);

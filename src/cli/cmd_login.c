@@ -212,6 +212,8 @@ login_main(int argc, char **argv)
 		    "Atrium server?", cli_url_hostport(s.server));
 		goto out;
 	}
+	/* Where `atrium admin` finds the console, so that it need not guess 8443. */
+	s.admin_port = cli_admin_port_discover(h);
 	if (cli_session_save(home, &s, &err) == -1)
 		goto fail;
 	/* The session this one replaces stops working (best effort, same server only). */
