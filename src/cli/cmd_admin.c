@@ -6,7 +6,7 @@
  * `atrium login` keeps; the server checks that the user is an admin.
  *
  *   atrium admin tls status|enable|disable|clear
- *   atrium admin tls upload --keystore FILE [--storepass-file F] [--alias A] [--port N]
+ *   atrium admin tls upload --keystore FILE [--storepass-file F] [--alias A] [--port N] [--force]
  *   atrium admin plain on|off
  */
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include "cli/client.h"
 #include "cli/http.h"
 #include "cli/output.h"
+#include "cli/trust.h"
 #include "cli/url.h"
 
 #define ADMIN_PORT_DEFAULT 8443
@@ -83,7 +84,7 @@ static const struct cli_usage clear_usage = {
 	disable_opts,
 };
 
-enum { UP_SERVER, UP_KEYSTORE, UP_PASSFILE, UP_ALIAS, UP_PORT };
+enum { UP_SERVER, UP_KEYSTORE, UP_PASSFILE, UP_ALIAS, UP_PORT, UP_FORCE };
 
 static const struct cli_opt upload_opts[] = {
 	[UP_SERVER] = {"server", 0, "HOST:PORT", SERVER_HELP},
@@ -93,16 +94,26 @@ static const struct cli_opt upload_opts[] = {
 	    "of F (default: ask on the terminal, without echo)"},
 	[UP_ALIAS] = {"alias", 0, "A", "the key entry to use when the keystore holds several"},
 	[UP_PORT] = {"port", 0, "N", "move TLS to this port too (default: keep the one set now)"},
+	[UP_FORCE] = {"force", 0, NULL, "upload a certificate the server refuses for the names it "
+	    "does not cover (clients that use those names will be refused)"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage upload_usage = {
 	"atrium admin tls upload",
-	"--keystore FILE [--storepass-file F] [--alias A] [--port N] [--server HOST:PORT]",
+	"--keystore FILE [--storepass-file F] [--alias A] [--port N] [--force]\n"
+	"    [--server HOST:PORT]",
 	"Sends a keystore to the server, which checks it exactly as at start (password,\n"
-	"key matches certificate, chain, dates, key usage, a SAN for its host name) and\n"
-	"then serves it at once on the TLS port and the admin port, and turns TLS on.\n"
-	"When anything is wrong nothing changes, and the reason is printed.",
+	"key matches certificate, chain, dates, key usage, the names and addresses\n"
+	"clients use) and then serves it at once on the TLS port and the admin port,\n"
+	"and turns TLS on. When anything is wrong nothing changes, and the reason is\n"
+	"printed; for names the certificate does not cover, which ones, and the keytool\n"
+	"command that makes a certificate that covers them (--force uploads it anyway).\n"
+	"\n"
+	"When the new certificate does not come from the server's local CA, the top\n"
+	"of its chain is added to $ATRIUM_HOME/certs/cert.jks, as atrium certs trust\n"
+	"would, so that the next atrium admin command still connects. Browsers with\n"
+	"the console open must trust the new certificate themselves.",
 	upload_opts,
 };
 
@@ -557,6 +568,115 @@ keystore_password(const char *file, struct atr_err *err)
 	return pw;
 }
 
+/*
+ * The server's coverage list (which names and addresses clients may use
+ * and whether the certificate names them) as a table on out, and its
+ * keytool hint. Prints nothing for an answer without one (older servers).
+ * Returns how many names are not covered.
+ */
+static int
+print_coverage(const json_t *body, FILE *out)
+{
+	static const char *const headers[] = {"", "NAME", "FROM"};
+	const json_t *list = json_object_get(body, "coverage"), *v;
+	const char *hint = json_string_value(json_object_get(body, "keytool_hint"));
+	struct cli_table *t;
+	char h[1024];
+	size_t i;
+	int missing = 0;
+
+	if (json_array_size(list) == 0 || (t = cli_table_new(3, headers, 0)) == NULL)
+		return 0;
+	json_array_foreach(list, i, v) {
+		const char *row[3];
+		int covered = json_is_true(json_object_get(v, "covered"));
+
+		row[0] = covered ? "covered" : "NOT covered";
+		row[1] = json_string_value(json_object_get(v, "name"));
+		row[2] = json_string_value(json_object_get(v, "source"));
+		missing += !covered;
+		cli_table_add(t, row);
+	}
+	fprintf(out, "The names and addresses clients may use:\n");
+	cli_table_print(t, out);
+	cli_table_free(t);
+	if (hint != NULL && missing > 0) {
+		cli_sanitize(h, sizeof(h), hint);
+		fprintf(out, "A certificate that covers them all: %s\n", h);
+	}
+	return missing;
+}
+
+/* The answer's warnings, each once (the certificate's are printed already). */
+static void
+print_warnings(const json_t *body)
+{
+	const json_t *certw = json_object_get(json_object_get(body, "certificate"), "warnings");
+	const json_t *v, *c;
+	char w[1024];
+	size_t i, j;
+
+	json_array_foreach(json_object_get(body, "warnings"), i, v) {
+		int dup = 0;
+
+		if (!json_is_string(v))
+			continue;
+		json_array_foreach(certw, j, c)
+			dup |= json_equal(c, v);
+		if (dup)
+			continue;
+		cli_sanitize(w, sizeof(w), json_string_value(v));
+		printf("warning: %s\n", w);
+	}
+}
+
+/*
+ * After an upload the server applied: when the answer says the new chain
+ * does not come from the local CA (the one a client gets in cert.jks), its
+ * top goes into this client's own trust store, unless a root trusted
+ * already covers it, so that the next atrium admin command still connects.
+ * Taking it from the answer is safe: the connection that carried the upload
+ * was verified and the server checked that the caller is an admin, so the
+ * chain is the one this admin has just installed. An answer without
+ * chain_pem (an older server) changes nothing.
+ */
+static void
+trust_new_chain(struct cli_ctx *c, const json_t *body)
+{
+	const char *pem = json_string_value(json_object_get(body, "chain_pem"));
+	const char *hp = cli_url_hostport(cli_http_server(c->http));
+	struct cli_trusted tr;
+	struct atr_err err;
+	char alias[300];
+
+	if (pem == NULL || json_is_true(json_object_get(body, "trusted_by_local_ca")))
+		return;
+	snprintf(alias, sizeof(alias), "%s", hp);
+	if (cli_trust_add_top(c->home, pem, strlen(pem), alias, hp, &tr, &err) == -1) {
+		fprintf(stderr, "atrium: warning: the new certificate could not be added to this "
+		    "client's trust store (%s); the next atrium admin command will not trust the "
+		    "server: run atrium certs trust %s\n", atr_err_msg(&err), hp);
+		return;
+	}
+	if (tr.added)
+		printf("This client now trusts the new certificate: added %s (SHA-256 %s) to %s as "
+		    "'%s'.\n", tr.subject, tr.sha256, tr.store, tr.alias);
+	if (tr.still[0] != '\0')
+		fprintf(stderr, "atrium: warning: connections from here will still fail: %s\n",
+		    tr.still);
+	/* The session's certificate is the new one now: it changed on purpose. */
+	if (strncmp(c->session.server, "https://", 8) == 0 && tr.leaf_sha256[0] != '\0') {
+		char *old = c->session.cert_sha256;
+
+		if ((c->session.cert_sha256 = strdup(tr.leaf_sha256)) != NULL) {
+			free(old);
+			cli_session_save(c->home, &c->session, &err);
+		} else {
+			c->session.cert_sha256 = old;
+		}
+	}
+}
+
 /* After a refusal about the alias: the key entries the server listed. */
 static void
 print_aliases(const json_t *body, const char *file)
@@ -624,7 +744,8 @@ upload_main(int argc, char **argv)
 	    (*password != '\0' &&
 	    json_object_set_new(body, "password", json_string(password)) == -1) ||
 	    (a.val[UP_ALIAS] != NULL &&
-	    json_object_set_new(body, "alias", json_string(a.val[UP_ALIAS])) == -1)) {
+	    json_object_set_new(body, "alias", json_string(a.val[UP_ALIAS])) == -1) ||
+	    (a.val[UP_FORCE] != NULL && json_object_set_new(body, "force", json_true()) == -1)) {
 		atr_err_set(&err, ATR_E_USAGE, "the file name, the password and the alias must "
 		    "be UTF-8");
 		goto fail;
@@ -635,6 +756,10 @@ upload_main(int argc, char **argv)
 		status = cli_fail(&err);
 		if (field != NULL && strcmp(field, "alias") == 0)
 			print_aliases(rep.json, file);
+		/* Names the certificate does not cover: which, how to make one, --force. */
+		if (print_coverage(rep.json, stderr) > 0 && a.val[UP_FORCE] == NULL)
+			fprintf(stderr, "To upload it anyway, add --force: clients that use a name "
+			    "that is NOT covered will be refused.\n");
 		/* A refusal (any 4xx: the settings module applies all or nothing). */
 		if (rep.status >= 400 && rep.status < 500)
 			fprintf(stderr, "Nothing was changed: the server keeps the certificate it "
@@ -643,6 +768,11 @@ upload_main(int argc, char **argv)
 	}
 	printf("Uploaded %s.\n", name);
 	print_applied(rep.json);
+	print_warnings(rep.json);
+	print_coverage(rep.json, stdout);
+	trust_new_chain(&c, rep.json);
+	printf("Browser tabs with the console open (%s) will need the new certificate trusted "
+	    "before they work again.\n", cli_url_hostport(cli_http_server(c.http)));
 	status = CLI_OK;
 	goto out;
 fail:
