@@ -82,6 +82,17 @@ int atr_ca_revoke(struct atr_ca *ca, X509 *cert, struct atr_err *err);
  */
 int atr_ca_crl_refresh(struct atr_ca *ca, struct atr_err *err);
 
+/*
+ * Retires the CA in dir for good (its key is thought leaked): re-signs its
+ * CRL one last time, moves ca.crt, ca.crl and ca.revoked into archive
+ * (created 0700; it must not hold a CA yet) and destroys ca.key (zeroed,
+ * then removed), so that atr_ca_create() can make a new CA in dir. What is
+ * revoked stays revoked in the archived ca.crl, which nothing re-signs:
+ * clients must stop trusting the old root. On failure before ca.key is
+ * destroyed, dir still holds the CA (files already moved are moved back).
+ */
+int atr_ca_retire(struct atr_ca *ca, const char *archive, struct atr_err *err);
+
 /* Whether text is an IPv4 or IPv6 address. */
 int atr_ca_is_ip(const char *text);
 

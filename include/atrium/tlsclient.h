@@ -98,6 +98,7 @@ struct atr_cert_info {
 	char subject[512];   /* Java style: "CN=a, O=b" */
 	char issuer[512];
 	char names[1024];    /* SubjectAltNames: "DNS:a, IP:127.0.0.1"; "" if none */
+	char cn[256];        /* the subject's (last) common name; "" if none */
 	char sha256[100];    /* "AB:CD:..." */
 	char sha1[64];
 	int64_t not_before;  /* seconds since 1970 */
@@ -181,7 +182,9 @@ int atr_trust_check(struct atr_trust *t, STACK_OF(X509) *chain, const char *host
  * One sentence for a failed verdict, naming hostport ("host:port") and
  * saying what to do: for an untrusted chain its SHA-256 fingerprint and
  * the command `atrium certs trust HOST:PORT`; for a name mismatch the
- * names the certificate holds; for bad dates the dates. Writes "" for a
+ * names a client would accept: the SubjectAltNames, else the subject's CN
+ * when it is a host name or an address, else that the certificate names no
+ * address at all; for bad dates the dates. Writes "" for a
  * verdict without problems. Returns the error code that fits best
  * (ATR_E_CERT_UNTRUSTED, ATR_E_CERT_EXPIRED, ATR_E_CERT_INVALID).
  */

@@ -104,3 +104,24 @@ cli_ctx_close(struct cli_ctx *c)
 	free(c->home);
 	memset(c, 0, sizeof(*c));
 }
+
+int
+cli_admin_port_discover(struct cli_http *h)
+{
+	struct atr_err err;
+	struct cli_reply rep = {0};
+	const json_t *l;
+	size_t i;
+	int port = 0;
+
+	if (cli_http_call(h, "GET", "/api/v1/server", NULL, 200, &rep, &err) == 0)
+		json_array_foreach(json_object_get(rep.json, "listeners"), i, l) {
+			const char *name = json_string_value(json_object_get(l, "name"));
+			json_int_t p = json_integer_value(json_object_get(l, "port"));
+
+			if (name != NULL && strcmp(name, "admin") == 0 && p > 0 && p <= 65535)
+				port = (int)p;
+		}
+	cli_reply_clear(&rep);
+	return port;
+}

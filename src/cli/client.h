@@ -43,4 +43,11 @@ struct cli_ctx {
 int cli_ctx_open(struct cli_ctx *c, struct atr_err *err);
 void cli_ctx_close(struct cli_ctx *c);
 
+/*
+ * The admin console's port as the server h talks to lists it (GET
+ * /api/v1/server, the listener called "admin"), or 0 when the server
+ * cannot be asked or lists none. Needs no login.
+ */
+int cli_admin_port_discover(struct cli_http *h);
+
 #endif

@@ -6,7 +6,7 @@
  * `atrium login` keeps; the server checks that the user is an admin.
  *
  *   atrium admin tls status|enable|disable|clear
- *   atrium admin tls upload --keystore FILE [--storepass-file F] [--alias A] [--port N]
+ *   atrium admin tls upload --keystore FILE [--storepass-file F] [--alias A] [--port N] [--force]
  *   atrium admin plain on|off
  */
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include "cli/client.h"
 #include "cli/http.h"
 #include "cli/output.h"
+#include "cli/trust.h"
 #include "cli/url.h"
 
 #define ADMIN_PORT_DEFAULT 8443
@@ -29,7 +30,7 @@
 /* ---- options and usage ---------------------------------------------------- */
 
 #define SERVER_HELP "the admin console as HOST[:PORT] (default: the logged-in server's " \
-	"host, port 8443)"
+	"host and the admin port it lists, else 8443)"
 
 enum { ST_SERVER, ST_JSON };
 
@@ -83,7 +84,7 @@ static const struct cli_usage clear_usage = {
 	disable_opts,
 };
 
-enum { UP_SERVER, UP_KEYSTORE, UP_PASSFILE, UP_ALIAS, UP_PORT };
+enum { UP_SERVER, UP_KEYSTORE, UP_PASSFILE, UP_ALIAS, UP_PORT, UP_FORCE };
 
 static const struct cli_opt upload_opts[] = {
 	[UP_SERVER] = {"server", 0, "HOST:PORT", SERVER_HELP},
@@ -93,16 +94,26 @@ static const struct cli_opt upload_opts[] = {
 	    "of F (default: ask on the terminal, without echo)"},
 	[UP_ALIAS] = {"alias", 0, "A", "the key entry to use when the keystore holds several"},
 	[UP_PORT] = {"port", 0, "N", "move TLS to this port too (default: keep the one set now)"},
+	[UP_FORCE] = {"force", 0, NULL, "upload a certificate the server refuses for the names it "
+	    "does not cover (clients that use those names will be refused)"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage upload_usage = {
 	"atrium admin tls upload",
-	"--keystore FILE [--storepass-file F] [--alias A] [--port N] [--server HOST:PORT]",
+	"--keystore FILE [--storepass-file F] [--alias A] [--port N] [--force]\n"
+	"    [--server HOST:PORT]",
 	"Sends a keystore to the server, which checks it exactly as at start (password,\n"
-	"key matches certificate, chain, dates, key usage, a SAN for its host name) and\n"
-	"then serves it at once on the TLS port and the admin port, and turns TLS on.\n"
-	"When anything is wrong nothing changes, and the reason is printed.",
+	"key matches certificate, chain, dates, key usage, the names and addresses\n"
+	"clients use) and then serves it at once on the TLS port and the admin port,\n"
+	"and turns TLS on. When anything is wrong nothing changes, and the reason is\n"
+	"printed; for names the certificate does not cover, which ones, and the keytool\n"
+	"command that makes a certificate that covers them (--force uploads it anyway).\n"
+	"\n"
+	"When the new certificate does not come from the server's local CA, the top\n"
+	"of its chain is added to $ATRIUM_HOME/certs/cert.jks, as atrium certs trust\n"
+	"would, so that the next atrium admin command still connects. Browsers with\n"
+	"the console open must trust the new certificate themselves.",
 	upload_opts,
 };
 
@@ -141,11 +152,13 @@ has_port(const char *s, size_t n)
 /*
  * The admin console's URL, "https://host:port": from --server
  * (HOST[:PORT], [IPv6]:PORT or https://...; port 8443 when none is
- * given), else the logged-in server's host on port 8443. The console
- * speaks HTTPS only, so http:// is refused. *url is the caller's.
+ * given), else the logged-in server's host on admin_port (the one the
+ * server listed; 8443 when 0). The console speaks HTTPS only, so http://
+ * is refused. *url is the caller's.
  */
 static int
-admin_url(const char *arg, const char *session_server, char **url, struct atr_err *err)
+admin_url(const char *arg, const char *session_server, int admin_port, char **url,
+    struct atr_err *err)
 {
 	char host[256], buf[400];
 	const char *rest;
@@ -157,7 +170,7 @@ admin_url(const char *arg, const char *session_server, char **url, struct atr_er
 			return atr_err_set(err, ATR_E_CONFIG, "the session's server '%s' has no host",
 			    session_server);
 		snprintf(buf, sizeof(buf), strchr(host, ':') != NULL ? "https://[%s]:%d" :
-		    "https://%s:%d", host, ADMIN_PORT_DEFAULT);
+		    "https://%s:%d", host, admin_port > 0 ? admin_port : ADMIN_PORT_DEFAULT);
 		return cli_server_url(buf, 0, url, err);
 	}
 	if (strncasecmp(arg, "http://", 7) == 0)
@@ -180,18 +193,27 @@ admin_url(const char *arg, const char *session_server, char **url, struct atr_er
 }
 
 /*
- * Loads the session and connects to the admin console (--server or the
- * session's host on 8443) with the session's token. Close with
+ * Loads the session and connects to the admin console with the session's
+ * token: --server, else the session's host on the admin port the server
+ * listed at login. A session saved before logins kept that port asks the
+ * server now (GET /api/v1/server); 8443 when it cannot tell. The port is
+ * kept with the session rather than asked at each call because the
+ * commands that need it most (tls disable, plain off) can close the API
+ * port the session uses, while the console stays. Close with
  * cli_ctx_close() either way.
  */
 static int
 admin_open(struct cli_ctx *c, const char *server, struct atr_err *err)
 {
 	char *url = NULL;
+	int port;
 
 	if (cli_ctx_open(c, err) == -1)
 		return -1;
-	if (admin_url(server, c->session.server, &url, err) == -1)
+	port = c->session.admin_port;
+	if (server == NULL && port == 0)
+		port = cli_admin_port_discover(c->http);
+	if (admin_url(server, c->session.server, port, &url, err) == -1)
 		return -1;
 	/* The session's own connection goes to the API port; this one to the console. */
 	cli_http_free(c->http);
@@ -546,6 +568,115 @@ keystore_password(const char *file, struct atr_err *err)
 	return pw;
 }
 
+/*
+ * The server's coverage list (which names and addresses clients may use
+ * and whether the certificate names them) as a table on out, and its
+ * keytool hint. Prints nothing for an answer without one (older servers).
+ * Returns how many names are not covered.
+ */
+static int
+print_coverage(const json_t *body, FILE *out)
+{
+	static const char *const headers[] = {"", "NAME", "FROM"};
+	const json_t *list = json_object_get(body, "coverage"), *v;
+	const char *hint = json_string_value(json_object_get(body, "keytool_hint"));
+	struct cli_table *t;
+	char h[1024];
+	size_t i;
+	int missing = 0;
+
+	if (json_array_size(list) == 0 || (t = cli_table_new(3, headers, 0)) == NULL)
+		return 0;
+	json_array_foreach(list, i, v) {
+		const char *row[3];
+		int covered = json_is_true(json_object_get(v, "covered"));
+
+		row[0] = covered ? "covered" : "NOT covered";
+		row[1] = json_string_value(json_object_get(v, "name"));
+		row[2] = json_string_value(json_object_get(v, "source"));
+		missing += !covered;
+		cli_table_add(t, row);
+	}
+	fprintf(out, "The names and addresses clients may use:\n");
+	cli_table_print(t, out);
+	cli_table_free(t);
+	if (hint != NULL && missing > 0) {
+		cli_sanitize(h, sizeof(h), hint);
+		fprintf(out, "A certificate that covers them all: %s\n", h);
+	}
+	return missing;
+}
+
+/* The answer's warnings, each once (the certificate's are printed already). */
+static void
+print_warnings(const json_t *body)
+{
+	const json_t *certw = json_object_get(json_object_get(body, "certificate"), "warnings");
+	const json_t *v, *c;
+	char w[1024];
+	size_t i, j;
+
+	json_array_foreach(json_object_get(body, "warnings"), i, v) {
+		int dup = 0;
+
+		if (!json_is_string(v))
+			continue;
+		json_array_foreach(certw, j, c)
+			dup |= json_equal(c, v);
+		if (dup)
+			continue;
+		cli_sanitize(w, sizeof(w), json_string_value(v));
+		printf("warning: %s\n", w);
+	}
+}
+
+/*
+ * After an upload the server applied: when the answer says the new chain
+ * does not come from the local CA (the one a client gets in cert.jks), its
+ * top goes into this client's own trust store, unless a root trusted
+ * already covers it, so that the next atrium admin command still connects.
+ * Taking it from the answer is safe: the connection that carried the upload
+ * was verified and the server checked that the caller is an admin, so the
+ * chain is the one this admin has just installed. An answer without
+ * chain_pem (an older server) changes nothing.
+ */
+static void
+trust_new_chain(struct cli_ctx *c, const json_t *body)
+{
+	const char *pem = json_string_value(json_object_get(body, "chain_pem"));
+	const char *hp = cli_url_hostport(cli_http_server(c->http));
+	struct cli_trusted tr;
+	struct atr_err err;
+	char alias[300];
+
+	if (pem == NULL || json_is_true(json_object_get(body, "trusted_by_local_ca")))
+		return;
+	snprintf(alias, sizeof(alias), "%s", hp);
+	if (cli_trust_add_top(c->home, pem, strlen(pem), alias, hp, &tr, &err) == -1) {
+		fprintf(stderr, "atrium: warning: the new certificate could not be added to this "
+		    "client's trust store (%s); the next atrium admin command will not trust the "
+		    "server: run atrium certs trust %s\n", atr_err_msg(&err), hp);
+		return;
+	}
+	if (tr.added)
+		printf("This client now trusts the new certificate: added %s (SHA-256 %s) to %s as "
+		    "'%s'.\n", tr.subject, tr.sha256, tr.store, tr.alias);
+	if (tr.still[0] != '\0')
+		fprintf(stderr, "atrium: warning: connections from here will still fail: %s\n",
+		    tr.still);
+	/* The session's certificate is the new one now: it changed on purpose. */
+	if (strncmp(c->session.server, "https://", 8) == 0 && tr.leaf_sha256[0] != '\0') {
+		char *old = c->session.cert_sha256;
+
+		if ((c->session.cert_sha256 = strdup(tr.leaf_sha256)) != NULL) {
+			free(old);
+			cli_session_save(c->home, &c->session, &err);
+		} else {
+			c->session.cert_sha256 = old;
+		}
+	}
+}
+
 /* After a refusal about the alias: the key entries the server listed. */
 static void
 print_aliases(const json_t *body, const char *file)
@@ -613,7 +744,8 @@ upload_main(int argc, char **argv)
 	    (*password != '\0' &&
 	    json_object_set_new(body, "password", json_string(password)) == -1) ||
 	    (a.val[UP_ALIAS] != NULL &&
-	    json_object_set_new(body, "alias", json_string(a.val[UP_ALIAS])) == -1)) {
+	    json_object_set_new(body, "alias", json_string(a.val[UP_ALIAS])) == -1) ||
+	    (a.val[UP_FORCE] != NULL && json_object_set_new(body, "force", json_true()) == -1)) {
 		atr_err_set(&err, ATR_E_USAGE, "the file name, the password and the alias must "
 		    "be UTF-8");
 		goto fail;
@@ -624,6 +756,10 @@ upload_main(int argc, char **argv)
 		status = cli_fail(&err);
 		if (field != NULL && strcmp(field, "alias") == 0)
 			print_aliases(rep.json, file);
+		/* Names the certificate does not cover: which, how to make one, --force. */
+		if (print_coverage(rep.json, stderr) > 0 && a.val[UP_FORCE] == NULL)
+			fprintf(stderr, "To upload it anyway, add --force: clients that use a name "
+			    "that is NOT covered will be refused.\n");
 		/* A refusal (any 4xx: the settings module applies all or nothing). */
 		if (rep.status >= 400 && rep.status < 500)
 			fprintf(stderr, "Nothing was changed: the server keeps the certificate it "
@@ -632,6 +768,11 @@ upload_main(int argc, char **argv)
 	}
 	printf("Uploaded %s.\n", name);
 	print_applied(rep.json);
+	print_warnings(rep.json);
+	print_coverage(rep.json, stdout);
+	trust_new_chain(&c, rep.json);
+	printf("Browser tabs with the console open (%s) will need the new certificate trusted "
+	    "before they work again.\n", cli_url_hostport(cli_http_server(c.http)));
 	status = CLI_OK;
 	goto out;
 fail:

@@ -97,6 +97,36 @@ member(const json_t *o, const char *key)
 	return s != NULL ? strdup(s) : NULL;
 }
 
+/*
+ * --plain got no answer from server (made from arg). The TLS port the user
+ * would get without --plain is arg without it; when arg names the same
+ * port as the plain one, the default TLS port on that host. When that port
+ * answers TLS, the plain port is closed (the server runs with plain = off)
+ * and err says so, and to drop --plain.
+ */
+static void
+plain_closed_hint(const char *arg, const char *server, struct atr_err *err)
+{
+	struct atr_err uerr;
+	char *tls = NULL, host[256], hp[300], cmd[300];
+
+	if (cli_server_url(arg, 0, &tls, &uerr) == -1 || cli_url_host(tls, host, sizeof(host)) == -1)
+		goto out;
+	snprintf(hp, sizeof(hp), "%s", cli_url_hostport(tls));
+	snprintf(cmd, sizeof(cmd), "%s", arg);
+	if (strcmp(strrchr(hp, ':'), strrchr(cli_url_hostport(server), ':')) == 0) {
+		snprintf(hp, sizeof(hp), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
+		    CLI_PORT_TLS);
+		snprintf(cmd, sizeof(cmd), "%s", strchr(host, ':') != NULL ? hp : host);
+	}
+	if (cli_probe_tls(hp) == 1)
+		atr_err_set(err, ATR_E_NETWORK, "the plain port %s is closed, but the server's TLS "
+		    "port %s answers: drop --plain (atrium login %s)", cli_url_hostport(server), hp,
+		    cmd);
+out:
+	free(tls);
+}
+
 static int
 login_main(int argc, char **argv)
 {
@@ -160,8 +190,12 @@ login_main(int argc, char **argv)
 	/* Logging in again to the same server: another certificate that fails is a change. */
 	if (old.server != NULL && strcmp(old.server, server) == 0)
 		cli_http_set_known(h, old.cert_sha256);
-	if (cli_http_call(h, "POST", "/api/v1/session", body, 200, &rep, &err) == -1)
+	if (cli_http_call(h, "POST", "/api/v1/session", body, 200, &rep, &err) == -1) {
+		if (a.npos == 1 && strncmp(server, "http://", 7) == 0 && rep.status == 0 &&
+		    err.code == ATR_E_NETWORK)
+			plain_closed_hint(a.pos[0], server, &err);
 		goto fail;
+	}
 	s.server = server;
 	s.user = member(rep.json, "user");
 	if (s.user == NULL && (s.user = strdup(user)) == NULL)
@@ -178,6 +212,8 @@ login_main(int argc, char **argv)
 		    "Atrium server?", cli_url_hostport(s.server));
 		goto out;
 	}
+	/* Where `atrium admin` finds the console, so that it need not guess 8443. */
+	s.admin_port = cli_admin_port_discover(h);
 	if (cli_session_save(home, &s, &err) == -1)
 		goto fail;
 	/* The session this one replaces stops working (best effort, same server only). */

@@ -17,6 +17,7 @@
 
 #include "atrium/tlsclient.h"
 #include "atrium/util.h"
+#include "atrium/x509.h"
 #include "cli/buf.h"
 #include "cli/client.h"
 #include "cli/http.h"
@@ -333,6 +334,17 @@ out:
 	if (c != NULL)
 		curl_easy_cleanup(c);
 	return status > 0 ? 1 : 0;
+}
+
+int
+cli_probe_tls(const char *hostport)
+{
+	struct atr_err err;
+	STACK_OF(X509) *chain = atr_x509_fetch_chain(hostport, PROBE_TIMEOUT * 1000, &err);
+	int answered = chain != NULL && sk_X509_num(chain) > 0;
+
+	sk_X509_pop_free(chain, X509_free);
+	return answered;
 }
 
 void

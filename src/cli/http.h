@@ -26,6 +26,13 @@ struct cli_progress;
  */
 int cli_probe_plain(const char *hostport);
 
+/*
+ * Whether hostport completes a TLS handshake and shows a certificate
+ * within a few seconds: 1 or 0. Nothing is verified and nothing is sent
+ * after the handshake: used to explain a plain port that is closed.
+ */
+int cli_probe_tls(const char *hostport);
+
 struct cli_http;
 
 /* An answer from the server. */

@@ -48,7 +48,11 @@ int
 kt_fail_err(struct kt *kt, const struct atr_err *err)
 {
 	const char *cls = (unsigned)err->code < ATR_E__COUNT ? err_class[err->code] : NULL;
+	char detail[ATR_ERR_MSG_MAX];
 
+	/* A cut-short keystore: keytool's words stay the ones it always printed. */
+	if (atr_ks_cut_detail(err, detail, sizeof(detail)) == 0)
+		return kt_fail(kt, cls, "%s", detail);
 	return kt_fail(kt, cls ? cls : "java.lang.Exception", "%s", atr_err_msg(err));
 }
 

@@ -135,6 +135,9 @@ cli_session_load(const char *home, struct cli_session *s, struct atr_err *err)
 	s->role = dup_member(v, "role");
 	s->expires = dup_member(v, "expires");
 	s->cert_sha256 = dup_member(v, "certificate_sha256");
+	if (json_integer_value(json_object_get(v, "admin_port")) > 0 &&
+	    json_integer_value(json_object_get(v, "admin_port")) <= 65535)
+		s->admin_port = (int)json_integer_value(json_object_get(v, "admin_port"));
 	if (s->server == NULL || s->user == NULL || s->token == NULL) {
 		atr_err_set(err, ATR_E_CONFIG,
 		    "%s is damaged (no server, user or token); log in again", path);
@@ -173,6 +176,9 @@ cli_session_save(const char *home, const struct cli_session *s, struct atr_err *
 		goto nomem;
 	if (s->cert_sha256 != NULL &&
 	    json_object_set_new(v, "certificate_sha256", json_string(s->cert_sha256)) == -1)
+		goto nomem;
+	if (s->admin_port > 0 &&
+	    json_object_set_new(v, "admin_port", json_integer(s->admin_port)) == -1)
 		goto nomem;
 	rc = write_json_file(home, path, v, err);
 	goto out;

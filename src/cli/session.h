@@ -17,6 +17,7 @@ struct cli_session {
 	char *token;   /* secret: never printed, wiped when cleared */
 	char *expires; /* RFC 3339, or NULL when unknown */
 	char *cert_sha256; /* TLS: the server certificate's SHA-256 at login, or NULL */
+	int admin_port;    /* the admin console's port the server listed at login; 0 unknown */
 };
 
 /*

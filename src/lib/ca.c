@@ -491,3 +491,61 @@ atr_ca_crl_refresh(struct atr_ca *ca, struct atr_err *err)
 		return 0;
 	return sign_crl(ca, err) == -1 ? -1 : 1;
 }
+
+/* Overwrites path with zeros, syncs, and removes it. */
+static int
+destroy_file(const char *path, struct atr_err *err)
+{
+	static const unsigned char zero[512];
+	struct stat st;
+	off_t left;
+	FILE *f;
+
+	if ((f = fopen(path, "r+")) == NULL)
+		return atr_err_set(err, ATR_E_IO, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) == -1)
+		st.st_size = 0;
+	for (left = st.st_size; left > 0; left -= (off_t)sizeof(zero))
+		fwrite(zero, 1, left < (off_t)sizeof(zero) ? (size_t)left : sizeof(zero), f);
+	fflush(f);
+	fsync(fileno(f));
+	fclose(f);
+	if (unlink(path) == -1)
+		return atr_err_set(err, ATR_E_IO, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int
+atr_ca_retire(struct atr_ca *ca, const char *archive, struct atr_err *err)
+{
+	static const char *const files[] = {"ca.crt", "ca.crl", "ca.revoked"};
+	char from[4200], to[4200];
+	size_t moved = 0;
+
+	if (atr_mkdirs(archive, 0700, err) == -1)
+		return -1;
+	snprintf(to, sizeof(to), "%s/ca.crt", archive);
+	if (access(to, F_OK) == 0)
+		return atr_err_set(err, ATR_E_EXISTS, "%s holds a CA already", archive);
+	/* A fresh CRL: valid as long as possible for clients that still fetch it. */
+	if (sign_crl(ca, err) == -1)
+		return -1;
+	for (; moved < sizeof(files) / sizeof(files[0]); moved++) {
+		snprintf(from, sizeof(from), "%s/%s", ca->dir, files[moved]);
+		snprintf(to, sizeof(to), "%s/%s", archive, files[moved]);
+		if (rename(from, to) == -1 && errno != ENOENT) {
+			atr_err_set(err, ATR_E_IO, "cannot move %s to %s: %s", from, archive,
+			    strerror(errno));
+			goto undo;
+		}
+	}
+	snprintf(from, sizeof(from), "%s/ca.key", ca->dir);
+	return destroy_file(from, err);
+undo:
+	while (moved-- > 0) {
+		snprintf(from, sizeof(from), "%s/%s", ca->dir, files[moved]);
+		snprintf(to, sizeof(to), "%s/%s", archive, files[moved]);
+		rename(to, from);
+	}
+	return -1;
+}

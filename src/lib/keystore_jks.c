@@ -44,9 +44,22 @@ struct rd {
 static int
 truncated(const struct rd *r, struct atr_err *err)
 {
-	return atr_err_set(err, ATR_E_KS_CORRUPT,
-	    "the keystore is truncated or damaged (it ends inside a record at byte %zu of %zu)",
+	return atr_err_set(err, ATR_E_KS_CORRUPT, ATR_KS_CUT_ADVICE " (" ATR_KS_CUT_DETAIL ")",
 	    r->pos, r->len);
+}
+
+int
+atr_ks_cut_detail(const struct atr_err *err, char *buf, size_t len)
+{
+	static const char advice[] = ATR_KS_CUT_ADVICE " (";
+	const char *m = atr_err_msg(err);
+	size_t n = strlen(m);
+
+	if (err->code != ATR_E_KS_CORRUPT || n < sizeof(advice) ||
+	    strncmp(m, advice, sizeof(advice) - 1) != 0 || m[n - 1] != ')')
+		return -1;
+	snprintf(buf, len, "%.*s", (int)(n - sizeof(advice)), m + sizeof(advice) - 1);
+	return 0;
 }
 
 static int

@@ -383,6 +383,24 @@ name_text(const X509_NAME *name, char *buf, size_t len)
 	free(s);
 }
 
+/* The last CN of name, as UTF-8, into buf ("" when there is none). */
+static void
+cn_text(const X509_NAME *name, char *buf, size_t len)
+{
+	const X509_NAME_ENTRY *e;
+	unsigned char *utf8 = NULL;
+	int i = -1, last = -1, n;
+
+	buf[0] = '\0';
+	while ((i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0)
+		last = i;
+	if (last < 0 || (e = X509_NAME_get_entry(name, last)) == NULL ||
+	    (n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e))) < 0)
+		return;
+	snprintf(buf, len, "%.*s", n, (const char *)utf8);
+	OPENSSL_free(utf8);
+}
+
 int
 atr_cert_info_get(X509 *cert, struct atr_cert_info *info)
 {
@@ -394,6 +412,7 @@ atr_cert_info_get(X509 *cert, struct atr_cert_info *info)
 	name_text(X509_get_subject_name(cert), info->subject, sizeof(info->subject));
 	name_text(X509_get_issuer_name(cert), info->issuer, sizeof(info->issuer));
 	san_text(cert, info->names, sizeof(info->names));
+	cn_text(X509_get_subject_name(cert), info->cn, sizeof(info->cn));
 	if (atr_x509_fingerprint(cert, "SHA-256", info->sha256, sizeof(info->sha256)) == -1 ||
 	    atr_x509_fingerprint(cert, "SHA-1", info->sha1, sizeof(info->sha1)) == -1)
 		return -1;
@@ -709,6 +728,37 @@ short_name(const char *s, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Whether s could be what a client connects with: a DNS name (letters,
+ * digits, '-', dots; a leading "*." wildcard) or an IP address. A person's
+ * name ("John Smith") or an organisation is not.
+ */
+static int
+address_like(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (atr_ca_is_ip(s))
+		return 1;
+	if (strncmp(s, "*.", 2) == 0)
+		s += 2;
+	if (n == 0 || n > 253 || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*s) || *s == '-' || *s == '_') {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0;
+}
+
 enum atr_errcode
 atr_tls_verdict_explain(const struct atr_tls_verdict *v, const char *hostport, unsigned flags,
     char *buf, size_t len)
@@ -737,9 +787,34 @@ atr_tls_verdict_explain(const struct atr_tls_verdict *v, const char *hostport, u
 	else
 		ADD("the certificate of %s", hostport);
 	if (v->problems & ATR_TLSV_NAME) {
-		ADD(" is for %s, not for %s; connect with one of those names, or have its "
-		    "administrator add %s to the certificate",
-		    v->leaf.names[0] != '\0' ? v->leaf.names : v->leaf.subject, v->host, v->host);
+		if (v->leaf.names[0] != '\0')
+			ADD(" is for %s, not for %s; connect with one of those names, or have its "
+			    "administrator add %s to the certificate",
+			    v->leaf.names, v->host, v->host);
+		else if (atr_ca_is_ip(v->leaf.cn))
+			/* An address is matched in a SubjectAltName only, never in the CN. */
+			ADD(" has the address %s in its CN only and no SubjectAltName, and clients "
+			    "match addresses in SubjectAltNames only: no name works, %s included; "
+			    "have its administrator make one with keytool -ext SAN=%s:%s",
+			    v->leaf.cn, v->host, atr_ca_is_ip(v->host) ? "ip" : "dns", v->host);
+		else if (address_like(v->leaf.cn))
+			/* No SAN: the CN is the only name a client may match. */
+			ADD(" is for %s only (it has no SubjectAltName), not for %s; connect with "
+			    "%s, or have its administrator make one that names %s too "
+			    "(keytool -ext SAN=%s:%s,%s:%s)",
+			    short_name(v->leaf.cn, s1, sizeof(s1)), v->host,
+			    short_name(v->leaf.cn, s1, sizeof(s1)), v->host,
+			    atr_ca_is_ip(v->leaf.cn) ? "ip" : "dns", v->leaf.cn,
+			    atr_ca_is_ip(v->host) ? "ip" : "dns", v->host);
+		else
+			ADD(" names no address at all: it has no SubjectAltName, and %s%s%s is not a "
+			    "host name or an address, so no name works, %s included; have its "
+			    "administrator make one that names %s (keytool -ext SAN=%s:%s)",
+			    v->leaf.cn[0] != '\0' ? "its CN '" : "",
+			    v->leaf.cn[0] != '\0' ? short_name(v->leaf.cn, s1, sizeof(s1)) :
+			    "its subject (no CN)",
+			    v->leaf.cn[0] != '\0' ? "'" : "",
+			    v->host, v->host, atr_ca_is_ip(v->host) ? "ip" : "dns", v->host);
 		code = ATR_E_CERT_INVALID;
 	}
 	if (v->problems & (ATR_TLSV_EXPIRED | ATR_TLSV_NOT_YET_VALID)) {

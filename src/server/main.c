@@ -14,6 +14,7 @@
 #include "server/backup.h"
 #include "server/check.h"
 #include "server/migrate.h"
+#include "server/newca.h"
 #include "server/server.h"
 #include "server/tlsstate.h"
 #include "version.h"
@@ -43,8 +44,11 @@ usage(FILE *out)
 	    "  -h, --help          this text\n"
 	    "\n"
 	    "Commands:\n"
-	    "  reset-tls           drop the tls_keystore settings and go back to a fresh\n"
-	    "                      certificate from the local CA (a running server reloads)\n"
+	    "  reset-tls           drop the tls_keystore settings and re-issue the server\n"
+	    "                      certificate from the local CA, which is kept (a running\n"
+	    "                      server reloads)\n"
+	    "  reset-tls --new-ca  also replace the local CA (its key leaked): a new CA, a new\n"
+	    "                      client bundle, the old CA retired; atriumd must be stopped\n"
 	    "  migrate --to URL    copy the embedded store of DIR into PostgreSQL at URL\n"
 	    "                      (postgresql://...), verifying every revision; re-runnable\n"
 	    "  check               verify the store: every revision's content against its\n"
@@ -79,8 +83,9 @@ reset_tls(const char *datadir)
 		return 1;
 	}
 	printf("Removed the tls_keystore settings from %s/atrium.conf and the old server\n"
-	       "certificate; a fresh one from the local CA (%s/tls/ca.crt) is made when\n"
-	       "atriumd (re)loads.\n",
+	       "certificate, which is revoked; the local CA (%s/tls/ca.crt) is kept and\n"
+	       "issues a new one when atriumd (re)loads, so clients need no change. For a\n"
+	       "leaked CA key, stop atriumd and run reset-tls --new-ca.\n",
 	    datadir, datadir);
 	snprintf(lock, sizeof(lock), "%s/atriumd.lock", datadir);
 	if ((f = fopen(lock, "r")) != NULL) {
@@ -108,7 +113,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_PORT, O_TLS_PORT, O_ADMIN_PORT, O_SET, O_CHECK, O_PRINT_CONFIG,
-		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO, O_FORCE };
+		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO, O_FORCE, O_NEW_CA };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
 		{"bind", required_argument, NULL, O_BIND},
@@ -124,13 +129,14 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"to", required_argument, NULL, O_TO},
 		{"force", no_argument, NULL, O_FORCE},
+		{"new-ca", no_argument, NULL, O_NEW_CA},
 		{NULL, 0, NULL, 0},
 	};
 	struct atr_config *overrides = atr_config_new();
 	struct atr_err err;
 	struct server *srv;
 	const char *datadir = NULL, *migrate_to = NULL;
-	int c, check = 0, print_config = 0, force = 0, rc;
+	int c, check = 0, print_config = 0, force = 0, new_ca = 0, rc;
 
 	if (overrides == NULL)
 		return 1;
@@ -160,6 +166,7 @@ main(int argc, char **argv)
 			break;
 		case O_TO: migrate_to = optarg; break;
 		case O_FORCE: force = 1; break;
+		case O_NEW_CA: new_ca = 1; break;
 		case O_CHECK: check = 1; break;
 		case O_PRINT_CONFIG: print_config = 1; break;
 		case O_PRINT_DEFAULTS:
@@ -191,7 +198,13 @@ main(int argc, char **argv)
 			return 2;
 		}
 		atr_config_free(overrides);
-		return reset_tls(datadir);
+		return new_ca ? reset_tls_new_ca(datadir, stdout) : reset_tls(datadir);
+	}
+	if (new_ca) {
+		fprintf(stderr, "atriumd: --new-ca goes with reset-tls: atriumd --data DIR reset-tls "
+		    "--new-ca\n");
+		atr_config_free(overrides);
+		return 2;
 	}
 	if (optind + 1 == argc && strcmp(argv[optind], "check") == 0 && migrate_to == NULL)
 		return check_main(datadir, overrides, stdout); /* frees overrides */

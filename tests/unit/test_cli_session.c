@@ -82,6 +82,7 @@ test_session_round_trip(void **state)
 	s.role = (char *)"admin";
 	s.token = (char *)"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	s.expires = (char *)"2026-11-28T06:20:00Z";
+	s.admin_port = 9443;
 	assert_int_equal(cli_session_save(f->home, &s, &err), 0);
 	/* The directory is made 0700 and the file 0600: the token is a secret. */
 	assert_int_equal(stat(f->home, &st), 0);
@@ -94,6 +95,7 @@ test_session_round_trip(void **state)
 	assert_string_equal(r.role, s.role);
 	assert_string_equal(r.token, s.token);
 	assert_string_equal(r.expires, s.expires);
+	assert_int_equal(r.admin_port, 9443); /* where atrium admin finds the console */
 	cli_session_clear(&r);
 	assert_null(r.token);
 

@@ -206,6 +206,63 @@ test_verdicts(void **state)
 	}
 }
 
+/*
+ * A certificate without a SubjectAltName (as keytool makes one from its
+ * "first and last name" question): the sentence lists the names a client
+ * would accept, never the whole subject as if it were a list of names.
+ */
+static void
+test_explain_no_san(void **state)
+{
+	static const struct {
+		const char *cn;   /* the subject's CN; the DN is "CN=cn, OU=Modeling, O=Acme" */
+		const char *host; /* what the client connected with */
+		const char *want; /* in the sentence */
+		const char *not;  /* never in it */
+	} t[] = {
+		{"localhost", "127.0.0.1", "is for localhost only (it has no SubjectAltName), not for "
+		    "127.0.0.1; connect with localhost", "OU=Modeling"},
+		{"localhost", "127.0.0.1", "SAN=dns:localhost,ip:127.0.0.1", "O=Acme"},
+		{"John Smith", "127.0.0.1", "names no address at all: it has no SubjectAltName, and "
+		    "its CN 'John Smith' is not a host name or an address", "connect with one of"},
+		{"John Smith", "srv.example", "SAN=dns:srv.example", "OU=Modeling"},
+		{"10.1.1.106", "10.1.1.106", "has the address 10.1.1.106 in its CN only",
+		    "connect with 10.1.1.106"},
+	};
+	struct atr_err err = {0};
+	struct atr_trust *none = atr_trust_new();
+	struct atr_tls_verdict v;
+	char buf[ATR_ERR_MSG_MAX], dn[200];
+	EVP_PKEY *k = new_key();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct atr_x509_builder *b = atr_x509_builder_new();
+		X509_NAME *name;
+		STACK_OF(X509) *chain;
+		X509 *c;
+
+		snprintf(dn, sizeof(dn), "CN=%s, OU=Modeling, O=Acme", t[i].cn);
+		assert_non_null(name = atr_x509_name_parse(dn, &err));
+		assert_int_equal(atr_x509_builder_set_subject(b, name, &err), 0);
+		assert_int_equal(atr_x509_builder_set_pubkey(b, k, &err), 0);
+		assert_int_equal(atr_x509_builder_set_validity(b, F.now - DAY, 100, &err), 0);
+		assert_non_null(c = atr_x509_builder_sign(b, k, NULL, &err));
+		X509_NAME_free(name);
+		atr_x509_builder_free(b);
+		chain = chain_of(c, NULL, NULL);
+		assert_int_equal(atr_trust_check(none, chain, t[i].host, 0, &v, &err), 0);
+		assert_true(v.problems & ATR_TLSV_NAME);
+		atr_tls_verdict_explain(&v, "srv:10002", 0, buf, sizeof(buf));
+		if (strstr(buf, t[i].want) == NULL || strstr(buf, t[i].not) != NULL)
+			fail_msg("case %zu: %s", i, buf);
+		sk_X509_pop_free(chain, X509_free);
+		X509_free(c);
+	}
+	EVP_PKEY_free(k);
+	atr_trust_free(none);
+}
+
 /* The sentences: what each says, and the code it maps to. */
 static void
 test_explain(void **state)
@@ -570,6 +627,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_explain_no_san),
 		cmocka_unit_test(test_chain_path),
 		cmocka_unit_test(test_fingerprints),
 		cmocka_unit_test(test_cert_info),
