@@ -56,6 +56,7 @@
 	X(CERT_SIGALG,      "cert_sigalg",      400, 1, "the signature algorithm is not known") \
 	X(CERT_SIGALG_KEY,  "cert_sigalg_key",  400, 1, "the signature algorithm does not fit the key") \
 	X(CERT_EXT_UNKNOWN, "cert_ext_unknown", 400, 1, "the certificate extension type is not known") \
+	X(FINGERPRINT,      "fingerprint_mismatch", 409, 1, "no certificate the server presented has that fingerprint") \
 	X(TLS,              "tls",              502, 1, "the secure connection failed") \
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(DATABASE,         "database",         500, 1, "the database failed")

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "atrium/util.h"
+#include "cli/admin.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -202,7 +203,7 @@ admin_url(const char *arg, const char *session_server, int admin_port, char **ur
  * port the session uses, while the console stays. Close with
  * cli_ctx_close() either way.
  */
-static int
+int
 admin_open(struct cli_ctx *c, const char *server, struct atr_err *err)
 {
 	char *url = NULL;
@@ -230,7 +231,7 @@ admin_open(struct cli_ctx *c, const char *server, struct atr_err *err)
  * network. An expired session (cli_reply_expired()): the hint names the
  * server to log in to again, not the admin port.
  */
-static int
+int
 admin_call(struct cli_ctx *c, const char *method, const char *path, json_t *body,
     long expect, struct cli_reply *rep, struct atr_err *err)
 {
@@ -854,6 +855,7 @@ tls_main(int argc, char **argv)
 static const struct cli_sub admin_subs[] = {
 	{"tls", tls_main, "the secured connection: status, enable, disable, upload, clear"},
 	{"plain", plain_main, "open or close the unencrypted port: on|off"},
+	{"trust", cmd_admin_trust, "the server's trust store for outbound TLS: list, import, fetch"},
 	{NULL, NULL, NULL},
 };
 

@@ -113,6 +113,9 @@ static const struct directive table[] = {
 	    "With PostgreSQL: room in DIR/cache for this node's verified copies of revision "
 	    "content, so repeated checkouts are served from local files; least recently used "
 	    "copies go first. 0 turns the cache off (every checkout reads the database)."},
+	{"outbound_system_roots", T_BOOL, "on", 0, 0, NULL, SHOWN,
+	    "Trust the system's root certificates (/etc/ssl/certs) for the server's outbound TLS "
+	    "connections, besides DIR/tls/truststore.p12. Turn off to trust only that file."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };

@@ -82,4 +82,10 @@ void api_admin_download(struct req *r);
 void api_admin_user_role(struct req *r);
 void api_admin_static(struct req *r);
 
+/* The server's trust store for outbound TLS (api_trust.c, truststore.h). */
+void api_trust_list(struct req *r);
+void api_trust_import(struct req *r);
+void api_trust_remove(struct req *r);
+void api_trust_fetch(struct req *r);
+
 #endif

@@ -85,6 +85,10 @@ static const struct route admin_routes[] = {
 	{HTTP_PUT, "/admin/api/users/*/role", ADMIN | R_SLOW, api_admin_user_role, NULL},
 	{HTTP_GET, "/admin/api/projects", ADMIN, api_projects_list, NULL},
 	{HTTP_GET, "/admin/api/projects/*/revisions", ADMIN, api_revisions_list, NULL},
+	{HTTP_GET, "/admin/api/trust", ADMIN, api_trust_list, NULL},
+	{HTTP_POST, "/admin/api/trust", ADMIN | R_SLOW, api_trust_import, NULL},
+	{HTTP_DELETE, "/admin/api/trust/*", ADMIN | R_SLOW, api_trust_remove, NULL},
+	{HTTP_POST, "/admin/api/trust/fetch", ADMIN | R_SLOW, api_trust_fetch, NULL},
 	{HTTP_GET, "/", 0, api_admin_static, NULL},
 	{HTTP_GET, "/*", 0, api_admin_static, NULL},
 };

@@ -14,6 +14,7 @@
 struct settings;
 struct store;
 struct tls_state;
+struct truststore;
 
 enum listener_kind { LK_PLAIN, LK_TLS, LK_ADMIN, LK__COUNT };
 
@@ -38,6 +39,7 @@ struct runtime {
 	struct store *store;
 	struct tls_state *tls;
 	struct settings *settings; /* changing settings at run time (settings.h) */
+	struct truststore *trust;  /* outbound TLS: the server's trust store (truststore.h) */
 	int64_t started;      /* seconds since 1970 */
 
 	/* Settings the loops and handlers read while running; written on reload. */

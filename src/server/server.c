@@ -33,6 +33,7 @@
 #include "server/server_int.h"
 #include "server/notify.h"
 #include "server/settings.h"
+#include "server/truststore.h"
 #include "version.h"
 
 #define DRAIN_SECONDS 20
@@ -405,6 +406,8 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atomic_store(&srv->rt.login_attempts, (int)atr_config_int(cfg, "login_attempts"));
 	atomic_store(&srv->rt.session_hours, (int)atr_config_int(cfg, "session_hours"));
 	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
+	if (srv->rt.trust != NULL)
+		truststore_set_system_roots(srv->rt.trust, atr_config_bool(cfg, "outbound_system_roots"));
 	{
 		struct rlimit rl;
 		int64_t want = atr_config_int(cfg, "max_connections") + 64;
@@ -672,6 +675,9 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
+	if ((srv->rt.trust = truststore_new(datadir, atr_config_bool(srv->cfg,
+		 "outbound_system_roots"), err)) == NULL)
+		goto fail;
 	atr_tls_rotate_tickets();
 	/* The certificate serves the TLS port and the admin console. */
 	if (tls_state_load(srv->rt.tls, srv->cfg, err) == -1) {
@@ -910,6 +916,7 @@ server_free(struct server *srv)
 	store_close(srv->rt.store);
 	settings_free(srv->rt.settings);
 	tls_state_free(srv->rt.tls);
+	truststore_free(srv->rt.trust);
 	atr_config_free(srv->cfg);
 	atr_config_free(srv->overrides);
 	free(srv->datadir);
