@@ -79,8 +79,9 @@ int atr_config_write_defaults(const char *path, struct atr_err *err);
  * Changes one setting in the file at path, keeping every other line and
  * comment: the first uncommented `key = ...` line is replaced (further
  * ones are removed), or the line is appended. value NULL removes the
- * setting. The value is validated first; the file is replaced atomically
- * (mode 0600). A missing file is created.
+ * setting. The value is validated first; the file is replaced atomically,
+ * keeping its mode and group (atr_write_file_keep()). A missing file is
+ * created, mode 0600.
  */
 int atr_config_file_update(const char *path, const char *key, const char *value,
     struct atr_err *err);

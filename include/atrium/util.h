@@ -27,6 +27,15 @@ int atr_read_file(const char *path, size_t max, unsigned char **buf, size_t *len
 int atr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
     struct atr_err *err);
 
+/*
+ * The same, for a file an administrator owns (a settings file): when path
+ * exists, the new file gets its mode and group instead of mode (its owner
+ * becomes the process's user, as with any rename); -1 without touching
+ * path when the group cannot be kept. A missing path is created with mode.
+ */
+int atr_write_file_keep(const char *path, const void *data, size_t len, mode_t mode,
+    struct atr_err *err);
+
 /* Creates dir and its missing parents with mode (like mkdir -p). */
 int atr_mkdirs(const char *dir, mode_t mode, struct atr_err *err);
 

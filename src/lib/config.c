@@ -620,7 +620,7 @@ atr_config_file_update(const char *path, const char *key, const char *value,
 	}
 	rc = atr_config_text_set((const char *)buf, len, key, value, &text, &tlen, err);
 	if (rc == 0)
-		rc = atr_write_file_atomic(path, text, tlen, 0600, err);
+		rc = atr_write_file_keep(path, text, tlen, 0600, err);
 	if (buf != NULL)
 		atr_wipe(buf, len);
 	if (text != NULL)

@@ -93,8 +93,10 @@ atr_fsync_dir_of(const char *path)
 	return rc;
 }
 
-int
-atr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+/* The atomic replacement; gid (other than -1) is given to the new file
+ * before it is renamed over path. */
+static int
+write_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid,
     struct atr_err *err)
 {
 	char tmp[4096];
@@ -106,6 +108,13 @@ atr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 	if ((fd = mkstemp(tmp)) == -1)
 		return atr_err_set(err, ATR_E_IO, "cannot create a file beside %s: %s",
 		    path, strerror(errno));
+	if (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) == -1) {
+		atr_err_set(err, ATR_E_IO, "cannot write %s keeping its group (gid %ld): %s",
+		    path, (long)gid, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	if (fchmod(fd, mode) == -1)
 		goto fail;
 	while (len > 0) {
@@ -134,6 +143,32 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int
+atr_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+    struct atr_err *err)
+{
+	return write_atomic(path, data, len, mode, (gid_t)-1, err);
+}
+
+int
+atr_write_file_keep(const char *path, const void *data, size_t len, mode_t mode,
+    struct atr_err *err)
+{
+	struct stat st;
+	gid_t gid = (gid_t)-1;
+
+	if (stat(path, &st) == 0) {
+		mode = st.st_mode & 07777;
+		/* Only when it would change: the new file gets the process's
+		 * group, and giving it another needs membership (or root). */
+		if (st.st_gid != getegid())
+			gid = st.st_gid;
+	} else if (errno != ENOENT) {
+		return atr_err_set(err, ATR_E_IO, "cannot read %s: %s", path, strerror(errno));
+	}
+	return write_atomic(path, data, len, mode, gid, err);
 }
 
 int

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atrium/config.h"
@@ -168,6 +169,31 @@ test_file_update(void **state)
 	assert_int_equal(atr_config_file_update(path, "bogus", "1", &err), -1);
 }
 
+/* An administrator's file keeps its mode and group when it is edited (the
+ * console's Save, reset-tls); a new one is 0600. */
+static void
+test_file_update_keeps_mode(void **state)
+{
+	char path[256], fresh[256];
+	struct stat st;
+	struct atr_err err;
+	gid_t gid = getegid() == 0 ? 1 : getegid(); /* another group where root may give it */
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/admin.conf", dir);
+	snprintf(fresh, sizeof(fresh), "%s/fresh.conf", dir);
+	write_text(path, "# the administrator's\nport = 1\n");
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(chown(path, (uid_t)-1, gid), 0);
+	assert_int_equal(atr_config_file_update(path, "port", "4242", &err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_gid, gid);
+	assert_int_equal(atr_config_file_update(fresh, "port", "4242", &err), 0);
+	assert_int_equal(stat(fresh, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
 static int
 setup(void **state)
 {
@@ -242,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_defaults_file_round_trip),
 		cmocka_unit_test(test_env_and_merge),
 		cmocka_unit_test(test_file_update),
+		cmocka_unit_test(test_file_update_keeps_mode),
 		cmocka_unit_test(test_fields_and_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
