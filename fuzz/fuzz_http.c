@@ -249,6 +249,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	};
 	struct atr_config *overrides = atr_config_new();
 	struct atr_err err;
+	char *confpath = NULL;
 	unsigned char md[32];
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
@@ -268,8 +269,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (overrides == NULL ||
 		    atr_config_set(overrides, settings[i][0], settings[i][1], "fuzz", &err) == -1)
 			die("cannot set the overrides");
-	if ((srv = server_new(datadir, overrides, &err)) == NULL)
-		die(atr_err_msg(&err));
+	if ((confpath = server_confpath(datadir, NULL)) == NULL ||
+	    (srv = server_new(datadir, confpath, overrides, &err)) == NULL)
+		die(confpath == NULL ? "out of memory" : atr_err_msg(&err));
+	free(confpath);
 	lp = &srv->loops[0];
 	if (server_test_apply_on(srv, lp->base) == -1)
 		die("cannot set up reloads");

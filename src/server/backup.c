@@ -457,7 +457,8 @@ summary(const struct bk *b, const char *dest, int pg, int settings, double secon
 }
 
 int
-backup_main(const char *datadir, const char *dest, struct atr_config *overrides)
+backup_main(const char *datadir, const char *confpath, const char *dest,
+    struct atr_config *overrides)
 {
 	struct bk b;
 	struct atr_config *cfg = NULL;
@@ -471,7 +472,7 @@ backup_main(const char *datadir, const char *dest, struct atr_config *overrides)
 	memset(&b, 0, sizeof(b));
 	b.datadir = datadir;
 	umask(077);
-	if (datadir == NULL || dest == NULL) {
+	if (datadir == NULL || confpath == NULL || dest == NULL) {
 		fprintf(stderr, "atriumd: usage: atriumd --data DIR backup DEST\n");
 		atr_config_free(overrides);
 		return 2;
@@ -494,7 +495,7 @@ backup_main(const char *datadir, const char *dest, struct atr_config *overrides)
 		atr_config_free(overrides);
 		return 2;
 	}
-	if ((cfg = server_load_config(datadir, overrides, CONF_USE_DEFAULTS, &err)) == NULL) {
+	if ((cfg = server_load_config(confpath, overrides, CONF_USE_DEFAULTS, &err)) == NULL) {
 		fail("backup", "%s", atr_err_msg(&err));
 		goto out;
 	}
@@ -526,11 +527,12 @@ backup_main(const char *datadir, const char *dest, struct atr_config *overrides)
 		if (copy_tree("backup", b.buf, path, conf, &b.tls_files) == -1)
 			goto out;
 	}
-	snprintf(path, sizeof(path), "%s/atrium.conf", datadir);
+	/* The settings file, wherever it is (--config), is the backup's
+	 * atrium.conf. */
 	snprintf(conf, sizeof(conf), "%s/atrium.conf", b.partial);
-	if (access(path, F_OK) == 0) {
-		if (copy_file(b.buf, path, conf) == -1) {
-			fail("backup", "cannot copy %s: %s", path, strerror(errno));
+	if (access(confpath, F_OK) == 0) {
+		if (copy_file(b.buf, confpath, conf) == -1) {
+			fail("backup", "cannot copy %s: %s", confpath, strerror(errno));
 			goto out;
 		}
 		settings = 1;
@@ -604,7 +606,8 @@ verify_tree(const char *dir, const char *src, const json_t *man, struct check_to
 
 /* Copies the backup's files (everything but backup.json) into dst. */
 static int
-copy_backup(unsigned char *buf, const char *src, const char *dst, int pg, int64_t *files)
+copy_backup(unsigned char *buf, const char *src, const char *dst, int pg, int conf_outside,
+    int64_t *files)
 {
 	static const char *const trees[] = {"blobs", "tls"};
 	static const char *const plain[] = {"atrium.db", "atrium.conf"};
@@ -613,8 +616,8 @@ copy_backup(unsigned char *buf, const char *src, const char *dst, int pg, int64_
 	for (size_t i = pg ? 1 : 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		snprintf(s, sizeof(s), "%s/%s", src, plain[i]);
 		snprintf(d, sizeof(d), "%s/%s", dst, plain[i]);
-		if (access(s, F_OK) == -1 && i == 1)
-			continue; /* a backup of a directory without atrium.conf */
+		if (i == 1 && (conf_outside || access(s, F_OK) == -1))
+			continue; /* restore_conf()'s, or a backup without atrium.conf */
 		if (copy_file(buf, s, d) == -1) {
 			fail("restore", "cannot copy %s to %s: %s", s, d, strerror(errno));
 			return -1;
@@ -653,9 +656,61 @@ switch_in(const char *restoring, const char *datadir, const char *before, int ke
 	return rename(restoring, datadir);
 }
 
-int
-restore_main(const char *datadir, const char *src, int force, struct atr_config *overrides)
+/* Whether confpath is datadir's own atrium.conf (no --config elsewhere). */
+static int
+conf_in_datadir(const char *datadir, const char *confpath)
 {
+	char *def = server_confpath(datadir, NULL);
+	int in = def != NULL && strcmp(def, confpath) == 0;
+
+	free(def);
+	return in;
+}
+
+/* The backup's atrium.conf into the settings file confpath outside the
+ * data directory, keeping that file's mode and group; its previous bytes
+ * are left in *old (NULL: there was none) for putting back. 1 written, 0
+ * when the backup has none (confpath is left alone), -1 failed. */
+static int
+restore_conf(const char *src, const char *confpath, unsigned char **old, size_t *oldlen)
+{
+	struct atr_err err;
+	unsigned char *text = NULL;
+	size_t len = 0;
+	char path[4300];
+	int rc;
+
+	*old = NULL;
+	*oldlen = 0;
+	snprintf(path, sizeof(path), "%s/atrium.conf", src);
+	if (access(path, F_OK) == -1)
+		return 0; /* a backup of a server without a settings file */
+	if (atr_read_file(path, ATR_CONFIG_FILE_MAX, &text, &len, &err) == -1) {
+		fail("restore", "%s; nothing was changed", atr_err_msg(&err));
+		return -1;
+	}
+	if (atr_read_file(confpath, ATR_CONFIG_FILE_MAX, old, oldlen, &err) == -1 &&
+	    err.code != ATR_E_NOT_FOUND) {
+		fail("restore", "%s; nothing was changed", atr_err_msg(&err));
+		free(text);
+		return -1;
+	}
+	if ((rc = atr_write_file_keep(confpath, text, len, 0600, &err)) == -1)
+		fail("restore", "the settings file: %s; nothing was changed", atr_err_msg(&err));
+	else
+		rc = 1;
+	atr_wipe(text, len);
+	free(text);
+	return rc;
+}
+
+int
+restore_main(const char *datadir, const char *confpath, const char *src, int force,
+    struct atr_config *overrides)
+{
+	unsigned char *oldconf = NULL;
+	size_t oldconflen = 0;
+	int outside, conf_written = 0;
 	struct check_totals t;
 	struct atr_err err;
 	char path[4300], restoring[4300], before[4400], stamp[32];
@@ -670,10 +725,11 @@ restore_main(const char *datadir, const char *src, int force, struct atr_config 
 
 	atr_config_free(overrides); /* the backup brings its own settings */
 	umask(077);
-	if (datadir == NULL || src == NULL) {
+	if (datadir == NULL || confpath == NULL || src == NULL) {
 		fprintf(stderr, "atriumd: usage: atriumd --data DIR restore [--force] SRC\n");
 		return 2;
 	}
+	outside = !conf_in_datadir(datadir, confpath);
 	if (strlen(datadir) > 4000 || strlen(src) > 4000) {
 		fail("restore", "the directory names are too long");
 		return 2;
@@ -727,12 +783,18 @@ restore_main(const char *datadir, const char *src, int force, struct atr_config 
 		fail("restore", "out of memory");
 		goto out;
 	}
-	if (copy_backup(buf, src, restoring, pg, &files) == -1)
+	if (copy_backup(buf, src, restoring, pg, outside, &files) == -1)
 		goto out;
 	if (!pg && verify_tree(restoring, restoring, man, &t) == -1)
 		goto out;
 	if (datadir_secure(restoring, &err) == -1) {
 		fail("restore", "%s", atr_err_msg(&err));
+		goto out;
+	}
+	/* The settings file outside DIR last before the switch: a failure
+	 * of either leaves both as they were. */
+	if (outside && (conf_written = restore_conf(src, confpath, &oldconf, &oldconflen)) == -1) {
+		conf_written = 0;
 		goto out;
 	}
 	if (switch_in(restoring, datadir, before, state == 0) == -1 ||
@@ -742,6 +804,16 @@ restore_main(const char *datadir, const char *src, int force, struct atr_config 
 		goto out;
 	}
 	made = 0;
+	conf_written = 0;
+	if (oldconf != NULL) {
+		/* The settings that went with the old data, kept beside them. */
+		snprintf(path, sizeof(path), "%s.before-restore-%s", confpath, stamp);
+		if (atr_write_file_atomic(path, oldconf, oldconflen, 0600, &err) == -1)
+			fail("restore", "cannot keep the old settings as %s: %s", path,
+			    atr_err_msg(&err));
+		else
+			printf("The settings that were in %s are kept in %s.\n", confpath, path);
+	}
 	if (pg)
 		printf("Restored this node's files (%lld) from %s into %s. The PostgreSQL database "
 		       "is not in the backup: restore it with pg_restore or from your base backup "
@@ -756,6 +828,17 @@ restore_main(const char *datadir, const char *src, int force, struct atr_config 
 		printf("The data that was in %s is kept in %s.\n", datadir, before);
 	rc = 0;
 out:
+	if (conf_written == 1) {
+		struct atr_err cerr;
+		if (oldconf != NULL ? atr_write_file_keep(confpath, oldconf, oldconflen, 0600, &cerr) == -1
+				    : unlink(confpath) == -1)
+			fail("restore", "cannot put the settings file %s back as it was; the backup's "
+					"is in it now",
+			    confpath);
+	}
+	if (oldconf != NULL)
+		atr_wipe(oldconf, oldconflen);
+	free(oldconf);
 	if (made && rm_tree(restoring) == -1)
 		fail("restore", "cannot remove %s: %s", restoring, strerror(errno));
 	if (lockfd >= 0)

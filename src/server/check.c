@@ -678,7 +678,7 @@ out:
 }
 
 int
-check_main(const char *datadir, struct atr_config *overrides, FILE *out)
+check_main(const char *datadir, const char *confpath, struct atr_config *overrides, FILE *out)
 {
 	struct chk c;
 	struct atr_config *cfg = NULL;
@@ -690,7 +690,7 @@ check_main(const char *datadir, struct atr_config *overrides, FILE *out)
 	c.out = out;
 	c.blob_fix = "restore that file from a backup";
 	atr_err_clear(&err);
-	if (datadir == NULL) {
+	if (datadir == NULL || confpath == NULL) {
 		fprintf(stderr, "atriumd: usage: atriumd --data DIR check\n");
 		goto out;
 	}
@@ -700,7 +700,7 @@ check_main(const char *datadir, struct atr_config *overrides, FILE *out)
 		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
 		goto out;
 	}
-	if ((cfg = server_load_config(datadir, overrides, CONF_USE_DEFAULTS, &err)) == NULL) {
+	if ((cfg = server_load_config(confpath, overrides, CONF_USE_DEFAULTS, &err)) == NULL) {
 		fprintf(stderr, "atriumd: check: %s\n", atr_err_msg(&err));
 		goto out;
 	}

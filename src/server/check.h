@@ -9,8 +9,9 @@
 #include "atrium/err.h"
 
 /*
- * Verifies the store that datadir's settings name (atrium.conf, the
- * environment, then overrides: the command line's, freed here).
+ * Verifies the store that datadir's settings name (the settings file
+ * confpath, see server_confpath(); the environment, then overrides: the
+ * command line's, freed here). A missing settings file means the defaults.
  *
  * Embedded store: refuses while an atriumd serves datadir (it holds
  * DIR/atriumd.lock; the check takes that lock itself, so no atriumd can
@@ -31,7 +32,8 @@
  * process exit status: 0 clean, 1 problems found, 2 usage or the store
  * cannot be opened (then the reason is on stderr).
  */
-int check_main(const char *datadir, struct atr_config *overrides, FILE *out);
+int check_main(const char *datadir, const char *confpath, struct atr_config *overrides,
+    FILE *out);
 
 /* What check_store_tree() found. */
 struct check_totals {

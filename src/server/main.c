@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <event2/thread.h>
 
@@ -23,14 +24,17 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "Usage: atriumd --data DIR [OPTIONS] [COMMAND]\n"
+	    "Usage: atriumd --data DIR [--config FILE] [OPTIONS] [COMMAND]\n"
 	    "\n"
 	    "Serves Atrium projects from DIR (created if missing). Settings live in\n"
-	    "DIR/atrium.conf, written with documented defaults on first start; the\n"
-	    "options below override it, and so do ATRIUM_<KEY> environment variables.\n"
+	    "DIR/atrium.conf, or the file --config names, written with documented\n"
+	    "defaults on first start; the options below override it, and so do\n"
+	    "ATRIUM_<KEY> environment variables.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --data DIR          data directory (required)\n"
+	    "  --config FILE       settings file (default DIR/atrium.conf); the console saves\n"
+	    "                      to it, and every command below reads it\n"
 	    "  --bind ADDR         address to listen on (default 127.0.0.1: this machine only)\n"
 	    "  --port N            plain API port (default 3579)\n"
 	    "  --tls-port N        TLS API port (default 10002)\n"
@@ -55,13 +59,15 @@ usage(FILE *out)
 	    "                      SHA-256 and size, the database's consistency (exit 0 clean,\n"
 	    "                      1 problems, 2 cannot check); run it with atriumd stopped\n"
 	    "  backup DEST         a verified copy of DIR in DEST (new or empty) while atriumd\n"
-	    "                      runs: the store as one snapshot, its content, tls/ and\n"
-	    "                      atrium.conf; prints a JSON summary (PostgreSQL: this node's\n"
-	    "                      files only; the database needs pg_dump or pg_basebackup)\n"
+	    "                      runs: the store as one snapshot, its content, tls/ and the\n"
+	    "                      settings file (as atrium.conf); prints a JSON summary\n"
+	    "                      (PostgreSQL: this node's files only; the database needs\n"
+	    "                      pg_dump or pg_basebackup)\n"
 	    "  restore [--force] SRC\n"
 	    "                      verify the backup SRC, then put it in DIR's place; refuses\n"
 	    "                      while atriumd runs on DIR, and a non-empty DIR unless --force\n"
-	    "                      (the old DIR is kept as DIR.before-restore-STAMP)\n"
+	    "                      (the old DIR is kept as DIR.before-restore-STAMP); the\n"
+	    "                      backup's atrium.conf goes back to the settings file\n"
 	    "\n"
 	    "First start: the user 'admin' gets the password in ATRIUM_ADMIN_PASSWORD, or a\n"
 	    "generated one written to DIR/initial-admin-password (mode 0600).\n"
@@ -71,22 +77,22 @@ usage(FILE *out)
 /* `atriumd --data DIR reset-tls`: back to a fresh certificate from the
  * local CA; a running server is told to reload. */
 static int
-reset_tls(const char *datadir)
+reset_tls(const char *datadir, const char *confpath)
 {
 	struct atr_err err;
 	char lock[4200], pid[32] = "";
 	FILE *f;
 	long p;
 
-	if (tls_reset(datadir, &err) == -1) {
+	if (tls_reset(datadir, confpath, &err) == -1) {
 		fprintf(stderr, "atriumd: reset-tls: %s\n", atr_err_msg(&err));
 		return 1;
 	}
-	printf("Removed the tls_keystore settings from %s/atrium.conf and the old server\n"
+	printf("Removed the tls_keystore settings from %s and the old server\n"
 	       "certificate, which is revoked; the local CA (%s/tls/ca.crt) is kept and\n"
 	       "issues a new one when atriumd (re)loads, so clients need no change. For a\n"
 	       "leaked CA key, stop atriumd and run reset-tls --new-ca.\n",
-	    datadir, datadir);
+	    confpath, datadir);
 	snprintf(lock, sizeof(lock), "%s/atriumd.lock", datadir);
 	if ((f = fopen(lock, "r")) != NULL) {
 		if (fgets(pid, sizeof(pid), f) != NULL && (p = strtol(pid, NULL, 10)) > 1 &&
@@ -96,6 +102,10 @@ reset_tls(const char *datadir)
 	}
 	return 0;
 }
+
+static int run(const char *datadir, const char *confpath, int argc, char **argv,
+    struct atr_config *overrides, int check, int print_config, int force, int new_ca,
+    const char *migrate_to);
 
 static int
 set_flag(struct atr_config *o, const char *key, const char *value, const char *flag)
@@ -113,9 +123,10 @@ int
 main(int argc, char **argv)
 {
 	enum { O_BIND = 256, O_PORT, O_TLS_PORT, O_ADMIN_PORT, O_SET, O_CHECK, O_PRINT_CONFIG,
-		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO, O_FORCE, O_NEW_CA };
+		O_PRINT_DEFAULTS, O_PRINT_REFERENCE, O_VERSION, O_TO, O_FORCE, O_NEW_CA, O_CONFIG };
 	static const struct option opts[] = {
 		{"data", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, O_CONFIG},
 		{"bind", required_argument, NULL, O_BIND},
 		{"port", required_argument, NULL, O_PORT},
 		{"tls-port", required_argument, NULL, O_TLS_PORT},
@@ -133,9 +144,8 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct atr_config *overrides = atr_config_new();
-	struct atr_err err;
-	struct server *srv;
-	const char *datadir = NULL, *migrate_to = NULL;
+	const char *datadir = NULL, *migrate_to = NULL, *config = NULL;
+	char *confpath = NULL;
 	int c, check = 0, print_config = 0, force = 0, new_ca = 0, rc;
 
 	if (overrides == NULL)
@@ -145,6 +155,13 @@ main(int argc, char **argv)
 		char *eq;
 		switch (c) {
 		case 'd': datadir = optarg; break;
+		case O_CONFIG:
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "atriumd: --config wants a file name\n");
+				goto bad_usage;
+			}
+			config = optarg;
+			break;
 		case O_BIND: if (set_flag(overrides, "bind", optarg, "--bind")) goto bad_usage; break;
 		case O_PORT: if (set_flag(overrides, "port", optarg, "--port")) goto bad_usage; break;
 		case O_TLS_PORT:
@@ -191,6 +208,32 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* The settings file, decided once: every command and the server get
+	 * this path and build no other. */
+	if (datadir != NULL && (confpath = server_confpath(datadir, config)) == NULL) {
+		fprintf(stderr, "atriumd: out of memory\n");
+		goto bad_usage;
+	}
+	rc = run(datadir, confpath, argc, argv, overrides, check, print_config, force, new_ca,
+	    migrate_to);
+	free(confpath);
+	return rc;
+bad_usage:
+	atr_config_free(overrides);
+	return 2;
+}
+
+/* What the command line asks for, once the options are read; frees
+ * overrides. The process exit status. */
+static int
+run(const char *datadir, const char *confpath, int argc, char **argv,
+    struct atr_config *overrides, int check, int print_config, int force, int new_ca,
+    const char *migrate_to)
+{
+	struct atr_err err;
+	struct server *srv;
+	int rc;
+
 	if (optind < argc && strcmp(argv[optind], "reset-tls") == 0 && optind + 1 == argc) {
 		if (datadir == NULL) {
 			fprintf(stderr, "atriumd: reset-tls needs --data DIR\n");
@@ -198,7 +241,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 		atr_config_free(overrides);
-		return new_ca ? reset_tls_new_ca(datadir, stdout) : reset_tls(datadir);
+		return new_ca ? reset_tls_new_ca(datadir, confpath, stdout) : reset_tls(datadir, confpath);
 	}
 	if (new_ca) {
 		fprintf(stderr, "atriumd: --new-ca goes with reset-tls: atriumd --data DIR reset-tls "
@@ -207,13 +250,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (optind + 1 == argc && strcmp(argv[optind], "check") == 0 && migrate_to == NULL)
-		return check_main(datadir, overrides, stdout); /* frees overrides */
+		return check_main(datadir, confpath, overrides, stdout); /* frees overrides */
 	if (optind + 1 == argc && strcmp(argv[optind], "migrate") == 0)
-		return migrate_main(datadir, migrate_to, overrides); /* frees overrides */
+		return migrate_main(datadir, confpath, migrate_to, overrides); /* frees overrides */
 	if (optind + 2 == argc && strcmp(argv[optind], "backup") == 0 && migrate_to == NULL)
-		return backup_main(datadir, argv[optind + 1], overrides); /* frees overrides */
+		return backup_main(datadir, confpath, argv[optind + 1], overrides); /* frees it */
 	if (optind + 2 == argc && strcmp(argv[optind], "restore") == 0 && migrate_to == NULL)
-		return restore_main(datadir, argv[optind + 1], force, overrides); /* frees it */
+		return restore_main(datadir, confpath, argv[optind + 1], force, overrides);
 	if (force) {
 		fprintf(stderr, "atriumd: --force goes with restore: atriumd --data DIR restore "
 				"--force SRC\n");
@@ -237,7 +280,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check || print_config) {
-		struct atr_config *cfg = server_load_config(datadir, overrides, CONF_REQUIRED, &err);
+		struct atr_config *cfg = server_load_config(confpath, overrides, CONF_REQUIRED, &err);
 		if (cfg == NULL && err.code != ATR_E_NOT_FOUND) {
 			fprintf(stderr, "atriumd: %s\n", atr_err_msg(&err));
 			atr_config_free(overrides);
@@ -257,7 +300,8 @@ main(int argc, char **argv)
 		if (print_config)
 			atr_config_print(cfg, stdout);
 		else
-			printf("atriumd: the settings for %s are valid\n", datadir);
+			printf("atriumd: the settings for %s are valid (%s%s)\n", datadir, confpath,
+			    access(confpath, F_OK) == 0 ? "" : ": not there yet, the defaults");
 		atr_config_free(cfg);
 		atr_config_free(overrides);
 		return 0;
@@ -265,15 +309,13 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
-	atr_info("atriumd %s starting with data in %s", ATRIUM_VERSION, datadir);
-	if ((srv = server_new(datadir, overrides, &err)) == NULL) {
+	atr_info("atriumd %s starting with data in %s, settings in %s", ATRIUM_VERSION, datadir,
+	    confpath);
+	if ((srv = server_new(datadir, confpath, overrides, &err)) == NULL) {
 		atr_error("cannot start: %s", atr_err_msg(&err));
 		return 1;
 	}
 	rc = server_run(srv);
 	server_free(srv);
 	return rc;
-bad_usage:
-	atr_config_free(overrides);
-	return 2;
 }

@@ -361,7 +361,8 @@ lock_datadir(const char *datadir)
 }
 
 int
-migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
+migrate_main(const char *datadir, const char *confpath, const char *url,
+    struct atr_config *overrides)
 {
 	struct mig m;
 	struct atr_config *cfg = NULL, *scfg = NULL, *dcfg = NULL;
@@ -372,7 +373,7 @@ migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
 
 	memset(&m, 0, sizeof(m));
 	atr_err_clear(&err);
-	if (datadir == NULL || url == NULL ||
+	if (datadir == NULL || confpath == NULL || url == NULL ||
 	    (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)) {
 		fprintf(stderr, "atriumd: usage: atriumd --data DIR migrate --to "
 				"postgresql://USER@HOST:PORT/DBNAME\n");
@@ -389,7 +390,7 @@ migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
 	}
 	if ((lockfd = lock_datadir(datadir)) == -1)
 		goto out;
-	if ((cfg = server_load_config(datadir, overrides, CONF_USE_DEFAULTS, &err)) == NULL ||
+	if ((cfg = server_load_config(confpath, overrides, CONF_USE_DEFAULTS, &err)) == NULL ||
 	    (scfg = atr_config_dup(cfg)) == NULL || (dcfg = atr_config_dup(cfg)) == NULL ||
 	    atr_config_set(scfg, "database", "sqlite", "migrate", &err) == -1 ||
 	    atr_config_set(dcfg, "database", url, "--to", &err) == -1 ||
@@ -431,7 +432,7 @@ migrate_main(const char *datadir, const char *url, struct atr_config *overrides)
 		goto out;
 	}
 	printf("migration complete: give every node the --to URL as `database`, with the same "
-	       "database_ssl settings, in its atrium.conf\n");
+	       "database_ssl settings, in its settings file (this one's is %s)\n", confpath);
 	rc = 0;
 out:
 	free(projects.v);

@@ -80,25 +80,24 @@ sha256_of(X509 *cert, char *out, size_t len)
 }
 
 int
-reset_tls_new_ca(const char *datadir, FILE *out)
+reset_tls_new_ca(const char *datadir, const char *confpath, FILE *out)
 {
 	struct atr_err err;
 	struct atr_config *cfg = NULL;
 	struct atr_ca *old = NULL, *ca = NULL;
-	char tlsdir[4200], archive[4300], conf[4200], stamp[32], cn[400], host[256] = "localhost";
+	char tlsdir[4200], archive[4300], stamp[32], cn[400], host[256] = "localhost";
 	char oldfp[100] = "", newfp[100], admin[400];
 	time_t now = time(NULL);
 	struct tm tm;
 	int lock, rc = 1;
 
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", datadir);
-	snprintf(conf, sizeof(conf), "%s/atrium.conf", datadir);
 	if ((lock = lock_datadir(datadir, &err)) == -1)
 		goto fail;
 	if ((old = atr_ca_load(tlsdir, &err)) == NULL && err.code != ATR_E_NOT_FOUND)
 		goto fail;
 	/* reset-tls first: the uploaded keystore goes, the old server certificate is revoked. */
-	if (tls_reset(datadir, &err) == -1)
+	if (tls_reset(datadir, confpath, &err) == -1)
 		goto fail;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
@@ -118,7 +117,7 @@ reset_tls_new_ca(const char *datadir, FILE *out)
 	sha256_of(atr_ca_cert(ca), newfp, sizeof(newfp));
 
 	/* Only for the URLs printed: what the console's port and the host are. */
-	if ((cfg = atr_config_new()) != NULL && atr_config_load_file(cfg, conf, &err) == 0)
+	if ((cfg = atr_config_new()) != NULL && atr_config_load_file(cfg, confpath, &err) == 0)
 		atr_config_load_env(cfg, &err);
 	snprintf(admin, sizeof(admin), "https://%s:%lld", host,
 	    cfg != NULL ? (long long)atr_config_int(cfg, "admin_port") : 8443LL);
@@ -130,7 +129,7 @@ reset_tls_new_ca(const char *datadir, FILE *out)
 		    "its list of revoked serials are kept in %s/. No certificate it issued is trusted "
 		    "by the new client bundle.\n", oldfp, archive);
 	fprintf(out, "The tls_keystore settings are removed from %s; atriumd issues a new server "
-	    "certificate from the new CA when it next starts.\n", conf);
+	    "certificate from the new CA when it next starts.\n", confpath);
 	fprintf(out, "The client bundle %s/client/cert.jks and cert.pass now trusts the new CA "
 	    "only.\n", tlsdir);
 	fprintf(out,

@@ -9,7 +9,7 @@
 
 /*
  * With no atriumd serving datadir (its lock is held meanwhile): does what
- * reset-tls does (tls_reset()), retires the local CA (atr_ca_retire():
+ * reset-tls does (tls_reset(), on the settings file confpath), retires the local CA (atr_ca_retire():
  * a last CRL with the old server certificate revoked, kept with the old
  * root in DIR/tls/retired-ca-TIME/, the old key destroyed), makes a new
  * CA, and a new client bundle (DIR/tls/client/cert.jks, cert.pass) that
@@ -17,6 +17,6 @@
  * from the new CA. Prints on out what was done and what every client must
  * do. Returns the exit status: 0, or 1 with the reason on stderr.
  */
-int reset_tls_new_ca(const char *datadir, FILE *out);
+int reset_tls_new_ca(const char *datadir, const char *confpath, FILE *out);
 
 #endif

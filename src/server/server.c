@@ -361,25 +361,65 @@ switch_listeners(struct server *srv, const struct atr_config *cfg,
 
 /* ---- settings */
 
+char *
+server_confpath(const char *datadir, const char *config)
+{
+	char *path = NULL;
+
+	if (config != NULL)
+		return strdup(config);
+	if (asprintf(&path, "%s/atrium.conf", datadir) < 0)
+		return NULL;
+	return path;
+}
+
+/* Why the defaults could not be written to path, and what to do. */
+static void
+explain_unwritable(const char *path, struct atr_err *err)
+{
+	char dir[4200], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		atr_err_set(err, ATR_E_CONFIG,
+		    "the settings file %s does not exist, and atriumd cannot write the defaults "
+		    "there: the directory %s does not exist (%s); create it, or give --config a "
+		    "file in an existing directory",
+		    path, dir, strerror(errno));
+	else if (access(dir, W_OK) == -1)
+		atr_err_set(err, ATR_E_CONFIG,
+		    "the settings file %s does not exist, and atriumd cannot write the defaults "
+		    "there: the directory %s is not writable by atriumd (uid %ld); create the file "
+		    "yourself (atriumd --print-defaults > %s) or make the directory writable",
+		    path, dir, (long)geteuid(), path);
+}
+
 struct atr_config *
-server_load_config(const char *datadir, const struct atr_config *overrides,
+server_load_config(const char *confpath, const struct atr_config *overrides,
     enum conf_missing missing, struct atr_err *err)
 {
 	struct atr_config *cfg = atr_config_new();
-	char path[4200];
 
 	if (cfg == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "%s/atrium.conf", datadir);
-	if (atr_config_load_file(cfg, path, err) == -1) {
+	if (atr_config_load_file(cfg, confpath, err) == -1) {
 		if (err->code != ATR_E_NOT_FOUND || missing == CONF_REQUIRED)
 			goto fail;
 		if (missing == CONF_WRITE_DEFAULTS) {
-			if (atr_config_write_defaults(path, err) == -1)
+			if (atr_config_write_defaults(confpath, err) == -1) {
+				explain_unwritable(confpath, err);
 				goto fail;
-			atr_info("wrote the default settings to %s", path);
+			}
+			atr_info("wrote the default settings to %s", confpath);
 		}
 	}
 	if (atr_config_load_env(cfg, err) == -1 ||
@@ -447,7 +487,7 @@ server_reload(struct server *srv, struct atr_err *err)
 	struct atr_config *cfg;
 	static int newfds[LK__COUNT][MAX_LOOPS]; /* main thread only */
 
-	if ((cfg = server_load_config(srv->datadir, srv->overrides, CONF_REQUIRED, err)) == NULL)
+	if ((cfg = server_load_config(srv->confpath, srv->overrides, CONF_REQUIRED, err)) == NULL)
 		return -1;
 	if (tls_state_load(srv->rt.tls, cfg, err) == -1) {
 		atr_err_prefix(err, "TLS (still serving the certificate in use)");
@@ -611,7 +651,8 @@ lock_datadir(const char *datadir, struct atr_err *err)
 }
 
 struct server *
-server_new(const char *datadir, struct atr_config *overrides, struct atr_err *err)
+server_new(const char *datadir, const char *confpath, struct atr_config *overrides,
+    struct atr_err *err)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	struct store_conn *sc = NULL;
@@ -629,8 +670,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		srv->lst[k].fd[0] = -1;
 	pthread_mutex_init(&srv->apply_mu, NULL);
 	srv->rt.started = atr_now_ms() / 1000;
-	if ((srv->datadir = strdup(datadir)) == NULL ||
-	    asprintf(&srv->confpath, "%s/atrium.conf", datadir) < 0) {
+	if ((srv->datadir = strdup(datadir)) == NULL || (srv->confpath = strdup(confpath)) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto fail;
 	}
@@ -653,7 +693,7 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		goto fail;
 	if (datadir_secure(datadir, err) == -1)
 		goto fail;
-	if ((srv->cfg = server_load_config(datadir, overrides, CONF_WRITE_DEFAULTS, err)) == NULL)
+	if ((srv->cfg = server_load_config(srv->confpath, overrides, CONF_WRITE_DEFAULTS, err)) == NULL)
 		goto fail;
 	apply_settings(srv, srv->cfg);
 	if ((srv->rt.store = store_open(srv->cfg, datadir, err)) == NULL)
@@ -684,10 +724,13 @@ server_new(const char *datadir, struct atr_config *overrides, struct atr_err *er
 		atr_err_prefix(err, "TLS");
 		if (atr_config_str(srv->cfg, "tls_keystore")[0] != '\0') {
 			size_t n = strlen(err->msg);
+			char *def = server_confpath(datadir, NULL);
+			int own = def != NULL && strcmp(def, srv->confpath) != 0;
 			snprintf(err->msg + n, sizeof(err->msg) - n,
 			    ". Fix the keystore settings, or go back to the generated certificate "
-			    "with `atriumd --data %s reset-tls`",
-			    datadir);
+			    "with `atriumd%s%s --data %s reset-tls`",
+			    own ? " --config " : "", own ? srv->confpath : "", datadir);
+			free(def);
 		}
 		goto fail;
 	}

@@ -4,6 +4,7 @@
  * and undone byte for byte when applying fails.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,39 @@ free_conf(unsigned char *buf, size_t len)
 	if (buf != NULL)
 		atr_wipe(buf, len);
 	free(buf);
+}
+
+/* Whether Save can replace the settings file: the file (when it is there)
+ * writable by atriumd's user, and its directory too, since the new text
+ * goes to a temporary file beside it that is renamed over it. A file an
+ * administrator made read-only is respected, not worked around. */
+static int
+check_writable(const struct settings *s, struct atr_err *err)
+{
+	char dir[4200], *slash;
+
+	if (access(s->confpath, F_OK) == 0 && access(s->confpath, W_OK) == -1)
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "the settings file %s is read-only for atriumd (%s), so it cannot be saved "
+		    "here: change it in the file and reload (systemctl reload atriumd, or kill "
+		    "-HUP), or make the file writable by atriumd's user (uid %ld) to save here",
+		    s->confpath, strerror(errno), (long)geteuid());
+	snprintf(dir, sizeof(dir), "%s", s->confpath);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK) == -1)
+		return atr_err_set(err, ATR_E_CONFIG,
+		    "the settings file %s cannot be saved here: its directory %s is not writable "
+		    "for atriumd (%s), which replaces the file through a new one beside it; change "
+		    "it in the file and reload (systemctl reload atriumd, or kill -HUP), or let "
+		    "atriumd's user (uid %ld) write the directory (under systemd also "
+		    "ReadWritePaths=)",
+		    s->confpath, dir, strerror(errno), (long)geteuid());
+	return 0;
 }
 
 struct atr_config *
@@ -456,7 +490,8 @@ settings_commit(struct settings_change *c, struct atr_err *err)
 	int had, rc = -1, keystore = touches_keystore(c);
 
 	pthread_mutex_lock(&s->mu);
-	if (check_fixed(c, err) == -1 || (had = read_conf(s, &old, &oldlen, err)) == -1)
+	if (check_fixed(c, err) == -1 || check_writable(s, err) == -1 ||
+	    (had = read_conf(s, &old, &oldlen, err)) == -1)
 		goto out;
 	if (new_text(c, old, oldlen, &text, &tlen, err) == -1 ||
 	    (cfg = load_layers(s, text, tlen, err)) == NULL || check_ports(c, cfg, err) == -1)
@@ -464,12 +499,14 @@ settings_commit(struct settings_change *c, struct atr_err *err)
 	if (keystore && atr_config_str(cfg, "tls_keystore")[0] != '\0' &&
 	    check_keystore(c, cfg, err) == -1)
 		goto out;
-	if (atr_write_file_atomic(s->confpath, text, tlen, 0600, err) == -1)
+	/* The administrator's file keeps its mode and group (0640
+	 * atrium:atrium as packaged); a new one is 0600. */
+	if (atr_write_file_keep(s->confpath, text, tlen, 0600, err) == -1)
 		goto out;
 	if (s->apply(s->arg, err) == -1) {
 		/* Put the file back as it was, so that the next reload does not
 		 * retry what just failed. */
-		if (had ? atr_write_file_atomic(s->confpath, old, oldlen, 0600, &rerr) == -1
+		if (had ? atr_write_file_keep(s->confpath, old, oldlen, 0600, &rerr) == -1
 			: unlink(s->confpath) == -1)
 			atr_err_prefix(err, "%s could not be restored (%s)", s->confpath,
 			    had ? atr_err_msg(&rerr) : "cannot remove it");

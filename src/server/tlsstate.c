@@ -1028,9 +1028,9 @@ tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg, struc
 }
 
 int
-tls_reset(const char *datadir, struct atr_err *err)
+tls_reset(const char *datadir, const char *confpath, struct atr_err *err)
 {
-	char conf[4200], tlsdir[4200], p12[4300], passfile[4300];
+	char tlsdir[4200], p12[4300], passfile[4300];
 	struct atr_ca *ca = NULL;
 	struct atr_err lerr;
 	X509 *old = NULL;
@@ -1038,9 +1038,8 @@ tls_reset(const char *datadir, struct atr_err *err)
 	static const char *const keys[] = {"tls_keystore", "tls_keystore_password",
 		"tls_keystore_password_file", "tls_keystore_alias"};
 
-	snprintf(conf, sizeof(conf), "%s/atrium.conf", datadir);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (atr_config_file_update(conf, keys[i], NULL, err) == -1)
+		if (atr_config_file_update(confpath, keys[i], NULL, err) == -1)
 			return -1;
 	snprintf(tlsdir, sizeof(tlsdir), "%s/tls", datadir);
 	snprintf(p12, sizeof(p12), "%s/server.p12", tlsdir);

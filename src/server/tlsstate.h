@@ -121,8 +121,9 @@ int tls_state_info(struct tls_state *ts, struct tls_info *out);
 int tls_state_crl(struct tls_state *ts, unsigned char **der, size_t *len);
 
 /* Returns to a fresh certificate from the local CA: removes tls_keystore*
- * from atrium.conf and the server certificate, which it revokes in the
- * local CA's CRL; the next load issues a new one (offline). */
-int tls_reset(const char *datadir, struct atr_err *err);
+ * from the settings file confpath (keeping its other lines, mode and
+ * group) and the server certificate under datadir, which it revokes in
+ * the local CA's CRL; the next load issues a new one (offline). */
+int tls_reset(const char *datadir, const char *confpath, struct atr_err *err);
 
 #endif

@@ -213,7 +213,7 @@ test_damage(void **state)
 	memset(&f, 0, sizeof(f));
 	make_store(&f);
 	d->apply(&f);
-	rc = check_main(f.dir, atr_config_new(), out);
+	rc = check_main(f.dir, "/nonexistent/atrium.conf", atr_config_new(), out);
 	fclose(out);
 	snprintf(want, sizeof(want), "%s", d->expect);
 	if (rc != d->rc || strstr(report, want) == NULL)
@@ -232,10 +232,10 @@ test_no_store(void **state)
 	snprintf(dir, sizeof(dir), "%.200s/atrium-check-XXXXXX",
 	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(check_main(dir, atr_config_new(), out), 2);
-	assert_int_equal(check_main(NULL, atr_config_new(), out), 2);
+	assert_int_equal(check_main(dir, "/nonexistent/atrium.conf", atr_config_new(), out), 2);
+	assert_int_equal(check_main(NULL, "/nonexistent/atrium.conf", atr_config_new(), out), 2);
 	rmdir(dir);
-	assert_int_equal(check_main(dir, atr_config_new(), out), 2);
+	assert_int_equal(check_main(dir, "/nonexistent/atrium.conf", atr_config_new(), out), 2);
 	fclose(out);
 }
 
