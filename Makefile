@@ -172,7 +172,8 @@ build/dist/atrium.conf: scripts/gen-conf build/atriumd
 	mv $@.new $@
 build/dist/atriumd.service: packaging/atriumd.service.in build/dist/paths
 	@mkdir -p $(@D)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' $< >$@.new
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  -e 's|@STATEDIR@|$(STATEDIR)|g' $< >$@.new
 	mv $@.new $@
 
 # An atrium.conf already there is kept (it may hold an administrator's

@@ -51,7 +51,9 @@ if make -s install DESTDIR="$R" >"$T/install.out" 2>&1; then
 	expect_eq "it installs the binaries, pages, unit, completion and atrium.conf" "$files" \
 		"./usr/local/bin/atrium ./usr/local/etc/atrium/atrium.conf ./usr/local/lib/systemd/system/atriumd.service ./usr/local/sbin/atriumd ./usr/local/share/bash-completion/completions/atrium ./usr/local/share/man/man1/atrium.1 ./usr/local/share/man/man5/atrium.conf.5 ./usr/local/share/man/man8/atriumd.8 "
 	check "the installed unit runs the installed atriumd" \
-		grep -qx 'ExecStart=/usr/local/sbin/atriumd --data /var/lib/atrium' "$R/usr/local/lib/systemd/system/atriumd.service"
+		grep -qx 'ExecStart=/usr/local/sbin/atriumd --config /usr/local/etc/atrium/atrium.conf --data /var/lib/atrium' "$R/usr/local/lib/systemd/system/atriumd.service"
+	check "and lets it write the settings' directory" \
+		grep -qx 'ReadWritePaths=/var/lib/atrium /usr/local/etc/atrium' "$R/usr/local/lib/systemd/system/atriumd.service"
 	make -s uninstall DESTDIR="$R" >>"$T/install.out" 2>&1
 	expect_eq "make uninstall leaves no file behind" "$(find "$R" -type f -o -type l)" ""
 	make -s install DESTDIR="$R" PREFIX=/usr >>"$T/install.out" 2>&1
@@ -120,7 +122,8 @@ uid=$(id -u atrium 2>/dev/null)
 if [ -n "$uid" ] && [ "$uid" -lt 1000 ]; then ok "the system user atrium exists (uid $uid)"; else
 	not_ok "the system user atrium exists" "uid: ${uid:-none}"; fi
 expect_eq "/var/lib/atrium is 0700 atrium" "$(stat -c '%a %U' /var/lib/atrium 2>&1)" "700 atrium"
-expect_eq "/etc/atrium/atrium.conf is 0640 root:atrium" "$(stat -c '%a %U:%G' /etc/atrium/atrium.conf 2>&1)" "640 root:atrium"
+expect_eq "/etc/atrium/atrium.conf is 0640 atrium:atrium" "$(stat -c '%a %U:%G' /etc/atrium/atrium.conf 2>&1)" "640 atrium:atrium"
+expect_eq "in /etc/atrium, 0750 atrium:atrium (the console saves there)" "$(stat -c '%a %U:%G' /etc/atrium 2>&1)" "750 atrium:atrium"
 check "and a conffile" grep -qx /etc/atrium/atrium.conf /var/lib/dpkg/info/atrium.conffiles
 check "man atriumd finds the page" man -w atriumd
 if [ -d /run/systemd/system ]; then
@@ -149,7 +152,11 @@ fi
 # the TLS port is below 1024 when one is free, to show the capability works.
 pre=$(sed -n 's/^ExecStartPre=//p' "$UNIT")
 start=$(sed -n 's/^ExecStart=//p' "$UNIT")
-expect_eq "the unit runs atriumd on /var/lib/atrium" "$start" "/usr/sbin/atriumd --data /var/lib/atrium"
+expect_eq "the unit runs atriumd on /var/lib/atrium with /etc/atrium/atrium.conf" "$start" \
+	"/usr/sbin/atriumd --config /etc/atrium/atrium.conf --data /var/lib/atrium"
+expect_eq "and checks that file first" "$pre" \
+	"/usr/sbin/atriumd --config /etc/atrium/atrium.conf --data /var/lib/atrium --check-config"
+check "and may write /etc/atrium under the sandbox" grep -qx 'ReadWritePaths=/var/lib/atrium /etc/atrium' "$UNIT"
 low=$(python3 -c '
 import socket
 for p in range(1000, 900, -1):
@@ -185,21 +192,37 @@ pw=$(cat /var/lib/atrium/initial-admin-password 2>/dev/null)
 [ -n "$pw" ] && secret "$pw"
 expect_match "the first start logs where the admin password is" "$(cat "$LOG")" '/var/lib/atrium/initial-admin-password'
 expect_match "and the local CA's fingerprint" "$(cat "$LOG")" 'local CA /var/lib/atrium/tls/ca.crt \(SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\)'
-check "/etc/atrium/atrium.conf is the file a first start writes" cmp /etc/atrium/atrium.conf /var/lib/atrium/atrium.conf
+check "/etc/atrium/atrium.conf holds the documented defaults" grep -q '^#tls_port = 10002$' /etc/atrium/atrium.conf
+check "and is the file read: none is written in /var/lib/atrium" test ! -e /var/lib/atrium/atrium.conf
+expect_match "the log names it" "$(cat "$LOG")" 'settings in /etc/atrium/atrium.conf'
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert /var/lib/atrium/tls/ca.crt "https://127.0.0.1:$TLS_PORT/healthz" 2>&1)
 expect_eq "it serves TLS that verifies with the local CA" "$code" 200
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert /var/lib/atrium/tls/ca.crt "https://127.0.0.1:$ADMIN_PORT/" 2>&1)
 expect_eq "and the console over HTTPS" "$code" 200
 
+BASE=http://127.0.0.1:$PORT
+TOKEN=$(login_token admin "$pw")
+
 # SIGHUP (ExecReload): close the plain port through the settings file.
 n=$(wc -l <"$LOG")
-echo "plain = off" >>/var/lib/atrium/atrium.conf
+echo "plain = off" >>/etc/atrium/atrium.conf
 kill -HUP "$svc_pid"
 expect_match "SIGHUP reloads" "$(log_since "$LOG" "$n" 'reload done|reload failed|cannot')" 'reload done'
 sleep 0.3
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
 expect_eq "the reloaded settings apply (plain port closed)" "$code" 000
 check "the TLS port still serves" curl -sSf -o /dev/null --cacert /var/lib/atrium/tls/ca.crt "https://127.0.0.1:$TLS_PORT/healthz"
+
+# The console's Save, as user atrium: back into /etc/atrium/atrium.conf.
+code=$(curl -sS -o "$T/save.out" -w '%{http_code}' --cacert /var/lib/atrium/tls/ca.crt \
+	-H "Authorization: Bearer $TOKEN" -X PUT -d '{"enabled":true}' \
+	"https://localhost:$ADMIN_PORT/admin/api/settings/plain" 2>&1)
+expect_eq "the console's Save works for the service's user" "$code" 200
+[ "$code" = 200 ] || sed 's/^/#   /' "$T/save.out"
+check "it writes /etc/atrium/atrium.conf" grep -qx 'plain = on' /etc/atrium/atrium.conf
+check "keeping its comments" grep -q '^#tls_port = 10002$' /etc/atrium/atrium.conf
+expect_eq "its mode, owner and group" "$(stat -c '%a %U:%G' /etc/atrium/atrium.conf)" "640 atrium:atrium"
+check "and the plain port serves again" wait_port "$PORT" 10
 
 kill -TERM "$svc_pid"
 for _ in $(seq 200); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
@@ -215,9 +238,9 @@ echo "# an administrator's change" >>/etc/atrium/atrium.conf
 if out=$(DEBIAN_FRONTEND=noninteractive dpkg_do -i "$DEB"); then ok "installing over it (an upgrade) works"; else
 	not_ok "installing over it (an upgrade) works" "$out"; fi
 check "the upgrade keeps the data" test -s /var/lib/atrium/atrium.db
-check "and the settings in /var/lib/atrium" grep -qx 'plain = off' /var/lib/atrium/atrium.conf
-check "and the changed /etc/atrium/atrium.conf" grep -qx "# an administrator's change" /etc/atrium/atrium.conf
-expect_eq "and its mode" "$(stat -c '%a %U:%G' /etc/atrium/atrium.conf)" "640 root:atrium"
+check "and the settings saved in /etc/atrium/atrium.conf" grep -qx 'plain = on' /etc/atrium/atrium.conf
+check "and the change made there by hand" grep -qx "# an administrator's change" /etc/atrium/atrium.conf
+expect_eq "and its mode" "$(stat -c '%a %U:%G' /etc/atrium/atrium.conf)" "640 atrium:atrium"
 dpkg_do -r atrium >/dev/null
 check "dpkg -r keeps the data" test -s /var/lib/atrium/atrium.db
 check "and the user" getent passwd atrium
@@ -227,6 +250,7 @@ check_fails "purge removes the user atrium" getent passwd atrium
 check_fails "and the group" getent group atrium
 check_fails "and the data" test -e /var/lib/atrium
 check_fails "and /etc/atrium" test -e /etc/atrium
-check_fails "and the mode override" dpkg-statoverride --list /etc/atrium/atrium.conf
+check_fails "and the mode overrides" dpkg-statoverride --list /etc/atrium/atrium.conf
+check_fails "of the directory too" dpkg-statoverride --list /etc/atrium
 check_fails "and nothing of the package is left" dpkg-query -W atrium
 finish
