@@ -17,7 +17,7 @@ if grep -q "$pw" "$D.log"; then not_ok "the generated password is not logged"; e
 expect_match "the log names the file instead" "$(cat "$D.log")" "initial-admin-password"
 check "atrium.conf is written with documented defaults" grep -q '^#port = 3579' "$D/atrium.conf"
 expect_eq "atrium.conf is mode 0600" "$(stat -c %a "$D/atrium.conf")" 600
-expect_match "the log says how to open the server to the network" "$(cat "$D.log")" 'bind = 0.0.0.0'
+expect_match "the log says how to open the server to the network" "$(log_since "$D.log" 0 'bind = 0.0.0.0')" 'bind = 0.0.0.0'
 stop_atriumd "$pid"
 
 out=$("$ATRIUMD" --data "$T/x" --port 99999 2>&1); rc=$?
