@@ -222,9 +222,17 @@ api_trust_fetch(struct req *r)
 		    "and \"trust\": \"SHA-256\" to trust the certificate with that fingerprint");
 	snprintf(hostport, sizeof(hostport), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
 	    host, (int)port);
-	rc = truststore_fetch(req_runtime(r)->trust, hostport, fp, alias, &f, &err);
+	rc = truststore_fetch(req_runtime(r)->trust, req_runtime(r)->outbound, host, (int)port, fp,
+	    alias, &f, &err);
 	if (rc == -1 && f.n == 0) {
 		truststore_fetch_clear(&f);
+		/* Nothing was sent to a host the setting forbids; who tried is
+		 * worth a line, and the answer names the setting. */
+		if (err.code == ATR_E_OUTBOUND_DENIED)
+			log_admin_warn(r, "fetch from %s refused: %s", hostport, atr_err_msg(&err));
+		if (atr_err_field(&err)[0] != '\0')
+			return resp_field_error(r, atr_err_field(&err), err.code, "%s",
+			    atr_err_msg(&err));
 		return resp_err(r, &err);
 	}
 	ans = rc == 0 ? json_object() : resp_error_body(err.code, atr_err_msg(&err));
