@@ -1,6 +1,6 @@
 /*
  * Atrium admin console: one page, hash routes (#/, #/settings,
- * #/certificate, #/users, #/projects, #/projects/NAME), talking to the
+ * #/certificate, #/users, #/projects, #/projects/NAME, #/trust), talking to the
  * JSON API under /admin/api/ (docs/admin-api.md).
  *
  * The page runs under "Content-Security-Policy: default-src 'self'": no
@@ -19,7 +19,8 @@
     user: null,      /* the admin logged in */
     csrf: null,      /* sent as X-CSRF-Token with every change */
     settings: null,  /* the last SETTINGS the server sent */
-    aliases: null    /* key entries offered by the server for the chosen file */
+    aliases: null,   /* key entries offered by the server for the chosen file */
+    fetched: null    /* the chain last fetched on Trusted certificates: {host, port, chain} */
   };
 
   /* ---- small helpers ------------------------------------------------- */
@@ -170,6 +171,13 @@
     }
   }
 
+  /* The server's sentence with the status (and code) it came with, for pages
+   * whose errors are not about one field. */
+  function statusMsg(e) {
+    if (!e.status) return e.message;
+    return e.message + ' (' + e.status + (e.body && e.body.code ? ' ' + e.body.code : '') + ')';
+  }
+
   function formError(node, msg) {
     node.textContent = msg;
     show(node, true);
@@ -266,10 +274,11 @@
 
   /* ---- routing --------------------------------------------------------------- */
 
-  const views = ['login', 'overview', 'settings', 'certificate', 'users', 'projects', 'revisions'];
+  const views = ['login', 'overview', 'settings', 'certificate', 'users', 'projects', 'revisions',
+    'trust'];
   const titles = {
     overview: 'Overview', settings: 'Server Settings', certificate: 'Certificate',
-    users: 'Users', projects: 'Projects', revisions: 'Revisions'
+    users: 'Users', projects: 'Projects', revisions: 'Revisions', trust: 'Trusted certificates'
   };
 
   function hideViews() {
@@ -299,7 +308,8 @@
     certificate: loadCertificate,
     users: loadUsers,
     projects: loadProjects,
-    revisions: loadRevisions
+    revisions: loadRevisions,
+    trust: loadTrust
   };
 
   async function route() {
@@ -987,6 +997,240 @@
     show($('revisions-empty'), list.length === 0);
   }
 
+  /* ---- trusted certificates ------------------------------------------------------- */
+
+  /* "2036-01-01" from an RFC 3339 time; the time itself when it does not parse. */
+  function fmtDay(s) {
+    const t = fmtTime(s);
+    return t.length > 10 ? t.slice(0, 10) : t;
+  }
+
+  /* A table row of certificate cells (subject, issuer, valid until, SHA-256, CA). */
+  function certCells(tr, c) {
+    tr.append(el('td', { label: 'Subject', cls: 't-subject' }, c.subject),
+      el('td', { label: 'Issuer', cls: 't-issuer' }, c.issuer),
+      el('td', { label: 'Valid until', cls: 't-until' }, fmtDay(c.not_after)),
+      el('td', { label: 'SHA-256', cls: 'mono fp t-sha256' }, c.sha256),
+      el('td', { label: 'CA', cls: 't-ca' }, c.ca ? 'yes' : 'no'));
+  }
+
+  function closeTrustSubrows() {
+    document.querySelectorAll('#trust-table .subrow').forEach((r) => r.remove());
+  }
+
+  function trustRow(c) {
+    const tr = el('tr');
+    tr.setAttribute('data-alias', c.alias);
+    tr.append(el('td', { label: 'Alias', cls: 't-alias' }, c.alias + (c.key_entry ? ' (key entry)' : '')));
+    certCells(tr, c);
+    const td = el('td', { cls: 't-actions' });
+    const rm = el('button', { cls: 'btn btn-small btn-danger t-remove' }, 'Remove');
+    rm.type = 'button';
+    rm.setAttribute('aria-label', 'Remove ' + c.alias);
+    rm.addEventListener('click', () => openTrustDelete(tr, c));
+    td.append(rm);
+    tr.append(td);
+    return tr;
+  }
+
+  function openTrustDelete(tr, c) {
+    closeTrustSubrows();
+    unflash();
+    const sub = $('tpl-trust-delete').content.firstElementChild.cloneNode(true);
+    sub.querySelector('.t-delete-text').textContent = 'Stop trusting ' + c.alias + ' (' +
+      c.subject + ')? Connections to servers whose chain ends there fail from the next one on.';
+    sub.querySelector('.t-cancel').addEventListener('click', () => sub.remove());
+    sub.querySelector('.t-delete-yes').addEventListener('click', async () => {
+      const err = sub.querySelector('.t-delete-error');
+      show(err, false);
+      try {
+        await api('DELETE', 'trust/' + encodeURIComponent(c.alias));
+        await loadTrust();
+        flash('Removed ' + c.alias + ': ' + c.subject + ' is no longer trusted.');
+      } catch (e) {
+        err.textContent = statusMsg(e);
+        show(err, true);
+      }
+    });
+    tr.after(sub);
+    sub.querySelector('.t-delete-yes').focus();
+  }
+
+  function renderTrust(t) {
+    const entries = t.entries || [];
+    $('trust-file').textContent = t.file || 'tls/truststore.p12';
+    const badge = $('trust-badge');
+    badge.textContent = t.problem ? 'Damaged file' : plural(entries.length, 'certificate', 'certificates');
+    badge.className = 'badge ' + (t.problem ? 'state-bad' : 'state-ok');
+    $('trust-problem-text').textContent = t.problem ?
+      t.problem.error + (t.problem.code ? ' (' + t.problem.code + ')' : '') : '';
+    show($('trust-problem'), !!t.problem);
+    $('trust-table').tBodies[0].replaceChildren(...entries.map(trustRow));
+    show($('trust-empty'), entries.length === 0);
+    $('trust-system').textContent = t.system_roots ?
+      'The system\'s root certificates are trusted too (outbound_system_roots = on).' :
+      'Only these certificates are trusted (outbound_system_roots = off).';
+  }
+
+  async function loadTrust() {
+    clearErrors($('view-trust'));
+    renderTrust(await api('GET', 'trust'));
+  }
+
+  async function onTrustImport(ev) {
+    ev.preventDefault();
+    const form = $('trust-import-form');
+    clearErrors(form);
+    unflash();
+    const file = $('trust-import-file').files[0];
+    const pasted = $('trust-import-pem').value.trim();
+    const alias = $('trust-import-alias').value.trim();
+    const body = {};
+    if (file && pasted) {
+      fieldError(form, 'pem', 'Choose a file or paste a certificate, not both.');
+      return;
+    }
+    if (file) {
+      if (file.size === 0 || file.size > 64 * 1024) {
+        formError($('trust-import-error'), 'This file is ' + fmtSize(file.size) + '; one ' +
+          'certificate is between a few hundred bytes and 64 KiB.');
+        return;
+      }
+      try {
+        const textForm = await file.text();
+        if (textForm.indexOf('-----BEGIN') >= 0) body.pem = textForm;
+        else body.der_b64 = await readBase64(file);
+      } catch (e) {
+        formError($('trust-import-error'), e.message);
+        return;
+      }
+    } else if (pasted) {
+      body.pem = pasted + '\n';
+    } else {
+      fieldError(form, 'pem', 'Choose a certificate file or paste one (-----BEGIN CERTIFICATE-----).');
+      return;
+    }
+    if (alias) body.alias = alias;
+    try {
+      const c = await busy($('trust-import-submit'), 'Importing…', () => api('POST', 'trust', body));
+      $('trust-import-file').value = '';
+      $('trust-import-pem').value = '';
+      $('trust-import-alias').value = '';
+      await loadTrust();
+      flash('Trusted ' + c.alias + ': ' + c.subject + (c.ca ? ' (a CA)' : ' (not a CA)') +
+        ', SHA-256 ' + c.sha256 + '.');
+    } catch (e) {
+      if (e.field === 'alias') fieldError(form, 'alias', statusMsg(e));
+      else formError($('trust-import-error'), statusMsg(e));
+    }
+  }
+
+  const roleNames = {
+    leaf: 'leaf', intermediate: 'intermediate', root: 'root', top: 'top (root not sent)',
+    'self-signed': 'self-signed'
+  };
+
+  /* Shows a FETCH answer's chain, the last (the root or the top) chosen to trust. */
+  function renderChain(f) {
+    const chain = f.chain || [];
+    state.fetched = { host: f.host, port: f.port, chain: chain };
+    $('trust-chain-summary').textContent = f.host + ':' + f.port + ' presented ' +
+      plural(typeof f.sent === 'number' ? f.sent : chain.length, 'certificate', 'certificates') +
+      '. ' + (f.verified ? 'The chain is trusted already.' :
+        'The chain is not trusted by this server yet.');
+    const name = 'trust-pick';
+    $('trust-chain-table').tBodies[0].replaceChildren(...chain.map((c, i) => {
+      const tr = el('tr');
+      tr.setAttribute('data-role', c.role);
+      tr.setAttribute('data-sha256', c.sha256);
+      const td = el('td', { label: 'Role', cls: 'role' });
+      const pick = el('input');
+      pick.type = 'radio';
+      pick.name = name;
+      pick.value = String(i);
+      pick.checked = i === chain.length - 1;
+      pick.setAttribute('aria-label', 'Trust ' + c.subject);
+      pick.addEventListener('change', updateTrustButton);
+      const lab = el('label');
+      lab.append(pick, ' ' + (roleNames[c.role] || c.role));
+      td.append(lab);
+      tr.append(td);
+      certCells(tr, c);
+      return tr;
+    }));
+    show($('trust-chain'), chain.length > 0);
+    updateTrustButton();
+  }
+
+  function pickedCert() {
+    const p = document.querySelector('#trust-chain-table input[type=radio]:checked');
+    return p && state.fetched ? state.fetched.chain[parseInt(p.value, 10)] : null;
+  }
+
+  function updateTrustButton() {
+    const c = pickedCert();
+    const root = c && (c.role === 'root' || c.role === 'self-signed' || c.role === 'top');
+    $('trust-fetch-trust').textContent = root ? 'Trust this root' : 'Trust this certificate';
+  }
+
+  function fetchTarget(form) {
+    const host = $('trust-fetch-host').value.trim().replace(/^\[(.*)\]$/, '$1');
+    const port = parsePort($('trust-fetch-port').value || '443');
+    if (!host) {
+      fieldError(form, 'host', 'Enter the name or address of the server to fetch from.');
+      $('trust-fetch-host').focus();
+      return null;
+    }
+    if (port === null) {
+      fieldError(form, 'port', 'Enter a port number from 1 to 65535 (443 for HTTPS).');
+      $('trust-fetch-port').focus();
+      return null;
+    }
+    return { host: host, port: port };
+  }
+
+  async function onTrustFetch(ev) {
+    ev.preventDefault();
+    const form = $('trust-fetch-form');
+    clearErrors(form);
+    unflash();
+    show($('trust-chain'), false);
+    state.fetched = null;
+    const t = fetchTarget(form);
+    if (!t) return;
+    try {
+      const f = await busy($('trust-fetch-submit'), 'Fetching…', () => api('POST', 'trust/fetch', t));
+      renderChain(f);
+    } catch (e) {
+      formError($('trust-fetch-error'), statusMsg(e));
+    }
+  }
+
+  async function onTrustTrust() {
+    const form = $('trust-fetch-form');
+    clearErrors(form);
+    unflash();
+    const c = pickedCert();
+    if (!c || !state.fetched) return;
+    const body = { host: state.fetched.host, port: state.fetched.port, trust: c.sha256 };
+    const alias = $('trust-fetch-alias').value.trim();
+    if (alias) body.alias = alias;
+    try {
+      const f = await busy($('trust-fetch-trust'), 'Trusting…', () => api('POST', 'trust/fetch', body));
+      const added = f.trusted || {};
+      show($('trust-chain'), false);
+      state.fetched = null;
+      $('trust-fetch-alias').value = '';
+      await loadTrust();
+      flash('Trusted ' + added.alias + ': ' + added.subject + ' of ' + body.host + ':' + body.port +
+        ', SHA-256 ' + added.sha256 + '.');
+    } catch (e) {
+      /* The server fetched again and the chain changed: show what is there now. */
+      if (e.body && Array.isArray(e.body.chain)) renderChain(e.body);
+      formError($('trust-fetch-error'), statusMsg(e));
+    }
+  }
+
   /* ---- start ------------------------------------------------------------------------- */
 
   async function start() {
@@ -1013,6 +1257,9 @@
     });
     $('plain-enabled').addEventListener('change', onPlainToggle);
     $('user-add-form').addEventListener('submit', onUserAdd);
+    $('trust-import-form').addEventListener('submit', onTrustImport);
+    $('trust-fetch-form').addEventListener('submit', onTrustFetch);
+    $('trust-fetch-trust').addEventListener('click', onTrustTrust);
     window.addEventListener('hashchange', route);
 
     try {

@@ -59,6 +59,7 @@
 	X(FINGERPRINT,      "fingerprint_mismatch", 409, 1, "no certificate the server presented has that fingerprint") \
 	X(TLS,              "tls",              502, 1, "the secure connection failed") \
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
+	X(OUTBOUND_DENIED,  "outbound_denied",  403, 1, "outbound_allow does not allow connecting there") \
 	X(DATABASE,         "database",         500, 1, "the database failed")
 
 enum atr_errcode {

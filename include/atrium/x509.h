@@ -314,4 +314,13 @@ int atr_x509_key_equal(const EVP_PKEY *a, const EVP_PKEY *b);
  */
 STACK_OF(X509) *atr_x509_fetch_chain(const char *hostport, int timeout_ms, struct atr_err *err);
 
+/*
+ * The same over fd, a TCP socket the caller connected (and set time-outs
+ * on: SO_RCVTIMEO, SO_SNDTIMEO) to host:port, for callers that decide
+ * themselves which address may be reached. host is sent as SNI when it is
+ * a name and both name the peer in errors. fd stays the caller's, open.
+ */
+STACK_OF(X509) *atr_x509_fetch_chain_fd(int fd, const char *host, const char *port,
+    struct atr_err *err);
+
 #endif

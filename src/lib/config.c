@@ -116,6 +116,12 @@ static const struct directive table[] = {
 	{"outbound_system_roots", T_BOOL, "on", 0, 0, NULL, SHOWN,
 	    "Trust the system's root certificates (/etc/ssl/certs) for the server's outbound TLS "
 	    "connections, besides DIR/tls/truststore.p12. Turn off to trust only that file."},
+	{"outbound_allow", T_STR, "*", 0, 0, NULL, SHOWN,
+	    "Where the server may connect out to (the trust store's fetch; later integrations): "
+	    "comma-separated host names (`*.example.com` for any name under example.com), IPv4 "
+	    "and IPv6 addresses and CIDR networks (10.0.0.0/8, fd00::/8); `*` for anywhere, empty "
+	    "for nowhere. A name not listed is allowed only when every address it resolves to is; "
+	    "the connection goes to an address that was checked. Applies on reload."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };

@@ -105,20 +105,12 @@ next:
 }
 
 STACK_OF(X509) *
-atr_x509_fetch_chain(const char *hostport, int timeout_ms, struct atr_err *err)
+atr_x509_fetch_chain_fd(int fd, const char *host, const char *port, struct atr_err *err)
 {
-	char host[256], port[32];
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	STACK_OF(X509) *out = NULL, *peer;
-	int fd;
 
-	if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) == -1) {
-		atr_err_set(err, ATR_E_USAGE, "bad server address %s", hostport);
-		return NULL;
-	}
-	if ((fd = dial(host, port, timeout_ms, err)) == -1)
-		return NULL;
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL) {
 		atr_err_set_ssl(err, ATR_E_TLS, "cannot set up TLS");
@@ -155,7 +147,24 @@ atr_x509_fetch_chain(const char *hostport, int timeout_ms, struct atr_err *err)
 out:
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
-	close(fd);
 	ERR_clear_error();
+	return out;
+}
+
+STACK_OF(X509) *
+atr_x509_fetch_chain(const char *hostport, int timeout_ms, struct atr_err *err)
+{
+	char host[256], port[32];
+	STACK_OF(X509) *out;
+	int fd;
+
+	if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) == -1) {
+		atr_err_set(err, ATR_E_USAGE, "bad server address %s", hostport);
+		return NULL;
+	}
+	if ((fd = dial(host, port, timeout_ms, err)) == -1)
+		return NULL;
+	out = atr_x509_fetch_chain_fd(fd, host, port, err);
+	close(fd);
 	return out;
 }

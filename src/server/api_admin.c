@@ -3,7 +3,6 @@
  * a CSRF token, settings that apply at once, the certificate, downloads.
  * Users and projects reuse the API's handlers.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "atrium/config.h"
 #include "atrium/log.h"
 #include "atrium/util.h"
+#include "server/adminlog.h"
 #include "server/api.h"
 #include "server/logins.h"
 #include "server/password.h"
@@ -24,22 +24,6 @@
 #include "server/web_assets.h"
 
 /* ---- sessions in a cookie */
-
-static void
-log_admin(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-log_admin(struct req *r, const char *fmt, ...)
-{
-	char what[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	atr_info("admin '%s' from %s: %s", req_user(r) ? req_user(r)->name : "?", req_peer(r),
-	    what);
-}
 
 void
 api_admin_login(struct req *r)

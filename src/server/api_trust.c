@@ -4,7 +4,6 @@
  * trust one of its certificates by fingerprint. The store itself is
  * truststore.c; every change is logged here with who made it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,28 +11,12 @@
 #include <openssl/evp.h>
 
 #include "atrium/log.h"
+#include "server/adminlog.h"
 #include "server/api.h"
 #include "server/runtime.h"
 #include "server/truststore.h"
 
 #define CERT_MAX (64 * 1024) /* one certificate, DER */
-
-static void
-log_admin(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "admin 'NAME' from ADDR: what", as api_admin.c logs admin actions. */
-static void
-log_admin(struct req *r, const char *fmt, ...)
-{
-	char what[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	atr_info("admin '%s' from %s: %s", req_user(r) ? req_user(r)->name : "?", req_peer(r),
-	    what);
-}
 
 static json_t *
 cert_json(const struct trust_cert *c)
@@ -239,9 +222,17 @@ api_trust_fetch(struct req *r)
 		    "and \"trust\": \"SHA-256\" to trust the certificate with that fingerprint");
 	snprintf(hostport, sizeof(hostport), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
 	    host, (int)port);
-	rc = truststore_fetch(req_runtime(r)->trust, hostport, fp, alias, &f, &err);
+	rc = truststore_fetch(req_runtime(r)->trust, req_runtime(r)->outbound, host, (int)port, fp,
+	    alias, &f, &err);
 	if (rc == -1 && f.n == 0) {
 		truststore_fetch_clear(&f);
+		/* Nothing was sent to a host the setting forbids; who tried is
+		 * worth a line, and the answer names the setting. */
+		if (err.code == ATR_E_OUTBOUND_DENIED)
+			log_admin_warn(r, "fetch from %s refused: %s", hostport, atr_err_msg(&err));
+		if (atr_err_field(&err)[0] != '\0')
+			return resp_field_error(r, atr_err_field(&err), err.code, "%s",
+			    atr_err_msg(&err));
 		return resp_err(r, &err);
 	}
 	ans = rc == 0 ? json_object() : resp_error_body(err.code, atr_err_msg(&err));
@@ -261,8 +252,8 @@ api_trust_fetch(struct req *r)
 		    f.chain[f.trusted].issuer, f.chain[f.trusted].is_ca ? "a CA" : "not a CA",
 		    f.chain[f.trusted].sha256);
 	else if (rc == -1)
-		atr_warn("admin '%s' from %s: trusting a certificate of %s refused: %s",
-		    req_user(r) ? req_user(r)->name : "?", req_peer(r), hostport, atr_err_msg(&err));
+		log_admin_warn(r, "trusting a certificate of %s refused: %s", hostport,
+		    atr_err_msg(&err));
 	resp_json(r, rc == 0 ? (f.trusted >= 0 ? 201 : 200) : atr_errcode_http(err.code), ans);
 	truststore_fetch_clear(&f);
 }

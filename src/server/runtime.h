@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+struct outbound;
 struct settings;
 struct store;
 struct tls_state;
@@ -40,6 +41,7 @@ struct runtime {
 	struct tls_state *tls;
 	struct settings *settings; /* changing settings at run time (settings.h) */
 	struct truststore *trust;  /* outbound TLS: the server's trust store (truststore.h) */
+	struct outbound *outbound; /* where the server may connect out to (outbound.h) */
 	int64_t started;      /* seconds since 1970 */
 
 	/* Settings the loops and handlers read while running; written on reload. */

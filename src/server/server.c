@@ -32,6 +32,7 @@
 #include "server/server.h"
 #include "server/server_int.h"
 #include "server/notify.h"
+#include "server/outbound.h"
 #include "server/settings.h"
 #include "server/truststore.h"
 #include "version.h"
@@ -423,7 +424,8 @@ server_load_config(const char *confpath, const struct atr_config *overrides,
 		}
 	}
 	if (atr_config_load_env(cfg, err) == -1 ||
-	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1))
+	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1) ||
+	    outbound_check_allow(atr_config_str(cfg, "outbound_allow"), err) == -1)
 		goto fail;
 	return cfg;
 fail:
@@ -435,6 +437,7 @@ static void
 apply_settings(struct server *srv, const struct atr_config *cfg)
 {
 	enum atr_log_level level = ATR_LOG_INFO;
+	struct atr_err oerr;
 
 	atr_log_parse_level(atr_config_str(cfg, "log_level"), &level);
 	atr_log_set_level(level);
@@ -448,6 +451,9 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
 	if (srv->rt.trust != NULL)
 		truststore_set_system_roots(srv->rt.trust, atr_config_bool(cfg, "outbound_system_roots"));
+	if (srv->rt.outbound != NULL &&
+	    outbound_set_allow(srv->rt.outbound, atr_config_str(cfg, "outbound_allow"), &oerr) == -1)
+		atr_error("outbound_allow kept as it was: %s", atr_err_msg(&oerr));
 	{
 		struct rlimit rl;
 		int64_t want = atr_config_int(cfg, "max_connections") + 64;
@@ -695,6 +701,10 @@ server_new(const char *datadir, const char *confpath, struct atr_config *overrid
 		goto fail;
 	if ((srv->cfg = server_load_config(srv->confpath, overrides, CONF_WRITE_DEFAULTS, err)) == NULL)
 		goto fail;
+	if ((srv->rt.outbound = outbound_new()) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
 	apply_settings(srv, srv->cfg);
 	if ((srv->rt.store = store_open(srv->cfg, datadir, err)) == NULL)
 		goto fail;
@@ -960,6 +970,7 @@ server_free(struct server *srv)
 	settings_free(srv->rt.settings);
 	tls_state_free(srv->rt.tls);
 	truststore_free(srv->rt.trust);
+	outbound_free(srv->rt.outbound);
 	atr_config_free(srv->cfg);
 	atr_config_free(srv->overrides);
 	free(srv->datadir);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,6 +22,7 @@
 #include "atrium/tlsclient.h"
 #include "atrium/util.h"
 #include "atrium/x509.h"
+#include "server/outbound.h"
 #include "server/truststore.h"
 
 /* What identifies a version of a file: a rename gives a new inode, an
@@ -564,17 +566,25 @@ verifies(X509_STORE *st, STACK_OF(X509) *path)
 }
 
 int
-truststore_fetch(struct truststore *ts, const char *hostport, const char *fingerprint,
-    const char *alias, struct trust_fetch *out, struct atr_err *err)
+truststore_fetch(struct truststore *ts, struct outbound *ob, const char *host, int port,
+    const char *fingerprint, const char *alias, struct trust_fetch *out, struct atr_err *err)
 {
 	STACK_OF(X509) *sent, *path = NULL;
 	X509_STORE *st;
 	X509 *chosen = NULL;
-	int rc = -1;
+	char portstr[16], hostport[300];
+	int rc = -1, fd;
 
 	memset(out, 0, sizeof(*out));
 	out->trusted = -1;
-	if ((sent = atr_x509_fetch_chain(hostport, TRUSTSTORE_FETCH_TIMEOUT_MS, err)) == NULL)
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(hostport, sizeof(hostport), strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+	    host, port);
+	if ((fd = outbound_connect(ob, host, portstr, TRUSTSTORE_FETCH_TIMEOUT_MS, err)) == -1)
+		return -1;
+	sent = atr_x509_fetch_chain_fd(fd, host, portstr, err);
+	close(fd);
+	if (sent == NULL)
 		return -1;
 	if (sk_X509_num(sent) == 0) {
 		atr_err_set(err, ATR_E_TLS, "%s presented no certificate", hostport);

@@ -150,9 +150,14 @@ struct trust_fetch {
 	int verified;             /* the chain verifies with the store in force now */
 };
 
+struct outbound;
+
 /*
- * Connects from the server to hostport ("host:port", "[v6]:port") over
- * TLS without verifying anything (it only looks) and describes the path
+ * Connects from the server to host (a name, or an IPv4 or IPv6 address
+ * without brackets) on port, through outbound_connect() of ob (so only
+ * where outbound_allow allows: ATR_E_OUTBOUND_DENIED otherwise, before
+ * anything is sent), over TLS without verifying anything (it only looks),
+ * and describes the path
  * from the leaf to the top of the chain the server presented. With
  * fingerprint (SHA-256 hex, ':' and case ignored) the certificate of that
  * path with that fingerprint is added as truststore_import() adds one
@@ -161,8 +166,8 @@ struct trust_fetch {
  * the chain. Network failures are ATR_E_NETWORK or ATR_E_TLS. Free *out
  * with truststore_fetch_clear() in every case.
  */
-int truststore_fetch(struct truststore *ts, const char *hostport, const char *fingerprint,
-    const char *alias, struct trust_fetch *out, struct atr_err *err);
+int truststore_fetch(struct truststore *ts, struct outbound *ob, const char *host, int port,
+    const char *fingerprint, const char *alias, struct trust_fetch *out, struct atr_err *err);
 
 /* Frees what truststore_fetch() put in f and zeroes it. NULL-safe. */
 void truststore_fetch_clear(struct trust_fetch *f);

@@ -173,4 +173,55 @@ cp "$T/good.p12" "$P12"
 expect_exit "once repaired, list works again" 0 "$ATRIUM" admin trust list "${AS[@]}"
 expect_match "with the entry" "$OUT" "answered-yes"
 
+# ---- outbound_allow: where the server may connect out to ---------------------------
+# set_allow VALUE: outbound_allow = VALUE in atrium.conf, then SIGHUP; prints
+# the log lines of the reload.
+set_allow() {
+	local n
+	sed -i '/^outbound_allow *=/d' "$DATA/atrium.conf"
+	printf 'outbound_allow = %s\n' "$1" >>"$DATA/atrium.conf"
+	n=$(wc -l <"$DATA.log")
+	kill -HUP "$SERVER_PID"
+	log_since "$DATA.log" "$n" 'reload done|reload failed'
+}
+fetch_api() { # fetch_api HOST: POST /admin/api/trust/fetch as curl sees it
+	curl -sS --cacert "$DATA/tls/ca.crt" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' -d "{\"host\":\"$1\",\"port\":$SPORT}" \
+		-w '\n%{http_code}' "https://localhost:$ADMIN_PORT/admin/api/trust/fetch"
+}
+TOKEN=$(login_token admin "$ATRIUM_ADMIN_PASSWORD")
+expect_match "outbound_allow = 10.0.0.0/8 applies on SIGHUP" "$(set_allow 10.0.0.0/8)" 'reload done'
+expect_exit "then a fetch from 127.0.0.1 is refused" 1 "$ATRIUM" admin trust fetch \
+	"127.0.0.1:$SPORT" "${AS[@]}" </dev/null
+expect_match "with a sentence naming the setting" "$OUT" \
+	"connecting to 127.0.0.1 is not allowed by outbound_allow \\(10.0.0.0/8\\)"
+out=$(fetch_api 127.0.0.1)
+expect_eq "the API answers 403" "$(tail -n1 <<<"$out")" 403
+expect_eq "with the code outbound_denied" "$(json_get "$(head -n1 <<<"$out")" 'j["code"]')" outbound_denied
+expect_eq "and the field outbound_allow" "$(json_get "$(head -n1 <<<"$out")" 'j.get("field")')" outbound_allow
+expect_exit "a name that resolves to 127.0.0.1 is refused too" 1 "$ATRIUM" admin trust fetch \
+	"localhost:$SPORT" "${AS[@]}" </dev/null
+expect_match "naming the address it resolves to" "$OUT" "localhost resolves to [0-9a-f.:]+, which outbound_allow"
+expect_match "the log says who was refused" "$(grep 'refused' "$DATA.log" | tail -n1)" \
+	"WARN  admin 'admin' from 127.0.0.1: fetch from localhost:$SPORT refused: localhost resolves to"
+
+expect_match "a bad outbound_allow is refused on SIGHUP" "$(set_allow '10.0.0.0/33')" \
+	"reload failed, nothing changed: outbound_allow: '10.0.0.0/33' is not"
+expect_exit "and the rule in force stays" 1 "$ATRIUM" admin trust fetch "127.0.0.1:$SPORT" \
+	"${AS[@]}" </dev/null
+expect_exit "atriumd --check-config refuses it too" 1 "$ATRIUMD" --data "$DATA" --check-config
+
+expect_match "outbound_allow = 10.0.0.0/8, 127.0.0.1 on SIGHUP" "$(set_allow '10.0.0.0/8, 127.0.0.1')" 'reload done'
+expect_exit "then the fetch from 127.0.0.1 works" 0 "$ATRIUM" admin trust fetch "127.0.0.1:$SPORT" \
+	"${AS[@]}" </dev/null
+expect_match "and shows the chain" "$OUT" "SHA-256 +$CA_FP"
+expect_match "outbound_allow = 127.0.0.0/8 (a network)" "$(set_allow '127.0.0.0/8')" 'reload done'
+expect_eq "allows 127.0.0.1" "$(tail -n1 <<<"$(fetch_api 127.0.0.1)")" 200
+expect_match "outbound_allow = localhost (a name)" "$(set_allow 'localhost')" 'reload done'
+expect_eq "allows the name, whatever it resolves to" "$(tail -n1 <<<"$(fetch_api localhost)")" 200
+expect_eq "but not the address by itself" "$(tail -n1 <<<"$(fetch_api 127.0.0.1)")" 403
+expect_match "outbound_allow = * again" "$(set_allow '*')" 'reload done'
+expect_eq "allows anywhere" "$(tail -n1 <<<"$(fetch_api 127.0.0.1)")" 200
+unset TOKEN
+
 finish
