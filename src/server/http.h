@@ -67,6 +67,7 @@ json_t *resp_error_body(enum atr_errcode code, const char *sentence);
 /* {"error": sentence, "code": name} with the table's status for code. */
 void resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* resp_error() for err; with "field" when err names the setting it is about. */
 void resp_err(struct req *r, const struct atr_err *err);
 /* {"error", "code", "field": field}: a refusal about one form field. */
 void resp_field_error(struct req *r, const char *field, enum atr_errcode code, const char *fmt,

@@ -512,12 +512,17 @@ resp_err(struct req *r, const struct atr_err *err)
 {
 	int status = atr_errcode_http(err->code);
 	char msg[ATR_ERR_MSG_MAX];
+	json_t *body;
 
 	/* A sentence may quote what a client or a file said: scrubbed, it
 	 * always encodes. */
 	snprintf(msg, sizeof(msg), "%s", atr_err_msg(err));
 	atr_text_scrub(msg, "\t\n");
-	resp_json(r, status, resp_error_body(err->code, msg));
+	body = resp_error_body(err->code, msg);
+	/* The setting the error is about travels with it, as in the log. */
+	if (body != NULL && atr_err_field(err)[0] != '\0')
+		json_object_set_new(body, "field", json_string(atr_err_field(err)));
+	resp_json(r, status, body);
 	if (status == 401)
 		resp_header(r, "WWW-Authenticate", "Bearer realm=\"atrium\"");
 }

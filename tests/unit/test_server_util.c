@@ -1,4 +1,4 @@
-/* Small server pieces: name rules, percent-decoding, password hashes. */
+/* Small server pieces: name rules, percent-decoding, password hashes, error answers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -110,6 +110,46 @@ test_passwords(void **state)
 	assert_null(password_weakness("long enough"));
 }
 
+static void
+no_callback(struct req *r)
+{
+	(void)r;
+}
+
+/* An error's JSON answer: the table's status and code, and the setting it
+ * is about when the error names one. */
+static void
+test_error_answers(void **state)
+{
+	static const struct req_owner owner = {.finish = no_callback, .begun = no_callback};
+	struct runtime rt = {0};
+	struct req_env env = {.rt = &rt};
+	struct atr_err err;
+	struct req *r;
+	json_t *j;
+
+	(void)state;
+	for (int with_field = 0; with_field < 2; with_field++) {
+		assert_non_null(r = req_new(&owner, &env, "127.0.0.1", 0));
+		atr_err_set(&err, ATR_E_CONFIG, "port 70000 is not from 1 to 65535");
+		if (with_field)
+			atr_err_set_field(&err, "tls_port");
+		resp_err(r, &err);
+		assert_int_equal(r->status, atr_errcode_http(ATR_E_CONFIG));
+		assert_non_null(j = json_loadb((const char *)evbuffer_pullup(r->rbody, -1),
+		    evbuffer_get_length(r->rbody), 0, NULL));
+		assert_string_equal(json_string_value(json_object_get(j, "code")), "config");
+		assert_string_equal(json_string_value(json_object_get(j, "error")),
+		    "port 70000 is not from 1 to 65535");
+		if (with_field)
+			assert_string_equal(json_string_value(json_object_get(j, "field")), "tls_port");
+		else
+			assert_null(json_object_get(j, "field"));
+		json_decref(j);
+		req_free(r);
+	}
+}
+
 int
 main(void)
 {
@@ -117,6 +157,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_passwords),
+		cmocka_unit_test(test_error_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
