@@ -45,6 +45,7 @@
 	X(KS_KEY_PASSWORD,  "ks_key_password",  400, 1, "the key password is wrong (the keystore opened, but its key did not)") \
 	X(KS_FORMAT,        "ks_format",        400, 1, "this file is not a JKS, JCEKS, PKCS#12 or PEM keystore") \
 	X(KS_CORRUPT,       "ks_corrupt",       400, 1, "the keystore file is damaged") \
+	X(KS_TRUNCATED,     "ks_truncated",     400, 1, "the keystore file is incomplete: export it again, and check that it is the right file") \
 	X(KS_NO_ENTRY,      "ks_no_entry",      404, 1, "no such alias in the keystore") \
 	X(KS_UNSUPPORTED,   "ks_unsupported",   400, 1, "this keystore content is not supported") \
 	X(CERT_INVALID,     "cert_invalid",     400, 1, "the certificate is not valid") \
@@ -81,6 +82,7 @@ struct atr_err {
 	enum atr_errcode code;
 	char msg[ATR_ERR_MSG_MAX];
 	char field[ATR_ERR_FIELD_MAX]; /* a setting's key ("tls_port"); "" when none */
+	unsigned short core;           /* where in msg the sentence first set starts */
 };
 
 /* Clears err to ATR_E_OK with an empty message and no field. NULL-safe. */
@@ -112,7 +114,24 @@ int atr_err_set_field(struct atr_err *err, const char *field);
 /* The field err concerns, or "" when none. */
 const char *atr_err_field(const struct atr_err *err);
 
-/* Prefixes err's message with "prefix: ", keeping its field. Returns -1. */
+/*
+ * Sets err to "words: detail", or words alone when detail is NULL, with
+ * the detail as its core (empty without one): for an error worded twice,
+ * in the words of keytool (the keystore library's "Cannot recover key")
+ * and in the table's sentence followed by the detail (the console).
+ * Returns -1. NULL-safe on err.
+ */
+int atr_err_set_worded(struct atr_err *err, enum atr_errcode code, const char *words,
+    const char *detail);
+
+/*
+ * The sentence as it was first set, without what atr_err_prefix() put
+ * before it since: the detail for a caller that words the start of the
+ * error itself (keytool in Java's words, the console in the table's).
+ */
+const char *atr_err_core(const struct atr_err *err);
+
+/* Prefixes err's message with "prefix: ", keeping its field and core. Returns -1. */
 int atr_err_prefix(struct atr_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -62,21 +62,12 @@ enum atr_ks_kind {
 #define ATR_KS_MAX_FILE (16u * 1024 * 1024)
 
 /*
- * A JKS or JCEKS file that ends inside a record (ATR_E_KS_CORRUPT): the
- * sentence says what to do first and where the file ends second,
- * ATR_KS_CUT_ADVICE " (" ATR_KS_CUT_DETAIL ")". keytool shows the detail
- * alone, as it always has (atr_ks_cut_detail()).
+ * A JKS or JCEKS file that ends inside a record is ATR_E_KS_TRUNCATED: the
+ * table's sentence (what to do) before its core, where the file ends,
+ * ATR_KS_CUT_DETAIL, which keytool shows alone, as it always has.
  */
-#define ATR_KS_CUT_ADVICE "the keystore file is incomplete: export it again, and check that " \
-	"it is the right file"
 #define ATR_KS_CUT_DETAIL "the keystore is truncated or damaged (it ends inside a record at " \
 	"byte %zu of %zu)"
-
-/*
- * When err is the cut-short sentence above, writes its detail alone ("the
- * keystore is truncated or damaged (...)") to buf and returns 0; else -1.
- */
-int atr_ks_cut_detail(const struct atr_err *err, char *buf, size_t len);
 
 /* Guesses the format from the first bytes: JKS/JCEKS magic, a DER
  * SEQUENCE holding a PKCS#12 PFX, or PEM armour. */

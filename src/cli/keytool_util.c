@@ -39,6 +39,7 @@ static const char *const err_class[ATR_E__COUNT] = {
 	[ATR_E_KS_PASSWORD] = "java.io.IOException",
 	[ATR_E_KS_FORMAT] = "java.io.IOException",
 	[ATR_E_KS_CORRUPT] = "java.io.IOException",
+	[ATR_E_KS_TRUNCATED] = "java.io.IOException",
 	[ATR_E_IO] = "java.io.IOException",
 	[ATR_E_TOO_LARGE] = "java.io.IOException",
 	[ATR_E_KS_UNSUPPORTED] = "java.security.KeyStoreException",
@@ -48,11 +49,10 @@ int
 kt_fail_err(struct kt *kt, const struct atr_err *err)
 {
 	const char *cls = (unsigned)err->code < ATR_E__COUNT ? err_class[err->code] : NULL;
-	char detail[ATR_ERR_MSG_MAX];
 
 	/* A cut-short keystore: keytool's words stay the ones it always printed. */
-	if (atr_ks_cut_detail(err, detail, sizeof(detail)) == 0)
-		return kt_fail(kt, cls, "%s", detail);
+	if (err->code == ATR_E_KS_TRUNCATED)
+		return kt_fail(kt, cls, "%s", atr_err_core(err));
 	return kt_fail(kt, cls ? cls : "java.lang.Exception", "%s", atr_err_msg(err));
 }
 

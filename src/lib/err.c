@@ -34,6 +34,7 @@ atr_err_clear(struct atr_err *err)
 	err->code = ATR_E_OK;
 	err->msg[0] = '\0';
 	err->field[0] = '\0';
+	err->core = 0;
 }
 
 static void
@@ -41,6 +42,7 @@ vset(struct atr_err *err, enum atr_errcode code, const char *fmt, va_list ap)
 {
 	err->code = code;
 	err->field[0] = '\0';
+	err->core = 0;
 	if (fmt == NULL)
 		snprintf(err->msg, sizeof(err->msg), "%s", info(code)->text);
 	else
@@ -95,8 +97,36 @@ atr_err_prefix(struct atr_err *err, const char *fmt, ...)
 		/* Truncation is fine: the sentence's start says what failed. */
 		strncpy(err->msg + n, old, sizeof(err->msg) - n - 1);
 		err->msg[sizeof(err->msg) - 1] = '\0';
+		n += err->core;
 	}
+	/* A core cut off by the prefix is an empty one. */
+	err->core = (unsigned short)(n < strlen(err->msg) ? n : strlen(err->msg));
 	return -1;
+}
+
+int
+atr_err_set_worded(struct atr_err *err, enum atr_errcode code, const char *words,
+    const char *detail)
+{
+	if (err == NULL)
+		return -1;
+	if (detail == NULL) {
+		atr_err_set(err, code, "%s", words);
+		err->core = (unsigned short)strlen(err->msg);
+		return -1;
+	}
+	atr_err_set(err, code, "%s", detail);
+	return atr_err_prefix(err, "%s", words);
+}
+
+const char *
+atr_err_core(const struct atr_err *err)
+{
+	if (err == NULL)
+		return "unknown error";
+	if (err->msg[0] == '\0')
+		return info(err->code)->text;
+	return err->msg + err->core;
 }
 
 const char *

@@ -21,6 +21,7 @@ atr_err_set_ssl(struct atr_err *err, enum atr_errcode code, const char *fmt, ...
 	}
 	err->code = code;
 	err->field[0] = '\0';
+	err->core = 0;
 	va_start(ap, fmt);
 	if (fmt == NULL)
 		snprintf(err->msg, sizeof(err->msg), "%s", atr_errcode_text(code));

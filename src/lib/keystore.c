@@ -8,6 +8,7 @@
  * so that a JKS file is written in the order Java would write it.
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,7 +674,7 @@ atr_ksi_entry_pk8(struct atr_ks *ks, const struct atr_ks_entry *e, const char *k
 		return atr_err_set(err, ATR_E_USAGE, "%s is not a private key entry", e->alias);
 	if (e->pkey != NULL) {
 		if (keypass != NULL && e->keypass != NULL && strcmp(keypass, e->keypass) != 0)
-			return atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+			return atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 		return atr_ksi_pkey_to_pk8(e->pkey, der, len, err);
 	}
 	if (e->prot == NULL)
@@ -691,9 +692,12 @@ atr_ksi_entry_pk8(struct atr_ks *ks, const struct atr_ks_entry *e, const char *k
 				cand[nc++] = all[i];
 		}
 	}
-	if (nc == 0)
-		return atr_err_set(err, ATR_E_KS_KEY_PASSWORD,
-		    "Cannot recover key: no password is known for entry %s", e->alias);
+	if (nc == 0) {
+		char detail[300];
+
+		snprintf(detail, sizeof(detail), "no password is known for entry %s", e->alias);
+		return atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, detail);
+	}
 	for (size_t i = 0; i < nc; i++) {
 		if (recover_with(e, cand[i], der, len, err) == 0)
 			return 0;
@@ -960,6 +964,20 @@ atr_ks_free(struct atr_ks *ks)
 	free(ks);
 }
 
+#define UNRECOGNIZED "Unrecognized keystore format" /* Java's words */
+
+int
+atr_ksi_format_err(struct atr_err *err, const char *java, const char *fmt, ...)
+{
+	char detail[ATR_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return atr_err_set_worded(err, ATR_E_KS_FORMAT, java, detail);
+}
+
 static int
 unknown_format(const unsigned char *buf, size_t len, struct atr_err *err)
 {
@@ -967,17 +985,15 @@ unknown_format(const unsigned char *buf, size_t len, struct atr_err *err)
 	X509 *x;
 
 	if (len == 0)
-		return atr_err_set(err, ATR_E_KS_FORMAT,
-		    "Unrecognized keystore format: the file is empty");
+		return atr_ksi_format_err(err, UNRECOGNIZED, "the file is empty");
 	if (len <= LONG_MAX && (x = d2i_X509(NULL, &p, (long)len)) != NULL) {
 		X509_free(x);
-		return atr_err_set(err, ATR_E_KS_FORMAT,
-		    "Unrecognized keystore format: this is a single DER certificate, not a "
-		    "keystore; import it as a trusted certificate instead");
+		return atr_ksi_format_err(err, UNRECOGNIZED, "this is a single DER certificate, "
+		    "not a keystore; import it as a trusted certificate instead");
 	}
 	ERR_clear_error();
-	return atr_err_set(err, ATR_E_KS_FORMAT,
-	    "Unrecognized keystore format: the file is neither JKS, JCEKS, PKCS#12 nor PEM");
+	return atr_ksi_format_err(err, UNRECOGNIZED, "the file is neither JKS, JCEKS, PKCS#12 "
+	    "nor PEM");
 }
 
 /* Loads a keystore from buf: see keystore.h. */

@@ -134,6 +134,18 @@ int atr_ksi_p12_save(struct atr_ks *ks, const char *pass, unsigned char **out,
     size_t *outlen, struct atr_err *err);
 int atr_ksi_pem_load(struct atr_ks *ks, const unsigned char *buf, size_t len,
     const char *pass, struct atr_err *err);
+/* Java's words for a key that does not open (ATR_E_KS_KEY_PASSWORD). */
+#define ATR_KSI_CANNOT_RECOVER "Cannot recover key"
+
+/*
+ * A file that is not (this kind of) keystore, ATR_E_KS_FORMAT: the detail
+ * (printf-style) is the sentence's core, Java's words ("Unrecognized
+ * keystore format") go before it. keytool prints the whole sentence; the
+ * console puts the error table's sentence before the core instead.
+ */
+int atr_ksi_format_err(struct atr_err *err, const char *java, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 int atr_ksi_pem_save(struct atr_ks *ks, const char *pass, unsigned char **out,
     size_t *outlen, struct atr_err *err);
 

@@ -44,22 +44,8 @@ struct rd {
 static int
 truncated(const struct rd *r, struct atr_err *err)
 {
-	return atr_err_set(err, ATR_E_KS_CORRUPT, ATR_KS_CUT_ADVICE " (" ATR_KS_CUT_DETAIL ")",
-	    r->pos, r->len);
-}
-
-int
-atr_ks_cut_detail(const struct atr_err *err, char *buf, size_t len)
-{
-	static const char advice[] = ATR_KS_CUT_ADVICE " (";
-	const char *m = atr_err_msg(err);
-	size_t n = strlen(m);
-
-	if (err->code != ATR_E_KS_CORRUPT || n < sizeof(advice) ||
-	    strncmp(m, advice, sizeof(advice) - 1) != 0 || m[n - 1] != ')')
-		return -1;
-	snprintf(buf, len, "%.*s", (int)(n - sizeof(advice)), m + sizeof(advice) - 1);
-	return 0;
+	atr_err_set(err, ATR_E_KS_TRUNCATED, ATR_KS_CUT_DETAIL, r->pos, r->len);
+	return atr_err_prefix(err, "%s", atr_errcode_text(ATR_E_KS_TRUNCATED));
 }
 
 static int
@@ -697,7 +683,7 @@ keyprotector_recover(const ASN1_OCTET_STRING *data, const char *pass, unsigned c
 		return atr_err_set(err, ATR_E_KS_CORRUPT, "the protected key is damaged");
 	n = dlen - JKS_SALT - JKS_CHECK;
 	if (atr_ksi_utf16be(pass, &pw, &pwlen, err) == -1)
-		return atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		return atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 	if ((k = malloc(n)) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto out;
@@ -708,7 +694,7 @@ keyprotector_recover(const ASN1_OCTET_STRING *data, const char *pass, unsigned c
 		goto out;
 	}
 	if (CRYPTO_memcmp(check, d + JKS_SALT + n, JKS_CHECK) != 0) {
-		atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 		goto out;
 	}
 	*der = k;
@@ -789,7 +775,7 @@ jce_recover(const X509_ALGOR *alg, const ASN1_OCTET_STRING *data, const char *pa
 	/* Java's PBEKey takes printable ASCII only. */
 	for (const char *c = pass; *c != '\0'; c++) {
 		if (*c < 0x20 || *c > 0x7e) {
-			atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+			atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 			goto out;
 		}
 	}
@@ -812,14 +798,14 @@ jce_recover(const X509_ALGOR *alg, const ASN1_OCTET_STRING *data, const char *pa
 	    EVP_DecryptUpdate(cc, plain, &outl, ASN1_STRING_get0_data(data), (int)plen) != 1 ||
 	    EVP_DecryptFinal_ex(cc, plain + outl, &fin) != 1) {
 		ERR_clear_error();
-		atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 		goto out;
 	}
 	/* A wrong password can still end in valid padding: the key must parse. */
 	p = plain;
 	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, outl + fin)) == NULL) {
 		ERR_clear_error();
-		atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 		goto out;
 	}
 	*der = plain;
@@ -886,7 +872,7 @@ atr_ksi_jks_recover(const unsigned char *prot, size_t protlen, const char *pass,
 	*der = NULL;
 	*len = 0;
 	if (pass == NULL)
-		return atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		return atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 	if (protlen > LONG_MAX || (sig = d2i_X509_SIG(NULL, &p, (long)protlen)) == NULL)
 		return atr_err_set_ssl(err, ATR_E_KS_CORRUPT,
 		    "the protected key is not an EncryptedPrivateKeyInfo");
@@ -1014,8 +1000,8 @@ atr_ksi_jks_load(struct atr_ks *ks, const unsigned char *buf, size_t len, const 
 		return -1;
 	jceks = magic == JCEKS_MAGIC;
 	if (version != 1 && version != 2)
-		return atr_err_set(err, ATR_E_KS_FORMAT,
-		    "Invalid keystore format: %s version %u is not supported",
+		return atr_ksi_format_err(err, "Invalid keystore format",
+		    "%s version %u is not supported",
 		    jceks ? "JCEKS" : "JKS", version);
 	if (rd_u32(&r, &count, err) == -1)
 		return -1;

@@ -136,7 +136,7 @@ atr_ksi_p12_recover(const unsigned char *prot, size_t protlen, const char *pass,
 	*der = NULL;
 	*len = 0;
 	if (pass == NULL)
-		return atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+		return atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 	if (protlen > LONG_MAX || (sig = d2i_X509_SIG(NULL, &p, (long)protlen)) == NULL)
 		return atr_err_set_ssl(err, ATR_E_KS_CORRUPT,
 		    "the protected key is not an EncryptedPrivateKeyInfo");
@@ -152,7 +152,7 @@ atr_ksi_p12_recover(const unsigned char *prot, size_t protlen, const char *pass,
 		if (alg_is_legacy(alg) && !atr_ksi_legacy_available())
 			legacy_missing(err);
 		else
-			atr_err_set(err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key");
+			atr_err_set_worded(err, ATR_E_KS_KEY_PASSWORD, ATR_KSI_CANNOT_RECOVER, NULL);
 		goto out;
 	}
 	if ((n = i2d_PKCS8_PRIV_KEY_INFO(p8, &tmp)) <= 0) {

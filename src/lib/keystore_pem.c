@@ -525,13 +525,11 @@ atr_ksi_pem_load(struct atr_ks *ks, const unsigned char *buf, size_t len, const 
 		goto out;
 	if (ld.n == 0) {
 		if (ld.skipped[0] != '\0')
-			atr_err_set(err, ATR_E_KS_FORMAT,
-			    "Unrecognized keystore format: the PEM file holds no certificate or "
-			    "private key, only \"%s\"", ld.skipped);
+			atr_ksi_format_err(err, "Unrecognized keystore format",
+			    "the PEM file holds no certificate or private key, only \"%s\"", ld.skipped);
 		else
-			atr_err_set(err, ATR_E_KS_FORMAT,
-			    "Unrecognized keystore format: the PEM file holds no certificate or "
-			    "private key");
+			atr_ksi_format_err(err, "Unrecognized keystore format",
+			    "the PEM file holds no certificate or private key");
 		goto out;
 	}
 	if (chains(&ld, err) == -1 || make_entries(ks, &ld, err) == -1)

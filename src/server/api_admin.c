@@ -294,31 +294,25 @@ api_admin_certificate(struct req *r)
 	free(cov);
 }
 
-/* The keystore code keeps Java keytool's words, which atrium keytool must
- * print; an administrator gets the error table's sentence instead, with
- * whatever detail followed Java's words. */
-static const struct {
-	enum atr_errcode code;
-	const char *java;
-} java_words[] = {
-	{ATR_E_KS_KEY_PASSWORD, "Cannot recover key"},
-	{ATR_E_KS_FORMAT, "Unrecognized keystore format"},
-};
+/* The keystore code words these errors as Java's keytool does, which atrium
+ * keytool must print; an administrator gets the error table's sentence
+ * instead, followed by the error's core, the detail after Java's words
+ * (atr_err_set_worded()). */
+static const enum atr_errcode java_worded[] = {ATR_E_KS_KEY_PASSWORD, ATR_E_KS_FORMAT};
 
 static void
 unjava(const struct atr_err *err, char *out, size_t size)
 {
-	const char *msg = atr_err_msg(err);
+	for (size_t i = 0; i < sizeof(java_worded) / sizeof(java_worded[0]); i++) {
+		if (err->code == java_worded[i]) {
+			const char *detail = atr_err_core(err);
 
-	for (size_t i = 0; i < sizeof(java_words) / sizeof(java_words[0]); i++) {
-		size_t n = strlen(java_words[i].java);
-
-		if (err->code == java_words[i].code && strncmp(msg, java_words[i].java, n) == 0) {
-			snprintf(out, size, "%s%s", atr_errcode_text(err->code), msg + n);
+			snprintf(out, size, "%s%s%s", atr_errcode_text(err->code),
+			    detail[0] ? ": " : "", detail);
 			return;
 		}
 	}
-	snprintf(out, size, "%s", msg);
+	snprintf(out, size, "%s", atr_err_msg(err));
 }
 
 /* The form field of the console that shows a setting's errors. */

@@ -632,7 +632,7 @@ settings_set_keystore(struct settings_change *c, const char *b64, const char *pa
 	if (decode(b64, &ks, &len, err) == -1)
 		return -1;
 	if ((fmt = atr_ks_detect(ks, len)) == ATR_KS_UNKNOWN) {
-		atr_err_set(err, ATR_E_KS_FORMAT, NULL);
+		atr_err_set_worded(err, ATR_E_KS_FORMAT, atr_errcode_text(ATR_E_KS_FORMAT), NULL);
 		atr_err_set_field(err, "tls_keystore");
 		goto out;
 	}

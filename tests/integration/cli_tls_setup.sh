@@ -51,7 +51,7 @@ printf 'cut-pass-1\n' >"$KS/cut.pass"
 expect_exit "uploading a cut-short JKS fails" 1 "$ATRIUM" admin tls upload \
 	--keystore "$KS/cut.jks" --storepass-file "$KS/cut.pass"
 expect_match "saying first what to do, the byte detail second" "$OUT" \
-	"export it again, and check that it is the right file \\(the keystore is truncated or damaged \\(it ends inside a record at byte [0-9]+ of 35\\)\\)"
+	"export it again, and check that it is the right file: the keystore is truncated or damaged \\(it ends inside a record at byte [0-9]+ of 35\\)"
 expect_exit "atrium keytool on the same file fails" 1 "$ATRIUM" keytool -list \
 	-keystore "$KS/cut.jks" -storepass cut-pass-1
 expect_match "with the words keytool always printed" "$OUT" \

@@ -115,6 +115,36 @@ test_field(void **state)
 	assert_string_equal(atr_err_field(NULL), "");
 }
 
+/* An error worded twice: keytool's words before its core, the detail. */
+static void
+test_core(void **state)
+{
+	struct atr_err err;
+
+	(void)state;
+	atr_err_set(&err, ATR_E_IO, "cannot read x");
+	assert_string_equal(atr_err_core(&err), "cannot read x");
+	atr_err_prefix(&err, "tls_keystore %s", "/d/k.p12");
+	assert_string_equal(atr_err_msg(&err), "tls_keystore /d/k.p12: cannot read x");
+	assert_string_equal(atr_err_core(&err), "cannot read x");
+
+	atr_err_set_worded(&err, ATR_E_KS_FORMAT, "Unrecognized keystore format", "the file is empty");
+	assert_string_equal(atr_err_msg(&err), "Unrecognized keystore format: the file is empty");
+	assert_string_equal(atr_err_core(&err), "the file is empty");
+	atr_err_prefix(&err, "tls_keystore %s", "/d/k.p12");
+	assert_string_equal(atr_err_core(&err), "the file is empty");
+
+	atr_err_set_worded(&err, ATR_E_KS_KEY_PASSWORD, "Cannot recover key", NULL);
+	assert_string_equal(atr_err_msg(&err), "Cannot recover key");
+	assert_string_equal(atr_err_core(&err), "");
+
+	/* A new error has its whole sentence as core again. */
+	atr_err_set(&err, ATR_E_CONFIG, "bad");
+	assert_string_equal(atr_err_core(&err), "bad");
+	atr_err_clear(&err);
+	assert_string_equal(atr_err_core(&err), atr_errcode_text(ATR_E_OK));
+}
+
 int
 main(void)
 {
@@ -124,6 +154,7 @@ main(void)
 		cmocka_unit_test(test_exit_statuses),
 		cmocka_unit_test(test_http_reason),
 		cmocka_unit_test(test_field),
+		cmocka_unit_test(test_core),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -589,7 +589,8 @@ test_jceks_to_jks(void **state)
 static int
 clean_error(const struct atr_err *err)
 {
-	return (err->code == ATR_E_KS_CORRUPT || err->code == ATR_E_KS_FORMAT ||
+	return (err->code == ATR_E_KS_CORRUPT || err->code == ATR_E_KS_TRUNCATED ||
+	    err->code == ATR_E_KS_FORMAT ||
 	    err->code == ATR_E_KS_PASSWORD || err->code == ATR_E_KS_UNSUPPORTED) &&
 	    err->msg[0] != '\0' && ERR_peek_error() == 0;
 }
@@ -612,7 +613,8 @@ test_truncations_fail_cleanly(void **state)
 			if (ks != NULL)
 				fail_msg("%s cut to %zu bytes loaded", vecs[i].file, n);
 			/* Past the first bytes (which decide the format) it is "damaged". */
-			if (!clean_error(&err) || (n >= 16 && err.code != ATR_E_KS_CORRUPT))
+			if (!clean_error(&err) || (n >= 16 && err.code != ATR_E_KS_CORRUPT &&
+			    err.code != ATR_E_KS_TRUNCATED))
 				fail_msg("%s cut to %zu: code %s: %s", vecs[i].file, n,
 				    atr_errcode_name(err.code), err.msg);
 			free(cut);
