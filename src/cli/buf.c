@@ -1,6 +1,8 @@
-/* The client's bounded, wiping byte buffer. See buf.h. */
+/* The client's bounded, wiping byte buffer, and wiping frees. See buf.h. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "atrium/util.h"
 #include "cli/buf.h"
@@ -47,4 +49,17 @@ cli_buf_free(struct cli_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+cli_json_dump_free(char *s)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	if (s == NULL)
+		return;
+	atr_wipe(s, strlen(s));
+	json_get_alloc_funcs(&m, &f);
+	f(s);
 }

@@ -1,7 +1,7 @@
 /*
  * A growable byte buffer with a maximum, for the client's URLs, quoted
- * strings and HTTP answers. Memory it gives up is wiped first: answers
- * hold tokens.
+ * strings and HTTP answers, and the wiping free of JSON text. Memory given
+ * up is wiped first: answers hold tokens.
  */
 #ifndef ATRIUM_CLI_BUF_H
 #define ATRIUM_CLI_BUF_H
@@ -26,5 +26,11 @@ int cli_buf_str(struct cli_buf *b, const char *s);
 
 /* Wipes and frees b's memory and empties it; max is kept. */
 void cli_buf_free(struct cli_buf *b);
+
+/*
+ * Wipes and frees a string made by json_dumps() (which may hold a password
+ * or a token) with jansson's own free. NULL-safe.
+ */
+void cli_json_dump_free(char *s);
 
 #endif

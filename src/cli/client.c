@@ -45,19 +45,6 @@ wiping_free(void *q)
 	free(p);
 }
 
-void
-cli_json_dump_free(char *s)
-{
-	json_malloc_t m;
-	json_free_t f;
-
-	if (s == NULL)
-		return;
-	atr_wipe(s, strlen(s));
-	json_get_alloc_funcs(&m, &f);
-	f(s);
-}
-
 static void
 cli_atexit(void)
 {

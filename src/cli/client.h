@@ -23,12 +23,6 @@
  */
 void cli_init(void);
 
-/*
- * Wipes and frees a string made by json_dumps() (which may hold a password
- * or a token) with jansson's own free. NULL-safe.
- */
-void cli_json_dump_free(char *s);
-
 /* What a command that needs a login works with. */
 struct cli_ctx {
 	char *home;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "atrium/util.h"
+#include "cli/buf.h"
 #include "cli/client.h"
 #include "cli/session.h"
 

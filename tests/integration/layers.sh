@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The server's calls go one way (docs/architecture.md "Data flow"): no cycle
-# among its modules, no handler including the machinery below it.
+# among its modules, no handler including the machinery below it; and no
+# cycle among the library's or the client's modules.
 . "$(dirname "$0")/lib.sh"
 cd "$ATRIUM_TOP" || exit 1
 
 out=$(scripts/check-layers build/obj/src/server 2>&1); rc=$?
 expect_eq "the release objects of atriumd have no call cycle" "$rc" 0
 [ "$rc" -eq 0 ] || echo "$out" | sed 's/^/# /'
-expect_match "and every module was read" "$out" 'modules, no cycle'
+expect_match "and every module was read" "$out" 'modules, no cycle; handlers include no server internals'
+for part in lib cli; do
+	out=$(scripts/check-layers "build/obj/src/$part" 2>&1); rc=$?
+	expect_eq "src/$part has no call cycle either" "$rc" 0
+	[ "$rc" -eq 0 ] || echo "$out" | sed 's/^/# /'
+done
 
 # The check itself finds a cycle when there is one: two objects that call
 # each other.
