@@ -262,14 +262,43 @@ add_name(char **names, size_t *n, const char *name)
 		(*n)++;
 }
 
+/* The machine's interface addresses as text, link-local IPv6 ones left
+ * out (no client reaches us by those); at most max. */
+static size_t
+machine_addresses(char (*out)[INET6_ADDRSTRLEN], size_t max)
+{
+	struct ifaddrs *ifs = NULL;
+	size_t n = 0;
+
+	if (getifaddrs(&ifs) != 0)
+		return 0;
+	for (struct ifaddrs *i = ifs; i != NULL && n < max; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out[n],
+			    INET6_ADDRSTRLEN);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(a6))
+				continue;
+			inet_ntop(AF_INET6, a6, out[n], INET6_ADDRSTRLEN);
+		} else {
+			continue;
+		}
+		n++;
+	}
+	freeifaddrs(ifs);
+	return n;
+}
+
 /* The host name and its FQDN, localhost, the bind address, loopback,
  * every address of the machine (but link-local ones) and tls_san. */
 static size_t
 local_names(const struct atr_config *cfg, char **names)
 {
-	char host[256], addr[INET6_ADDRSTRLEN];
-	struct ifaddrs *ifs = NULL;
-	size_t n = 0;
+	char host[256], addrs[MAX_NAMES][INET6_ADDRSTRLEN];
+	size_t n = 0, nif;
 	char *san, *tok, *save = NULL;
 
 	if (gethostname(host, sizeof(host)) == 0) {
@@ -284,25 +313,9 @@ local_names(const struct atr_config *cfg, char **names)
 		add_name(names, &n, atr_config_str(cfg, "bind"));
 	add_name(names, &n, "127.0.0.1");
 	add_name(names, &n, "::1");
-	if (getifaddrs(&ifs) == 0) {
-		for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
-			if (i->ifa_addr == NULL)
-				continue;
-			if (i->ifa_addr->sa_family == AF_INET) {
-				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
-				    sizeof(addr));
-			} else if (i->ifa_addr->sa_family == AF_INET6) {
-				struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-				if (IN6_IS_ADDR_LINKLOCAL(a6))
-					continue;
-				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
-			} else {
-				continue;
-			}
-			add_name(names, &n, addr);
-		}
-		freeifaddrs(ifs);
-	}
+	nif = machine_addresses(addrs, MAX_NAMES);
+	for (size_t i = 0; i < nif; i++)
+		add_name(names, &n, addrs[i]);
 	if ((san = strdup(atr_config_str(cfg, "tls_san"))) != NULL) {
 		for (tok = strtok_r(san, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save))
 			add_name(names, &n, tok);
@@ -355,9 +368,9 @@ cov_add(struct tls_coverage *cov, const char *name, const char *source)
 static void
 client_names(const struct atr_config *cfg, struct tls_coverage *cov)
 {
-	char host[256], fqdn[256], addr[INET6_ADDRSTRLEN];
+	char host[256], fqdn[256], addrs[MAX_NAMES][INET6_ADDRSTRLEN];
 	const char *bind = atr_config_str(cfg, "bind");
-	struct ifaddrs *ifs = NULL;
+	size_t nif;
 	char *san, *tok, *save = NULL;
 
 	if (gethostname(host, sizeof(host)) == 0) {
@@ -373,25 +386,9 @@ client_names(const struct atr_config *cfg, struct tls_coverage *cov)
 			cov_add(cov, tok, "tls_san");
 		free(san);
 	}
-	if (getifaddrs(&ifs) == 0) {
-		for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
-			if (i->ifa_addr == NULL)
-				continue;
-			if (i->ifa_addr->sa_family == AF_INET) {
-				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
-				    sizeof(addr));
-			} else if (i->ifa_addr->sa_family == AF_INET6) {
-				struct in6_addr *a6 = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-				if (IN6_IS_ADDR_LINKLOCAL(a6))
-					continue;
-				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
-			} else {
-				continue;
-			}
-			cov_add(cov, addr, "interface");
-		}
-		freeifaddrs(ifs);
-	}
+	nif = machine_addresses(addrs, MAX_NAMES);
+	for (size_t i = 0; i < nif; i++)
+		cov_add(cov, addrs[i], "interface");
 }
 
 /* Whether a SubjectAltName of cert covers name. The subject's CN is never
