@@ -183,6 +183,182 @@ int64_t store_blob_read(struct store_blob_reader *rd, struct store_conn *sc, voi
 void store_blob_reader_close(struct store_blob_reader *rd);
 
 /*
+ * Events: what changed, in the one event model that integrations (deliver.h)
+ * and live change streams read (event.h lists the types and builds their
+ * data). Every store call that changes something the events describe
+ * writes its event in the same transaction as the change, before the
+ * change is acknowledged:
+ *
+ *   store_project_create   project.created   {project, description, created_by}
+ *   store_project_delete   project.deleted   {project, deleted_by}
+ *   store_revision_commit  revision.committed {project, revision, author, message,
+ *                                              size, sha256}
+ *   store_lock_acquire     lock.taken        {project, element, holder}   (when newly taken)
+ *   store_lock_release     lock.released     {project, element, holder, released_by, forced}
+ *   store_user_create      user.created      {user, role, created_by}
+ *   store_user_delete      user.deleted      {user, deleted_by}
+ *
+ * (store_project_delete, store_user_create and store_user_delete take the
+ * acting user as `by`; NULL for the server itself, e.g. the first admin.)
+ *
+ * In the same transaction each event is queued as one delivery for every
+ * integration whose kinds and project filter match and whose state is not
+ * "disabled" (paused ones queue: `resume` sends what waited), numbered per
+ * integration from 1 without gaps (`seq`). When a transaction that queued
+ * deliveries has committed, the store calls the hook set with
+ * store_set_event_hook() on the committing thread.
+ */
+#define STORE_EVENT_TYPE_MAX 40
+#define STORE_URL_MAX 2048
+#define STORE_EVENTS_MAX 512 /* an integration's kinds: "*" or "a,b,c" */
+#define STORE_SECRET_MAX 96  /* "whsec_" + base64 */
+#define STORE_ERROR_MAX 1024
+
+struct store_event {
+	int64_t id;                          /* increasing over the whole store */
+	char type[STORE_EVENT_TYPE_MAX + 1]; /* "revision.committed", ... */
+	char project[STORE_NAME_MAX + 1];    /* "" when about no project */
+	int64_t time;                        /* milliseconds since 1970 */
+	const char *data;                    /* JSON object text; valid during the callback */
+};
+
+/* Called after a commit that queued deliveries (any thread; must be cheap
+ * and must not call the store). One hook per store; NULL removes it. */
+void store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg);
+
+/* Whether the calls on sc write events (default 1). 0 for a migration,
+ * which replays history that already happened. */
+void store_conn_set_events(struct store_conn *sc, int on);
+
+/* Writes an event that no other call writes (certificate.renewed,
+ * certificate.expiring) in a transaction of its own. data: JSON object
+ * text; project may be NULL. */
+int store_event_add(struct store_conn *sc, const char *type, const char *project,
+    const char *data, int64_t now_ms, struct atr_err *err);
+
+/* Events with id > after, oldest first, at most limit (for streams). */
+int store_event_list(struct store_conn *sc, int64_t after, int limit,
+    int (*each)(const struct store_event *, void *), void *arg, struct atr_err *err);
+
+/*
+ * Integrations: where events are delivered (docs/integrations.md).
+ * ca_pem and client_pem are owned by the struct: store_integration_clear()
+ * frees them (and is safe on a zeroed struct).
+ */
+struct store_integration {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	char url[STORE_URL_MAX + 1];
+	char events[STORE_EVENTS_MAX + 1];  /* "*" or comma-separated types */
+	char project[STORE_NAME_MAX + 1];   /* "" for every project */
+	char pin[65];                       /* lower-case hex SHA-256 of a certificate, or "" */
+	char *ca_pem;                       /* NULL: the server trust store */
+	char *client_pem;                   /* NULL, or certificate chain + private key, PEM */
+	int allow_plain;                    /* http:// to a non-loopback host allowed */
+	char secret[STORE_SECRET_MAX + 1];  /* "whsec_..." */
+	char old_secret[STORE_SECRET_MAX + 1]; /* "" or the one before rotation */
+	int64_t old_secret_until;           /* ms: old_secret signs too until then */
+	char state[12];                     /* "active", "paused" or "disabled" */
+	char state_reason[STORE_ERROR_MAX + 1];
+	int64_t created, updated;           /* ms */
+	char created_by[STORE_NAME_MAX + 1], updated_by[STORE_NAME_MAX + 1];
+	int64_t pending;                    /* deliveries waiting (get and list fill it) */
+	int64_t last_seq;                   /* the highest seq queued so far */
+};
+
+void store_integration_clear(struct store_integration *in);
+/* ATR_E_EXISTS when the name is taken. Fills in->id, created, updated. */
+int store_integration_create(struct store_conn *sc, struct store_integration *in,
+    struct atr_err *err);
+/* ATR_E_NOT_FOUND when there is none. */
+int store_integration_get(struct store_conn *sc, const char *name, struct store_integration *in,
+    struct atr_err *err);
+/* By name; each() gets a struct it must not keep (cleared after the call). */
+int store_integration_list(struct store_conn *sc,
+    int (*each)(const struct store_integration *, void *), void *arg, struct atr_err *err);
+/* Replaces url, events, project, pin, ca_pem, client_pem, allow_plain,
+ * updated(_by) of the integration named in->name. */
+int store_integration_update(struct store_conn *sc, const struct store_integration *in,
+    struct atr_err *err);
+/* state "active" (resume: the oldest waiting delivery becomes due now),
+ * "paused" or "disabled", with why (may be ""). */
+int store_integration_set_state(struct store_conn *sc, const char *name, const char *state,
+    const char *reason, const char *by, int64_t now_ms, struct atr_err *err);
+/* Rotation: the current secret becomes old_secret until old_until. */
+int store_integration_rotate(struct store_conn *sc, const char *name, const char *secret,
+    int64_t old_until_ms, const char *by, int64_t now_ms, struct atr_err *err);
+/* Removes it with its deliveries and their log. */
+int store_integration_delete(struct store_conn *sc, const char *name, struct atr_err *err);
+
+/*
+ * Deliveries: one event to one integration. Per integration they go
+ * strictly by seq: only the oldest waiting one (its "head") may be sent,
+ * and only when its next_attempt has come. A sender claims the head for a
+ * lease (so that of several nodes on one database one sends at a time),
+ * sends, and records the attempt with store_delivery_finish().
+ */
+struct store_delivery {
+	int64_t id;                         /* shown to admins: `redeliver NAME ID` */
+	int64_t integration_id;
+	char integration[STORE_NAME_MAX + 1];
+	int64_t seq;
+	char msg_id[48];                    /* webhook-id: unique, the same on every attempt */
+	char state[12];                     /* "pending", "delivered" or "failed" */
+	int attempts;
+	int64_t next_attempt;               /* ms (pending) */
+	int64_t created;                    /* ms */
+	struct store_event event;           /* its data valid during the callback */
+};
+
+/* The head of every integration in state "active" that is due (next_attempt
+ * <= now_ms) and not claimed by someone else's unexpired lease. */
+int store_delivery_due(struct store_conn *sc, int64_t now_ms,
+    int (*each)(const struct store_delivery *, void *), void *arg, struct atr_err *err);
+/* The earliest next_attempt of any active head, or 0 when none waits. */
+int store_delivery_next_time(struct store_conn *sc, int64_t *when_ms, struct atr_err *err);
+/* Claims delivery id for node until lease_until_ms: 1 claimed, 0 when it
+ * is no longer a due head or someone else holds it. */
+int store_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
+    int64_t lease_until_ms, struct atr_err *err);
+
+/* One attempt, as the log shows it. */
+struct store_attempt {
+	int64_t delivery_id;
+	int64_t seq;
+	char event_type[STORE_EVENT_TYPE_MAX + 1];
+	int64_t time;                       /* ms, when the attempt started */
+	int status;                         /* HTTP status; 0 when none came */
+	int64_t duration_ms;
+	char error[STORE_ERROR_MAX + 1];    /* "" on success */
+	char outcome[12];                   /* "delivered", "retry", "failed" */
+	int64_t next_attempt;               /* ms, with "retry" */
+};
+
+/*
+ * Records attempt a of delivery id (claimed by node) and applies its
+ * outcome: "delivered" or "failed" end the delivery, "retry" keeps it
+ * waiting until a->next_attempt; the lease ends. When integration_state
+ * is not NULL the integration goes to that state with reason (a 410
+ * disables; an exhausted schedule pauses). 0 when the claim was no longer
+ * node's (nothing recorded): ATR_E_CONFLICT.
+ */
+int store_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
+    const struct store_attempt *a, const char *integration_state, const char *reason,
+    struct atr_err *err);
+/* Newest first, at most limit, with delivery_id < before (0: from the newest). */
+int store_delivery_log(struct store_conn *sc, const char *integration, int64_t before, int limit,
+    int (*each)(const struct store_attempt *, void *), void *arg, struct atr_err *err);
+/* Queues delivery id of integration again (same msg_id and seq): it
+ * becomes pending, due at now_ms, attempts from 0. ATR_E_NOT_FOUND. */
+int store_delivery_redeliver(struct store_conn *sc, const char *integration, int64_t id,
+    int64_t now_ms, struct atr_err *err);
+/* Queues an integration.test event for that integration alone; *id is its delivery. */
+int store_delivery_add_test(struct store_conn *sc, const char *integration, const char *by,
+    int64_t now_ms, int64_t *id, struct atr_err *err);
+/* Removes log rows, ended deliveries and unreferenced events older than before_ms. */
+int store_event_purge(struct store_conn *sc, int64_t before_ms, struct atr_err *err);
+
+/*
  * The embedded store's files, for the commands that work beside a running
  * server or on a copy (backup, restore): DIR/atrium.db, and one file per
  * content, DIR/blobs/XX/SHA256 (XX: the first two hex digits). A content
