@@ -1,6 +1,7 @@
 /*
- * What the `atrium admin` commands share (cmd_admin.c, cmd_trust.c): the
- * connection to the admin console's JSON API (docs/admin-api.md).
+ * What the `atrium admin` commands share (cmd_admin.c, cmd_trust.c,
+ * cmd_integrations.c): the connection to the admin console's JSON API
+ * (docs/admin-api.md).
  */
 #ifndef ATRIUM_CLI_ADMIN_H
 #define ATRIUM_CLI_ADMIN_H
@@ -28,5 +29,8 @@ int admin_call(struct cli_ctx *c, const char *method, const char *path, json_t *
 
 /* atrium admin trust ...: the server's trust store (cmd_trust.c). */
 int cmd_admin_trust(int argc, char **argv);
+
+/* atrium admin integrations ...: where events are delivered (cmd_integrations.c). */
+int cmd_admin_integrations(int argc, char **argv);
 
 #endif

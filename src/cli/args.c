@@ -233,9 +233,15 @@ cli_args_get(const struct cli_usage *u, int argc, char **argv, int min_pos,
 static void
 sub_list(FILE *out, const char *cmd, const struct cli_sub *subs)
 {
+	int w = 8;
+
+	/* One column for the summaries, as wide as the longest name needs. */
+	for (const struct cli_sub *s = subs; s->name != NULL; s++)
+		if ((int)strlen(s->name) > w)
+			w = (int)strlen(s->name);
 	fprintf(out, "Usage: %s COMMAND [ARGS...]\n\nCommands:\n", cmd);
 	for (const struct cli_sub *s = subs; s->name != NULL; s++)
-		fprintf(out, "  %-8s  %s\n", s->name, s->summary);
+		fprintf(out, "  %-*s  %s\n", w, s->name, s->summary);
 	fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n", cmd);
 }
 

@@ -743,6 +743,8 @@ static const struct cli_sub admin_subs[] = {
 	{"tls", tls_main, "the secured connection: status, enable, disable, upload, clear"},
 	{"plain", plain_main, "open or close the unencrypted port: on|off"},
 	{"trust", cmd_admin_trust, "the server's trust store for outbound TLS: list, import, fetch"},
+	{"integrations", cmd_admin_integrations, "where events are delivered, signed: add, list, "
+	    "log, test, ..."},
 	{NULL, NULL, NULL},
 };
 
