@@ -1,6 +1,6 @@
 /*
  * Atrium admin console: one page, hash routes (#/, #/settings,
- * #/certificate, #/users, #/projects, #/projects/NAME, #/trust), talking to the
+ * #/certificate, #/users, #/projects, #/projects/NAME, #/trust, #/integrations), talking to the
  * JSON API under /admin/api/ (docs/admin-api.md).
  *
  * The page runs under "Content-Security-Policy: default-src 'self'": no
@@ -20,7 +20,9 @@
     csrf: null,      /* sent as X-CSRF-Token with every change */
     settings: null,  /* the last SETTINGS the server sent */
     aliases: null,   /* key entries offered by the server for the chosen file */
-    fetched: null    /* the chain last fetched on Trusted certificates: {host, port, chain} */
+    fetched: null,   /* the chain last fetched on Trusted certificates: {host, port, chain} */
+    logOf: null,     /* the integration whose delivery log is open */
+    logBefore: 0     /* the oldest delivery shown in it (the next page starts before) */
   };
 
   /* ---- small helpers ------------------------------------------------- */
@@ -275,10 +277,11 @@
   /* ---- routing --------------------------------------------------------------- */
 
   const views = ['login', 'overview', 'settings', 'certificate', 'users', 'projects', 'revisions',
-    'trust'];
+    'trust', 'integrations'];
   const titles = {
     overview: 'Overview', settings: 'Server Settings', certificate: 'Certificate',
-    users: 'Users', projects: 'Projects', revisions: 'Revisions', trust: 'Trusted certificates'
+    users: 'Users', projects: 'Projects', revisions: 'Revisions', trust: 'Trusted certificates',
+    integrations: 'Integrations'
   };
 
   function hideViews() {
@@ -309,7 +312,8 @@
     users: loadUsers,
     projects: loadProjects,
     revisions: loadRevisions,
-    trust: loadTrust
+    trust: loadTrust,
+    integrations: loadIntegrations
   };
 
   async function route() {
@@ -320,6 +324,8 @@
     const r = parseHash();
     hideViews();
     unflash();
+    /* A secret shown once is not shown again on the way back. */
+    hideSecret();
     /* A password typed and left behind is not kept for later. */
     document.querySelectorAll('input[type=password]').forEach((i) => { i.value = ''; });
     show($('view-' + r.name), true);
@@ -1231,6 +1237,347 @@
     }
   }
 
+  /* ---- integrations ------------------------------------------------------------------ */
+
+  /* The kinds an integration may ask for (src/server/event.h), in its order. */
+  const EVENT_KINDS = ['revision.committed', 'project.created', 'project.deleted', 'lock.taken',
+    'lock.released', 'user.created', 'user.deleted', 'certificate.renewed', 'certificate.expiring'];
+  const stateBadges = { active: 'state-ok', paused: 'state-warn', disabled: 'state-bad' };
+
+  function ipath(name, tail) {
+    return 'integrations/' + encodeURIComponent(name) + (tail || '');
+  }
+
+  function closeIntSubrows() {
+    document.querySelectorAll('#int-table .subrow').forEach((r) => r.remove());
+  }
+
+  function smallButton(label, cls, aria, fn) {
+    const b = el('button', { cls: 'btn btn-small ' + cls }, label);
+    b.type = 'button';
+    b.setAttribute('aria-label', aria);
+    b.addEventListener('click', fn);
+    return b;
+  }
+
+  /* "2026-12-07 23:05 delivered (200)" from the newest attempt, or a dash. */
+  function lastText(a) {
+    if (!a) return '—';
+    return fmtTime(a.time) + ' ' + a.outcome + (a.status !== null && a.status !== undefined ?
+      ' (' + a.status + ')' : '');
+  }
+
+  function intRow(it, last) {
+    const tr = el('tr');
+    tr.setAttribute('data-name', it.name);
+    tr.setAttribute('data-state', it.state);
+    tr.append(el('td', { label: 'Name', cls: 'i-name' }, it.name));
+    const st = el('td', { label: 'State', cls: 'i-state' });
+    st.append(el('span', { cls: 'badge ' + (stateBadges[it.state] || '') }, it.state));
+    if (it.state_reason) st.append(el('span', { cls: 'i-reason' }, it.state_reason));
+    tr.append(st,
+      el('td', { label: 'Pending', cls: 'num i-pending' }, it.pending),
+      el('td', { label: 'Last delivery', cls: 'i-last' + (last ? ' outcome-' + last.outcome : '') },
+        lastText(last)),
+      el('td', { label: 'URL', cls: 'mono i-url' }, it.url));
+    const td = el('td', { cls: 'i-actions' });
+    td.append(smallButton('Log', 'i-log-open', 'Delivery log of ' + it.name, () => openLog(it.name)),
+      smallButton('Test', 'i-test', 'Send a test event to ' + it.name, (ev) => onIntTest(ev.currentTarget, it)),
+      it.state === 'active' ?
+        smallButton('Pause', 'i-pause', 'Pause ' + it.name, (ev) => onIntState(ev.currentTarget, it, 'pause')) :
+        smallButton('Resume', 'i-resume', 'Resume ' + it.name, (ev) => onIntState(ev.currentTarget, it, 'resume')),
+      smallButton('Rotate secret', 'i-rotate', 'Rotate the secret of ' + it.name, () => openIntConfirm(tr, it, 'rotate')),
+      smallButton('Remove', 'btn-danger i-remove', 'Remove ' + it.name, () => openIntConfirm(tr, it, 'remove')));
+    tr.append(td);
+    return tr;
+  }
+
+  async function loadIntegrations() {
+    clearErrors($('view-integrations'));
+    const list = (await api('GET', 'integrations')).integrations || [];
+    /* The newest attempt of each, for "Last delivery"; one missing is only a dash. */
+    const lasts = await Promise.all(list.map((it) => api('GET', ipath(it.name, '/log?limit=1'))
+      .then((l) => (l.attempts || [])[0] || null, () => null)));
+    $('int-table').tBodies[0].replaceChildren(...list.map((it, i) => intRow(it, lasts[i])));
+    show($('int-empty'), list.length === 0);
+    const stopped = list.filter((it) => it.state !== 'active').length;
+    const badge = $('int-badge');
+    badge.textContent = plural(list.length, 'integration', 'integrations') +
+      (stopped ? ', ' + stopped + ' not delivering' : '');
+    badge.className = 'badge ' + (stopped ? 'state-warn' : 'state-ok');
+    if (state.logOf && !list.some((it) => it.name === state.logOf)) closeLog();
+  }
+
+  /* Shows a secret once: the box is emptied by Done and by leaving the page. */
+  function showSecret(text, secret) {
+    $('int-secret-text').textContent = text;
+    $('int-secret-value').value = secret;
+    show($('int-secret'), true);
+    $('int-secret').scrollIntoView({ block: 'nearest' });
+    $('int-secret-value').focus();
+    $('int-secret-value').select();
+  }
+
+  function hideSecret() {
+    $('int-secret-value').value = '';
+    show($('int-secret'), false);
+  }
+
+  async function onSecretCopy() {
+    const v = $('int-secret-value');
+    v.focus();
+    v.select();
+    try {
+      await navigator.clipboard.writeText(v.value);
+      $('int-secret-copy').textContent = 'Copied';
+    } catch (e) {
+      /* Without the clipboard API: the text is selected for Ctrl+C. */
+      $('int-secret-copy').textContent = 'Press Ctrl+C';
+    }
+    setTimeout(() => { $('int-secret-copy').textContent = 'Copy'; }, 2000);
+  }
+
+  async function onIntTest(button, it) {
+    unflash();
+    try {
+      const r = await busy(button, 'Sending…', () => api('POST', ipath(it.name, '/test')));
+      flash('Queued a test event for ' + it.name + ' as delivery ' + r.delivery +
+        '; its outcome appears in the log.');
+      await openLog(it.name);
+      /* Look again for a while: the attempt comes after what is waiting. */
+      for (let i = 0; i < 30 && state.logOf === it.name &&
+        !document.querySelector('#int-log-table tr[data-delivery="' + r.delivery + '"]'); i++) {
+        await new Promise((res) => setTimeout(res, 500));
+        if (state.logOf === it.name) await openLog(it.name);
+      }
+      if (state.logOf === it.name) await loadIntegrations();
+    } catch (e) {
+      flash(statusMsg(e), 'bad');
+    }
+  }
+
+  async function onIntState(button, it, what) {
+    unflash();
+    try {
+      const r = await busy(button, what === 'pause' ? 'Pausing…' : 'Resuming…',
+        () => api('POST', ipath(it.name, '/' + what)));
+      await loadIntegrations();
+      const n = r.integration ? r.integration.pending : 0;
+      flash(it.name + (what === 'pause' ? ' is paused: events are kept for it, ' :
+        ' delivers again: ') + plural(n, 'delivery', 'deliveries') + ' waiting.');
+    } catch (e) {
+      flash(statusMsg(e), 'bad');
+    }
+  }
+
+  /* The confirmation under a row: remove, or rotate with the overlap in hours. */
+  function openIntConfirm(tr, it, what) {
+    closeIntSubrows();
+    unflash();
+    const sub = $('tpl-int-confirm').content.firstElementChild.cloneNode(true);
+    const yes = sub.querySelector('.i-confirm-yes');
+    const rotate = what === 'rotate';
+    sub.querySelector('.i-confirm-text').textContent = rotate ?
+      'Make a new signing secret for ' + it.name + '?' :
+      'Remove ' + it.name + '? Its ' + plural(it.pending, 'delivery', 'deliveries') +
+        ' waiting and its log go with it.';
+    show(sub.querySelector('.i-overlap'), rotate);
+    yes.textContent = rotate ? 'Rotate' : 'Remove';
+    sub.querySelector('.i-cancel').addEventListener('click', () => sub.remove());
+    yes.addEventListener('click', async () => {
+      const err = sub.querySelector('.i-confirm-error');
+      show(err, false);
+      try {
+        if (rotate) {
+          const h = parseInt(sub.querySelector('.i-overlap-hours').value, 10);
+          const r = await api('POST', ipath(it.name, '/rotate-secret'),
+            { overlap_hours: isNaN(h) ? 24 : h });
+          sub.remove();
+          showSecret('The new signing secret of ' + it.name + '. ' + (r.old_secret_valid_until ?
+            'Until ' + fmtTime(r.old_secret_valid_until) + ' deliveries carry both signatures, ' +
+            'the old secret\'s and this one\'s.' : 'The old one signs no more.'), r.secret);
+        } else {
+          await api('DELETE', ipath(it.name));
+          await loadIntegrations();
+          flash('Removed ' + it.name + '.');
+        }
+      } catch (e) {
+        err.textContent = statusMsg(e);
+        show(err, true);
+      }
+    });
+    tr.after(sub);
+    yes.focus();
+  }
+
+  /* ---- the delivery log ---- */
+
+  function closeLog() {
+    state.logOf = null;
+    show($('int-log'), false);
+  }
+
+  function logRow(name, a) {
+    const tr = el('tr');
+    tr.setAttribute('data-delivery', a.delivery);
+    tr.append(el('td', { label: 'Delivery', cls: 'num l-delivery' }, a.delivery),
+      el('td', { label: 'Seq', cls: 'num l-seq' }, a.seq),
+      el('td', { label: 'Event', cls: 'mono l-event' }, a.event),
+      el('td', { label: 'Time', cls: 'l-time' }, fmtTime(a.time)),
+      el('td', { label: 'Status', cls: 'num l-status' }, a.status === null ? '—' : a.status),
+      el('td', { label: 'Duration', cls: 'num l-duration' },
+        typeof a.duration_ms === 'number' ? a.duration_ms + ' ms' : ''),
+      el('td', { label: 'Outcome', cls: 'l-outcome outcome-' + a.outcome }, a.outcome),
+      el('td', { label: 'Next attempt', cls: 'l-next' }, a.next_attempt ? fmtTime(a.next_attempt) : '—'),
+      el('td', { label: 'Error', cls: 'l-error' }, a.error || ''));
+    const td = el('td', { cls: 'i-actions' });
+    td.append(smallButton('Redeliver', 'l-redeliver', 'Redeliver delivery ' + a.delivery,
+      (ev) => onRedeliver(ev.currentTarget, name, a.delivery)));
+    tr.append(td);
+    return tr;
+  }
+
+  /* Shows NAME's log, newest first; more adds the page before the last row shown. */
+  async function openLog(name, more) {
+    const err = $('int-log-error');
+    show(err, false);
+    const tbody = $('int-log-table').tBodies[0];
+    if (!more) {
+      state.logOf = name;
+      state.logBefore = 0;
+      $('int-log-title').textContent = 'Delivery log of ' + name;
+      tbody.replaceChildren();
+      show($('int-log'), true);
+    }
+    const limit = 50;
+    try {
+      const q = '/log?limit=' + limit + (state.logBefore ? '&before=' + state.logBefore : '');
+      const attempts = (await api('GET', ipath(name, q))).attempts || [];
+      if (state.logOf !== name) return;
+      tbody.append(...attempts.map((a) => logRow(name, a)));
+      if (attempts.length) state.logBefore = attempts[attempts.length - 1].delivery;
+      show($('int-log-empty'), tbody.rows.length === 0);
+      show($('int-log-older'), attempts.length === limit);
+    } catch (e) {
+      formError(err, statusMsg(e));
+    }
+  }
+
+  async function onRedeliver(button, name, id) {
+    unflash();
+    try {
+      const r = await busy(button, 'Queuing…',
+        () => api('POST', ipath(name, '/deliveries/' + encodeURIComponent(id) + '/redeliver')));
+      flash('Queued delivery ' + id + ' of ' + name + ' again, as delivery ' + r.delivery + '.');
+      await Promise.all([loadIntegrations(), openLog(name)]);
+    } catch (e) {
+      formError($('int-log-error'), statusMsg(e));
+    }
+  }
+
+  /* ---- the add form ---- */
+
+  function renderKinds() {
+    const box = $('int-kinds');
+    box.replaceChildren(...EVENT_KINDS.map((k) => {
+      const lab = el('label', { cls: 'check' });
+      const c = el('input');
+      c.type = 'checkbox';
+      c.value = k;
+      c.className = 'i-kind';
+      c.disabled = true;
+      lab.append(c, ' ' + k);
+      return lab;
+    }));
+  }
+
+  function updateAddForm() {
+    const all = $('int-events-all').checked;
+    document.querySelectorAll('#int-kinds .i-kind').forEach((c) => { c.disabled = all; });
+    const trust = document.querySelector('#int-trust input[name=trust]:checked').value;
+    show($('int-ca-field'), trust === 'ca');
+    show($('int-pin-field'), trust === 'pin');
+    show($('int-keystore-more'), $('int-keystore').files.length > 0);
+  }
+
+  function resetAddForm() {
+    $('int-add-form').reset();
+    updateAddForm();
+  }
+
+  async function onIntAdd(ev) {
+    ev.preventDefault();
+    const form = $('int-add-form');
+    clearErrors(form);
+    unflash();
+    const body = { name: $('int-name').value.trim(), url: $('int-url').value.trim() };
+    if (!body.name) {
+      fieldError(form, 'name', 'Enter a name for this receiver, such as ci or chat.');
+      $('int-name').focus();
+      return;
+    }
+    if (!body.url) {
+      fieldError(form, 'url', 'Enter the URL the events are POSTed to.');
+      $('int-url').focus();
+      return;
+    }
+    if (!$('int-events-all').checked) {
+      body.events = Array.from(document.querySelectorAll('#int-kinds .i-kind:checked')).map((c) => c.value);
+      if (body.events.length === 0) {
+        fieldError(form, 'events', 'Choose at least one kind, or every kind.');
+        return;
+      }
+    }
+    const project = $('int-project').value.trim();
+    if (project) body.project = project;
+    const trust = document.querySelector('#int-trust input[name=trust]:checked').value;
+    try {
+      if (trust === 'ca') {
+        const f = $('int-ca-file').files[0];
+        if (!f) {
+          fieldError(form, 'ca_pem', 'Choose the CA certificate file (PEM).');
+          return;
+        }
+        if (f.size > 256 * 1024) {
+          fieldError(form, 'ca_pem', 'This file is ' + fmtSize(f.size) + '; a CA file is at most 256 KiB.');
+          return;
+        }
+        body.ca_pem = await f.text();
+      } else if (trust === 'pin') {
+        body.pin = $('int-pin').value.trim();
+        if (!body.pin) {
+          fieldError(form, 'pin', 'Enter the receiver certificate\'s SHA-256 fingerprint.');
+          return;
+        }
+      }
+      const ks = $('int-keystore').files[0];
+      if (ks) {
+        if (ks.size === 0 || ks.size > MAX_KEYSTORE) {
+          fieldError(form, 'client_keystore', 'This file is ' + fmtSize(ks.size) +
+            '; a keystore is between a few hundred bytes and 1 MiB.');
+          return;
+        }
+        body.client_keystore = { data: await readBase64(ks), password: $('int-keystore-password').value };
+        const alias = $('int-keystore-alias').value.trim();
+        if (alias) body.client_keystore.alias = alias;
+      }
+    } catch (e) {
+      formError($('int-add-error'), e.message);
+      return;
+    }
+    $('int-keystore-password').value = '';
+    if ($('int-allow-plain').checked) body.allow_plain = true;
+    try {
+      const r = await busy($('int-add-submit'), 'Adding…', () => api('POST', 'integrations', body));
+      resetAddForm();
+      await loadIntegrations();
+      showSecret('Added ' + r.integration.name + '. Its signing secret:', r.secret);
+    } catch (e) {
+      /* The server names the field at fault; the keystore's password is part of its field. */
+      fieldError(form, e.field, statusMsg(e), $('int-add-error'));
+    }
+  }
+
   /* ---- start ------------------------------------------------------------------------- */
 
   async function start() {
@@ -1260,6 +1607,13 @@
     $('trust-import-form').addEventListener('submit', onTrustImport);
     $('trust-fetch-form').addEventListener('submit', onTrustFetch);
     $('trust-fetch-trust').addEventListener('click', onTrustTrust);
+    renderKinds();
+    $('int-add-form').addEventListener('submit', onIntAdd);
+    $('int-add-form').addEventListener('change', updateAddForm);
+    $('int-secret-copy').addEventListener('click', onSecretCopy);
+    $('int-secret-done').addEventListener('click', hideSecret);
+    $('int-log-close').addEventListener('click', closeLog);
+    $('int-log-older').addEventListener('click', () => openLog(state.logOf, true));
     window.addEventListener('hashchange', route);
 
     try {
