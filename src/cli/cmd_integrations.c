@@ -868,20 +868,19 @@ log_main(int argc, char **argv)
 	struct cli_ctx c = {0};
 	struct cli_reply rep = {0};
 	const json_t *attempts;
-	char q[64], *path = NULL;
+	char q[64], tail[80], *path = NULL;
 	int status;
 
 	if (cli_args_get(&log_usage, argc, argv, 1, 1, &a, &status) == -1)
 		return status;
 	if (log_query(&a, q, sizeof(q)) == -1)
 		return cli_usage_error(&log_usage, "--limit takes 1 to 1000, --before a delivery id");
-	if ((path = ipath(a.pos[0], "/log")) == NULL ||
-	    (path = realloc(path, strlen(path) + strlen(q) + 1)) == NULL) {
+	snprintf(tail, sizeof(tail), "/log%s", q);
+	if ((path = ipath(a.pos[0], tail)) == NULL) {
 		atr_err_set(&err, ATR_E_NOMEM, NULL);
 		status = cli_fail(&err);
 		goto out;
 	}
-	strcat(path, q);
 	if (call(&c, a.val[LG_SERVER], "GET", path, NULL, 200, &rep, &err) == -1) {
 		status = fail(&log_usage, &err);
 		goto out;
@@ -949,9 +948,12 @@ await_attempt(struct cli_ctx *c, const char *server, const char *name, json_int_
 				status = CLI_OK;
 			} else {
 				fflush(stdout);
-				status = cli_failf("the test delivery failed (%s%s%s): %s",
-				    strcmp(st, "-") != 0 ? "status " : "no answer",
-				    strcmp(st, "-") != 0 ? st : "", "", *e ? e : outcome);
+				if (strcmp(st, "-") != 0)
+					status = cli_failf("the test delivery failed: the receiver "
+					    "answered %s: %s", st, *e ? e : outcome);
+				else
+					status = cli_failf("the test delivery failed: %s",
+					    *e ? e : outcome);
 				if (strcmp(outcome, "retry") == 0)
 					fprintf(stderr, "It will be retried; see atrium admin integrations "
 					    "log %s\n", name);
