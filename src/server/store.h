@@ -77,15 +77,17 @@ void store_conn_close(struct store_conn *sc);
 
 /* Users. Hashes are opaque strings from password.h. */
 int store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err);
+/* by: who creates it (user.created's created_by); NULL for the server. */
 int store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
-    struct atr_err *err);
+    const char *by, struct atr_err *err);
 /* hash may be NULL; hashlen is its buffer size. ATR_E_NOT_FOUND if none. */
 int store_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
     size_t hashlen, struct atr_err *err);
 int store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *),
     void *arg, struct atr_err *err);
 /* Refuses (ATR_E_CONFLICT) to delete the last admin; ends the user's sessions. */
-int store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err);
+int store_user_delete(struct store_conn *sc, const char *name, const char *by,
+    struct atr_err *err);
 /* Replaces the hash and ends the user's sessions except keep_token_hash. */
 int store_user_set_password(struct store_conn *sc, const char *name, const char *hash,
     const char *keep_token_hash, struct atr_err *err);
@@ -108,7 +110,8 @@ int store_project_get(struct store_conn *sc, const char *name, struct store_proj
     struct atr_err *err);
 int store_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
     void *arg, struct atr_err *err);
-int store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err);
+int store_project_delete(struct store_conn *sc, const char *name, const char *by,
+    struct atr_err *err);
 
 /* Revisions, newest first. */
 int store_revision_list(struct store_conn *sc, const char *project,
