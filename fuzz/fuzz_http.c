@@ -186,7 +186,7 @@ restore_session(void)
 	    strcmp(u.name, FUZZ_USER) == 0 && strcmp(u.role, "admin") == 0)
 		return;
 	if (store_user_get(fix_sc, FUZZ_USER, &u, NULL, 0, &err) == -1)
-		store_user_create(fix_sc, FUZZ_USER, fuzz_hash, "admin", &err);
+		store_user_create(fix_sc, FUZZ_USER, fuzz_hash, "admin", NULL, &err);
 	else
 		store_user_set_role(fix_sc, FUZZ_USER, "admin", &err);
 	store_user_set_password(fix_sc, FUZZ_USER, fuzz_hash, NULL, &err);
@@ -235,7 +235,7 @@ prune(void)
 	store_project_list(fix_sc, collect, &nm, &err);
 	for (size_t i = 0; nm.n > 100 && i < nm.n; i++)
 		if (strcmp(nm.v[i], "plant") != 0)
-			store_project_delete(fix_sc, nm.v[i], &err);
+			store_project_delete(fix_sc, nm.v[i], NULL, &err);
 	free(nm.v);
 }
 

@@ -132,7 +132,7 @@ api_project_delete(struct req *r)
 		return resp_error(r, ATR_E_FORBIDDEN,
 		    "only an admin or '%s', who created it, may delete project '%s'", p.created_by,
 		    name);
-	if (store_project_delete(req_store(r), name, &err) == -1)
+	if (store_project_delete(req_store(r), name, req_user(r)->name, &err) == -1)
 		return resp_err(r, &err);
 	atr_info("'%s' deleted project '%s' (%lld revisions)", req_user(r)->name, name,
 	    (long long)p.head);

@@ -63,7 +63,7 @@ api_user_create(struct req *r)
 		return resp_field_error(r, "password", ATR_E_BAD_REQUEST, "%s", problem);
 	if (password_hash(password, hash, sizeof(hash)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "cannot hash the password");
-	if (store_user_create(req_store(r), name, hash, role, &err) == -1)
+	if (store_user_create(req_store(r), name, hash, role, req_user(r)->name, &err) == -1)
 		return err.code == ATR_E_EXISTS ? resp_field_error(r, "name", err.code, "%s", err.msg)
 						: resp_err(r, &err);
 	if (store_user_get(req_store(r), name, &u, NULL, 0, &err) == -1)
@@ -80,7 +80,7 @@ api_user_delete(struct req *r)
 
 	if ((problem = api_name_problem(name)) != NULL)
 		return resp_error(r, ATR_E_BAD_NAME, "bad user name: %s", problem);
-	if (store_user_delete(req_store(r), name, &err) == -1)
+	if (store_user_delete(req_store(r), name, req_user(r)->name, &err) == -1)
 		return resp_err(r, &err);
 	session_cache_forget_user(name);
 	atr_info("'%s' deleted user '%s'", req_user(r)->name, name);

@@ -44,7 +44,7 @@ bootstrap_admin(struct store_conn *sc, const char *datadir, struct atr_err *err)
 		atr_wipe(line, sizeof(line));
 	}
 	atr_wipe(generated, sizeof(generated));
-	if (store_user_create(sc, "admin", hash, "admin", err) == -1) {
+	if (store_user_create(sc, "admin", hash, "admin", NULL, err) == -1) {
 		/* Several nodes starting on one empty database: another one won. */
 		if (err->code == ATR_E_EXISTS) {
 			atr_info("another node created the first admin");

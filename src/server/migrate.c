@@ -408,6 +408,9 @@ migrate_main(const char *datadir, const char *confpath, const char *url,
 		    m.buf == NULL ? "out of memory" : atr_err_msg(&err));
 		goto out;
 	}
+	/* History that already happened: its events were delivered (or not)
+	 * where it happened, and are not written again. */
+	store_conn_set_events(m.dsc, 0);
 	printf("copying %s into %s\n", store_describe(m.src), store_describe(m.dst));
 	copy_users(&m);
 	if (store_project_list(m.ssc, each_project, &projects, &err) == -1) {

@@ -1,7 +1,22 @@
 /* The store's calls, dispatched to the configured backend (store_int.h). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "atrium/util.h"
 #include "server/store_int.h"
+
+/* Calls the event hook when the call that just returned rc committed
+ * deliveries (the backend counted them in sc->queued). */
+static int
+after(struct store_conn *sc, int rc)
+{
+	int queued = sc->queued;
+
+	sc->queued = 0;
+	if (rc != -1 && queued > 0 && sc->st->event_hook != NULL)
+		sc->st->event_hook(sc->st->event_hook_arg);
+	return rc;
+}
 
 struct store *
 store_open(const struct atr_config *cfg, const char *datadir, struct atr_err *err)
@@ -41,7 +56,13 @@ store_describe(const struct store *st)
 struct store_conn *
 store_conn_open(struct store *st, struct atr_err *err)
 {
-	return st->ops->conn_open(st, err);
+	struct store_conn *sc = st->ops->conn_open(st, err);
+
+	if (sc != NULL) {
+		sc->events = 1;
+		sc->queued = 0;
+	}
+	return sc;
 }
 
 void
@@ -59,9 +80,10 @@ store_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 }
 
 int
-store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role, struct atr_err *err)
+store_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
+    const char *by, struct atr_err *err)
 {
-	return sc->st->ops->user_create(sc, name, hash, role, err);
+	return after(sc, sc->st->ops->user_create(sc, name, hash, role, by, err));
 }
 
 int
@@ -77,9 +99,9 @@ store_user_list(struct store_conn *sc, int (*each)(const struct store_user *, vo
 }
 
 int
-store_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+store_user_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
-	return sc->st->ops->user_delete(sc, name, err);
+	return after(sc, sc->st->ops->user_delete(sc, name, by, err));
 }
 
 int
@@ -121,7 +143,7 @@ store_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
 int
 store_project_create(struct store_conn *sc, const char *name, const char *description, const char *created_by, int64_t now, struct atr_err *err)
 {
-	return sc->st->ops->project_create(sc, name, description, created_by, now, err);
+	return after(sc, sc->st->ops->project_create(sc, name, description, created_by, now, err));
 }
 
 int
@@ -137,9 +159,9 @@ store_project_list(struct store_conn *sc, int (*each)(const struct store_project
 }
 
 int
-store_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+store_project_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
-	return sc->st->ops->project_delete(sc, name, err);
+	return after(sc, sc->st->ops->project_delete(sc, name, by, err));
 }
 
 int
@@ -157,19 +179,20 @@ store_revision_get(struct store_conn *sc, const char *project, int64_t number, s
 int
 store_revision_commit(struct store_conn *sc, const char *project, int64_t base, const char *author, const char *message, int64_t now, int64_t size, const char *sha256, struct store_revision *head, struct atr_err *err)
 {
-	return sc->st->ops->revision_commit(sc, project, base, author, message, now, size, sha256, head, err);
+	return after(sc, sc->st->ops->revision_commit(sc, project, base, author, message, now, size,
+	    sha256, head, err));
 }
 
 int
 store_lock_acquire(struct store_conn *sc, const char *project, const char *element, const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
 {
-	return sc->st->ops->lock_acquire(sc, project, element, user, now, held, err);
+	return after(sc, sc->st->ops->lock_acquire(sc, project, element, user, now, held, err));
 }
 
 int
 store_lock_release(struct store_conn *sc, const char *project, const char *element, const char *user, int force, struct atr_err *err)
 {
-	return sc->st->ops->lock_release(sc, project, element, user, force, err);
+	return after(sc, sc->st->ops->lock_release(sc, project, element, user, force, err));
 }
 
 int
@@ -234,4 +257,175 @@ store_blob_reader_close(struct store_blob_reader *rd)
 	if (rd == NULL)
 		return;
 	rd->st->ops->blob_reader_close(rd);
+}
+
+/* ---- events, integrations, deliveries */
+
+/* A backend without the call (none once both have them). */
+#define NEED(op)                                                                           \
+	do {                                                                               \
+		if (sc->st->ops->op == NULL)                                               \
+			return atr_err_set(err, ATR_E_UNAVAILABLE,                         \
+			    "this store (%s) does not keep integrations yet", sc->st->ops->name); \
+	} while (0)
+
+void
+store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg)
+{
+	st->event_hook_arg = arg;
+	st->event_hook = hook;
+}
+
+void
+store_conn_set_events(struct store_conn *sc, int on)
+{
+	sc->events = on != 0;
+}
+
+int
+store_event_add(struct store_conn *sc, const char *type, const char *project, const char *data,
+    int64_t now_ms, struct atr_err *err)
+{
+	NEED(event_add);
+	return after(sc, sc->st->ops->event_add(sc, type, project, data, now_ms, err));
+}
+
+int
+store_event_list(struct store_conn *sc, int64_t after_id, int limit,
+    int (*each)(const struct store_event *, void *), void *arg, struct atr_err *err)
+{
+	NEED(event_list);
+	return sc->st->ops->event_list(sc, after_id, limit, each, arg, err);
+}
+
+void
+store_integration_clear(struct store_integration *in)
+{
+	if (in == NULL)
+		return;
+	free(in->ca_pem);
+	in->ca_pem = NULL;
+	if (in->client_pem != NULL)
+		atr_free_secret(in->client_pem);
+	in->client_pem = NULL;
+	atr_wipe(in->secret, sizeof(in->secret));
+	atr_wipe(in->old_secret, sizeof(in->old_secret));
+}
+
+int
+store_integration_create(struct store_conn *sc, struct store_integration *in, struct atr_err *err)
+{
+	NEED(integration_create);
+	return sc->st->ops->integration_create(sc, in, err);
+}
+
+int
+store_integration_get(struct store_conn *sc, const char *name, struct store_integration *in,
+    struct atr_err *err)
+{
+	NEED(integration_get);
+	return sc->st->ops->integration_get(sc, name, in, err);
+}
+
+int
+store_integration_list(struct store_conn *sc,
+    int (*each)(const struct store_integration *, void *), void *arg, struct atr_err *err)
+{
+	NEED(integration_list);
+	return sc->st->ops->integration_list(sc, each, arg, err);
+}
+
+int
+store_integration_update(struct store_conn *sc, const struct store_integration *in,
+    struct atr_err *err)
+{
+	NEED(integration_update);
+	return sc->st->ops->integration_update(sc, in, err);
+}
+
+int
+store_integration_set_state(struct store_conn *sc, const char *name, const char *state,
+    const char *reason, const char *by, int64_t now_ms, struct atr_err *err)
+{
+	NEED(integration_set_state);
+	return after(sc, sc->st->ops->integration_set_state(sc, name, state, reason, by, now_ms,
+	    err));
+}
+
+int
+store_integration_rotate(struct store_conn *sc, const char *name, const char *secret,
+    int64_t old_until_ms, const char *by, int64_t now_ms, struct atr_err *err)
+{
+	NEED(integration_rotate);
+	return sc->st->ops->integration_rotate(sc, name, secret, old_until_ms, by, now_ms, err);
+}
+
+int
+store_integration_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+{
+	NEED(integration_delete);
+	return sc->st->ops->integration_delete(sc, name, err);
+}
+
+int
+store_delivery_due(struct store_conn *sc, int64_t now_ms,
+    int (*each)(const struct store_delivery *, void *), void *arg, struct atr_err *err)
+{
+	NEED(delivery_due);
+	return sc->st->ops->delivery_due(sc, now_ms, each, arg, err);
+}
+
+int
+store_delivery_next_time(struct store_conn *sc, int64_t *when_ms, struct atr_err *err)
+{
+	NEED(delivery_next_time);
+	return sc->st->ops->delivery_next_time(sc, when_ms, err);
+}
+
+int
+store_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
+    int64_t lease_until_ms, struct atr_err *err)
+{
+	NEED(delivery_claim);
+	return sc->st->ops->delivery_claim(sc, id, node, now_ms, lease_until_ms, err);
+}
+
+int
+store_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
+    const struct store_attempt *a, const char *integration_state, const char *reason,
+    struct atr_err *err)
+{
+	NEED(delivery_finish);
+	return sc->st->ops->delivery_finish(sc, id, node, a, integration_state, reason, err);
+}
+
+int
+store_delivery_log(struct store_conn *sc, const char *integration, int64_t before, int limit,
+    int (*each)(const struct store_attempt *, void *), void *arg, struct atr_err *err)
+{
+	NEED(delivery_log);
+	return sc->st->ops->delivery_log(sc, integration, before, limit, each, arg, err);
+}
+
+int
+store_delivery_redeliver(struct store_conn *sc, const char *integration, int64_t id,
+    int64_t now_ms, struct atr_err *err)
+{
+	NEED(delivery_redeliver);
+	return after(sc, sc->st->ops->delivery_redeliver(sc, integration, id, now_ms, err));
+}
+
+int
+store_delivery_add_test(struct store_conn *sc, const char *integration, const char *by,
+    int64_t now_ms, int64_t *id, struct atr_err *err)
+{
+	NEED(delivery_add_test);
+	return after(sc, sc->st->ops->delivery_add_test(sc, integration, by, now_ms, id, err));
+}
+
+int
+store_event_purge(struct store_conn *sc, int64_t before_ms, struct atr_err *err)
+{
+	NEED(event_purge);
+	return sc->st->ops->event_purge(sc, before_ms, err);
 }

@@ -18,12 +18,12 @@ struct store_ops {
 
 	int (*user_count)(struct store_conn *, int64_t *, struct atr_err *);
 	int (*user_create)(struct store_conn *, const char *, const char *, const char *,
-	    struct atr_err *);
+	    const char *, struct atr_err *);
 	int (*user_get)(struct store_conn *, const char *, struct store_user *, char *, size_t,
 	    struct atr_err *);
 	int (*user_list)(struct store_conn *, int (*)(const struct store_user *, void *), void *,
 	    struct atr_err *);
-	int (*user_delete)(struct store_conn *, const char *, struct atr_err *);
+	int (*user_delete)(struct store_conn *, const char *, const char *, struct atr_err *);
 	int (*user_set_password)(struct store_conn *, const char *, const char *, const char *,
 	    struct atr_err *);
 	int (*user_set_role)(struct store_conn *, const char *, const char *, struct atr_err *);
@@ -41,7 +41,7 @@ struct store_ops {
 	    struct atr_err *);
 	int (*project_list)(struct store_conn *, int (*)(const struct store_project *, void *),
 	    void *, struct atr_err *);
-	int (*project_delete)(struct store_conn *, const char *, struct atr_err *);
+	int (*project_delete)(struct store_conn *, const char *, const char *, struct atr_err *);
 
 	int (*revision_list)(struct store_conn *, const char *,
 	    int (*)(const struct store_revision *, void *), void *, struct atr_err *);
@@ -71,14 +71,50 @@ struct store_ops {
 	int64_t (*blob_read)(struct store_blob_reader *, struct store_conn *, void *, size_t,
 	    int64_t, struct atr_err *);
 	void (*blob_reader_close)(struct store_blob_reader *);
+
+	int (*event_add)(struct store_conn *, const char *, const char *, const char *, int64_t,
+	    struct atr_err *);
+	int (*event_list)(struct store_conn *, int64_t, int,
+	    int (*)(const struct store_event *, void *), void *, struct atr_err *);
+	int (*integration_create)(struct store_conn *, struct store_integration *,
+	    struct atr_err *);
+	int (*integration_get)(struct store_conn *, const char *, struct store_integration *,
+	    struct atr_err *);
+	int (*integration_list)(struct store_conn *,
+	    int (*)(const struct store_integration *, void *), void *, struct atr_err *);
+	int (*integration_update)(struct store_conn *, const struct store_integration *,
+	    struct atr_err *);
+	int (*integration_set_state)(struct store_conn *, const char *, const char *, const char *,
+	    const char *, int64_t, struct atr_err *);
+	int (*integration_rotate)(struct store_conn *, const char *, const char *, int64_t,
+	    const char *, int64_t, struct atr_err *);
+	int (*integration_delete)(struct store_conn *, const char *, struct atr_err *);
+	int (*delivery_due)(struct store_conn *, int64_t,
+	    int (*)(const struct store_delivery *, void *), void *, struct atr_err *);
+	int (*delivery_next_time)(struct store_conn *, int64_t *, struct atr_err *);
+	int (*delivery_claim)(struct store_conn *, int64_t, const char *, int64_t, int64_t,
+	    struct atr_err *);
+	int (*delivery_finish)(struct store_conn *, int64_t, const char *,
+	    const struct store_attempt *, const char *, const char *, struct atr_err *);
+	int (*delivery_log)(struct store_conn *, const char *, int64_t, int,
+	    int (*)(const struct store_attempt *, void *), void *, struct atr_err *);
+	int (*delivery_redeliver)(struct store_conn *, const char *, int64_t, int64_t,
+	    struct atr_err *);
+	int (*delivery_add_test)(struct store_conn *, const char *, const char *, int64_t,
+	    int64_t *, struct atr_err *);
+	int (*event_purge)(struct store_conn *, int64_t, struct atr_err *);
 };
 
 struct store {
 	const struct store_ops *ops;
+	void (*event_hook)(void *arg); /* store_set_event_hook() */
+	void *event_hook_arg;
 };
 
 struct store_conn {
 	struct store *st;
+	int events; /* store_conn_set_events(); 1 from store_conn_open() */
+	int queued; /* deliveries queued by the current call (store.c calls the hook) */
 };
 
 /* Every writer and reader starts with its store, so calls can dispatch. */

@@ -779,8 +779,9 @@ pg_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 
 static int
 pg_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
-    struct atr_err *err)
+    const char *by, struct atr_err *err)
 {
+	(void)by;
 	if (pg_cmd(PGC(sc), err, "adding a user",
 		"INSERT INTO users(name, hash, role, created) VALUES ($1, $2, $3, $4)", "ttti", name,
 		hash, role, (int64_t)(atr_now_ms() / 1000)) == -1) {
@@ -880,11 +881,12 @@ keep_an_admin(struct pg_conn *c, const char *name, struct atr_err *err)
 }
 
 static int
-pg_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+pg_user_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
 	struct pg_conn *c = PGC(sc);
 	struct store_user u;
 
+	(void)by;
 	if (pg_begin(c, err) == -1)
 		return -1;
 	if (pg_user_get(sc, name, &u, NULL, 0, err) == -1)
@@ -1116,12 +1118,13 @@ remove_unreferenced(struct pg_conn *c, const char *shas, struct atr_err *err)
 }
 
 static int
-pg_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+pg_project_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
 	struct pg_conn *c = PGC(sc);
 	PGresult *res;
 	char *shas = NULL;
 
+	(void)by;
 	if (pg_begin(c, err) == -1)
 		return -1;
 	if ((res = pg_query(c, err, "deleting a project", 0,

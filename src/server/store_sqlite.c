@@ -18,37 +18,12 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "atrium/util.h"
-#include "server/store_int.h"
-
-#define MAX_PINS 1024
-
-struct sq_store {
-	struct store base;
-	char *dbpath;
-	char *blobdir;
-	char describe[600];
-	pthread_mutex_t pin_lock;
-	char (*pins)[65]; /* blobs made durable whose row is not committed yet */
-	int npins;
-};
-
-#define STMT_CACHE 96
-
-struct sq_conn {
-	struct store_conn base;
-	struct sq_store *st;
-	sqlite3 *db;
-	/* Prepared statements, kept: preparing costs more than running most
-	 * of them. Keyed by the SQL text's address (they are all literals). */
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} cache[STMT_CACHE];
-	int ncache;
-};
+#include "server/event.h"
+#include "server/store_sqlite_int.h"
 
 struct sq_writer {
 	struct store_blob_writer base;
@@ -67,7 +42,6 @@ struct sq_reader {
 static const struct store_ops sqlite_ops;
 static struct store_ops sqlite_async_ops; /* sqlite_ops, blocking: see store_sqlite_open */
 
-#define SQ(sc) ((struct sq_conn *)(sc))
 #define SQS(st) ((struct sq_store *)(st))
 
 static const char schema[] =
@@ -93,15 +67,15 @@ static const char schema[] =
     "  holder TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
     "  since INTEGER NOT NULL, PRIMARY KEY (project_id, element));";
 
-static int
-db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
+int
+sq_db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
 {
 	return atr_err_set(err, ATR_E_DATABASE, "database error while %s: %s", what,
 	    sqlite3_errmsg(SQ(sc)->db));
 }
 
-static void
-copy_text(char *dst, size_t size, const unsigned char *src)
+void
+sq_copy_text(char *dst, size_t size, const unsigned char *src)
 {
 	snprintf(dst, size, "%s", src != NULL ? (const char *)src : "");
 }
@@ -161,8 +135,9 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	}
 	if ((sc = sq_conn_open(&st->base, err)) == NULL)
 		goto fail;
-	if (sqlite3_exec(SQ(sc)->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(sc, err, "creating the schema");
+	if (sqlite3_exec(SQ(sc)->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(SQ(sc)->db, sq_events_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		sq_db_fail(sc, err, "creating the schema");
 		sq_conn_close(sc);
 		goto fail;
 	}
@@ -214,7 +189,7 @@ sq_conn_open(struct store *base, struct atr_err *err)
 	}
 	sqlite3_busy_timeout(c->db, 30000);
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-		db_fail(&c->base, err, "configuring the connection");
+		sq_db_fail(&c->base, err, "configuring the connection");
 		sq_conn_close(&c->base);
 		return NULL;
 	}
@@ -232,8 +207,8 @@ sq_conn_close(struct store_conn *sc)
 
 /* Prepares sql, binding "%s"-free positional text/int args described by
  * types ('t' text, 'i' int64) from the varargs. */
-static sqlite3_stmt *
-prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *types, ...)
+sqlite3_stmt *
+sq_prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *types, ...)
 {
 	struct sq_conn *c = SQ(sc);
 	sqlite3_stmt *stmt = NULL;
@@ -251,7 +226,7 @@ prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *ty
 		if (sqlite3_prepare_v3(c->db, sql, -1,
 			c->ncache < STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, &stmt,
 			NULL) != SQLITE_OK) {
-			db_fail(sc, err, "preparing a query");
+			sq_db_fail(sc, err, "preparing a query");
 			return NULL;
 		}
 		if (c->ncache < STMT_CACHE) {
@@ -270,10 +245,10 @@ prep(struct store_conn *sc, struct atr_err *err, const char *sql, const char *ty
 	return stmt;
 }
 
-/* Done with a statement from prep(): kept ones are reset (which also
+/* Done with a statement from sq_prep(): kept ones are reset (which also
  * ends their read transaction), others finalized. */
-static void
-release(struct store_conn *sc, sqlite3_stmt *stmt)
+void
+sq_release(struct store_conn *sc, sqlite3_stmt *stmt)
 {
 	if (stmt == NULL)
 		return;
@@ -287,65 +262,75 @@ release(struct store_conn *sc, sqlite3_stmt *stmt)
 }
 
 /* Runs a statement that returns no rows. */
-static int
-run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *stmt)
+int
+sq_run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *stmt)
 {
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
 	rc = sqlite3_step(stmt);
-	release(sc, stmt);
+	sq_release(sc, stmt);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
 		return atr_err_set(err, ATR_E_EXISTS, NULL);
-	return db_fail(sc, err, what);
+	return sq_db_fail(sc, err, what);
 }
 
-static int
-exec(struct store_conn *sc, const char *sql, struct atr_err *err)
+int
+sq_exec(struct store_conn *sc, const char *sql, struct atr_err *err)
 {
 	if (sqlite3_exec(SQ(sc)->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(sc, err, sql);
+		return sq_db_fail(sc, err, sql);
 	return 0;
 }
 
 static int
 sq_user_count(struct store_conn *sc, int64_t *count, struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, "SELECT count(*) FROM users", "");
+	sqlite3_stmt *s = sq_prep(sc, err, "SELECT count(*) FROM users", "");
 
 	if (s == NULL)
 		return -1;
 	if (sqlite3_step(s) != SQLITE_ROW) {
-		release(sc, s);
-		return db_fail(sc, err, "counting users");
+		sq_release(sc, s);
+		return sq_db_fail(sc, err, "counting users");
 	}
 	*count = sqlite3_column_int64(s, 0);
-	release(sc, s);
+	sq_release(sc, s);
 	return 0;
 }
 
 static int
 sq_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
-    struct atr_err *err)
+    const char *by, struct atr_err *err)
 {
-	if (run(sc, err, "adding a user",
-		prep(sc, err, "INSERT INTO users(name, hash, role, created) VALUES (?,?,?,?)",
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (sq_run(sc, err, "adding a user",
+		sq_prep(sc, err, "INSERT INTO users(name, hash, role, created) VALUES (?,?,?,?)",
 		    "ttti", name, hash, role, (int64_t)(atr_now_ms() / 1000))) == -1) {
 		if (err != NULL && err->code == ATR_E_EXISTS)
 			atr_err_set(err, ATR_E_EXISTS, "a user named '%s' already exists", name);
-		return -1;
+		goto fail;
 	}
+	if (sq_event_write(sc, "user.created", NULL,
+		event_data("{s:s, s:s, s:s?}", "user", name, "role", role, "created_by", by),
+		err) == -1 ||
+	    sq_exec(sc, "COMMIT", err) == -1)
+		goto fail;
 	return 0;
+fail:
+	sq_exec(sc, "ROLLBACK", NULL);
+	return -1;
 }
 
 static void
 user_from_row(sqlite3_stmt *s, struct store_user *u)
 {
-	copy_text(u->name, sizeof(u->name), sqlite3_column_text(s, 0));
-	copy_text(u->role, sizeof(u->role), sqlite3_column_text(s, 1));
+	sq_copy_text(u->name, sizeof(u->name), sqlite3_column_text(s, 0));
+	sq_copy_text(u->role, sizeof(u->role), sqlite3_column_text(s, 1));
 	u->created = sqlite3_column_int64(s, 2);
 }
 
@@ -353,7 +338,7 @@ static int
 sq_user_get(struct store_conn *sc, const char *name, struct store_user *u, char *hash,
     size_t hashlen, struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created, hash FROM users WHERE name = ?",
+	sqlite3_stmt *s = sq_prep(sc, err, "SELECT name, role, created, hash FROM users WHERE name = ?",
 	    "t", name);
 	int rc;
 
@@ -363,21 +348,21 @@ sq_user_get(struct store_conn *sc, const char *name, struct store_user *u, char 
 	if (rc == SQLITE_ROW) {
 		user_from_row(s, u);
 		if (hash != NULL)
-			copy_text(hash, hashlen, sqlite3_column_text(s, 3));
-		release(sc, s);
+			sq_copy_text(hash, hashlen, sqlite3_column_text(s, 3));
+		sq_release(sc, s);
 		return 0;
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_DONE)
 		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
-	return db_fail(sc, err, "reading a user");
+	return sq_db_fail(sc, err, "reading a user");
 }
 
 static int
 sq_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void *), void *arg,
     struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, "SELECT name, role, created FROM users ORDER BY name", "");
+	sqlite3_stmt *s = sq_prep(sc, err, "SELECT name, role, created FROM users ORDER BY name", "");
 	struct store_user u;
 	int rc;
 
@@ -388,9 +373,9 @@ sq_user_list(struct store_conn *sc, int (*each)(const struct store_user *, void 
 		if (each(&u, arg) != 0)
 			break;
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(sc, err, "listing users");
+		return sq_db_fail(sc, err, "listing users");
 	return 0;
 }
 
@@ -406,11 +391,11 @@ keeps_an_admin(struct store_conn *sc, const struct store_user *u, const char *ne
 
 	if (strcmp(u->role, "admin") != 0 || (newrole != NULL && strcmp(newrole, "admin") == 0))
 		return 0;
-	if ((s = prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
+	if ((s = sq_prep(sc, err, "SELECT count(*) FROM users WHERE role = 'admin'", "")) == NULL)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		admins = sqlite3_column_int64(s, 0);
-	release(sc, s);
+	sq_release(sc, s);
 	if (admins <= 1)
 		return atr_err_set(err, ATR_E_CONFLICT,
 		    "'%s' is the last admin; make another user an admin first", u->name);
@@ -418,22 +403,27 @@ keeps_an_admin(struct store_conn *sc, const struct store_user *u, const char *ne
 }
 
 static int
-sq_user_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+sq_user_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
 	struct store_user u;
 
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
 	if (keeps_an_admin(sc, &u, NULL, err) == -1)
 		goto fail;
-	if (run(sc, err, "deleting a user",
-		prep(sc, err, "DELETE FROM users WHERE name = ?", "t", name)) == -1)
+	if (sq_run(sc, err, "deleting a user",
+		sq_prep(sc, err, "DELETE FROM users WHERE name = ?", "t", name)) == -1)
 		goto fail;
-	return exec(sc, "COMMIT", err);
+	if (sq_event_write(sc, "user.deleted", NULL,
+		event_data("{s:s, s:s?}", "user", name, "deleted_by", by), err) == -1)
+		goto fail;
+	if (sq_exec(sc, "COMMIT", err) == -1)
+		goto fail;
+	return 0;
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
 }
 
@@ -441,22 +431,22 @@ static int
 sq_user_set_password(struct store_conn *sc, const char *name, const char *hash,
     const char *keep_token_hash, struct atr_err *err)
 {
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
-	if (run(sc, err, "changing a password",
-		prep(sc, err, "UPDATE users SET hash = ? WHERE name = ?", "tt", hash, name)) == -1)
+	if (sq_run(sc, err, "changing a password",
+		sq_prep(sc, err, "UPDATE users SET hash = ? WHERE name = ?", "tt", hash, name)) == -1)
 		goto fail;
 	if (sqlite3_changes(SQ(sc)->db) == 0) {
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
 		goto fail;
 	}
-	if (run(sc, err, "ending sessions",
-		prep(sc, err, "DELETE FROM sessions WHERE user = ? AND token_hash != ?", "tt", name,
+	if (sq_run(sc, err, "ending sessions",
+		sq_prep(sc, err, "DELETE FROM sessions WHERE user = ? AND token_hash != ?", "tt", name,
 		    keep_token_hash != NULL ? keep_token_hash : "")) == -1)
 		goto fail;
-	return exec(sc, "COMMIT", err);
+	return sq_exec(sc, "COMMIT", err);
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
 }
 
@@ -466,18 +456,18 @@ sq_user_set_role(struct store_conn *sc, const char *name, const char *role,
 {
 	struct store_user u;
 
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (sq_user_get(sc, name, &u, NULL, 0, err) == -1)
 		goto fail;
 	if (keeps_an_admin(sc, &u, role, err) == -1)
 		goto fail;
-	if (run(sc, err, "changing a role",
-		prep(sc, err, "UPDATE users SET role = ? WHERE name = ?", "tt", role, name)) == -1)
+	if (sq_run(sc, err, "changing a role",
+		sq_prep(sc, err, "UPDATE users SET role = ? WHERE name = ?", "tt", role, name)) == -1)
 		goto fail;
-	return exec(sc, "COMMIT", err);
+	return sq_exec(sc, "COMMIT", err);
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
 }
 
@@ -485,8 +475,8 @@ static int
 sq_session_create(struct store_conn *sc, const char *token_hash, const char *user,
     int64_t expires, struct atr_err *err)
 {
-	return run(sc, err, "creating a session",
-	    prep(sc, err, "INSERT INTO sessions(token_hash, user, expires) VALUES (?,?,?)", "tti",
+	return sq_run(sc, err, "creating a session",
+	    sq_prep(sc, err, "INSERT INTO sessions(token_hash, user, expires) VALUES (?,?,?)", "tti",
 		token_hash, user, expires));
 }
 
@@ -494,7 +484,7 @@ static int
 sq_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
     struct store_user *u, struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err,
+	sqlite3_stmt *s = sq_prep(sc, err,
 	    "SELECT u.name, u.role, u.created FROM sessions s JOIN users u ON u.name = s.user"
 	    " WHERE s.token_hash = ? AND s.expires > ?",
 	    "ti", token_hash, now);
@@ -505,53 +495,64 @@ sq_session_lookup(struct store_conn *sc, const char *token_hash, int64_t now,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		user_from_row(s, u);
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return atr_err_set(err, ATR_E_UNAUTHORIZED,
 		    "your session has expired or was ended; log in again");
-	return db_fail(sc, err, "looking up a session");
+	return sq_db_fail(sc, err, "looking up a session");
 }
 
 static int
 sq_session_delete(struct store_conn *sc, const char *token_hash, struct atr_err *err)
 {
-	return run(sc, err, "ending a session",
-	    prep(sc, err, "DELETE FROM sessions WHERE token_hash = ?", "t", token_hash));
+	return sq_run(sc, err, "ending a session",
+	    sq_prep(sc, err, "DELETE FROM sessions WHERE token_hash = ?", "t", token_hash));
 }
 
 static int
 sq_session_purge(struct store_conn *sc, int64_t now, struct atr_err *err)
 {
-	return run(sc, err, "purging sessions",
-	    prep(sc, err, "DELETE FROM sessions WHERE expires <= ?", "i", now));
+	return sq_run(sc, err, "purging sessions",
+	    sq_prep(sc, err, "DELETE FROM sessions WHERE expires <= ?", "i", now));
 }
 
 static int
 sq_project_create(struct store_conn *sc, const char *name, const char *description,
     const char *created_by, int64_t now, struct atr_err *err)
 {
-	if (run(sc, err, "creating a project",
-		prep(sc, err,
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (sq_run(sc, err, "creating a project",
+		sq_prep(sc, err,
 		    "INSERT INTO projects(name, description, created, created_by) VALUES (?,?,?,?)",
 		    "ttit", name, description, now, created_by)) == -1) {
 		if (err != NULL && err->code == ATR_E_EXISTS)
 			atr_err_set(err, ATR_E_EXISTS, "a project named '%s' already exists", name);
-		return -1;
+		goto fail;
 	}
+	if (sq_event_write(sc, "project.created", name,
+		event_data("{s:s, s:s, s:s}", "project", name, "description", description,
+		    "created_by", created_by),
+		err) == -1 ||
+	    sq_exec(sc, "COMMIT", err) == -1)
+		goto fail;
 	return 0;
+fail:
+	sq_exec(sc, "ROLLBACK", NULL);
+	return -1;
 }
 
 static void
 revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
 {
 	r->number = sqlite3_column_int64(s, col);
-	copy_text(r->author, sizeof(r->author), sqlite3_column_text(s, col + 1));
-	copy_text(r->message, sizeof(r->message), sqlite3_column_text(s, col + 2));
+	sq_copy_text(r->author, sizeof(r->author), sqlite3_column_text(s, col + 1));
+	sq_copy_text(r->message, sizeof(r->message), sqlite3_column_text(s, col + 2));
 	r->time = sqlite3_column_int64(s, col + 3);
 	r->size = sqlite3_column_int64(s, col + 4);
-	copy_text(r->sha256, sizeof(r->sha256), sqlite3_column_text(s, col + 5));
+	sq_copy_text(r->sha256, sizeof(r->sha256), sqlite3_column_text(s, col + 5));
 }
 
 #define PROJECT_COLUMNS                                                                    \
@@ -562,10 +563,10 @@ revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
 static void
 project_from_row(sqlite3_stmt *s, struct store_project *p)
 {
-	copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
-	copy_text(p->description, sizeof(p->description), sqlite3_column_text(s, 1));
+	sq_copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
+	sq_copy_text(p->description, sizeof(p->description), sqlite3_column_text(s, 1));
 	p->created = sqlite3_column_int64(s, 2);
-	copy_text(p->created_by, sizeof(p->created_by), sqlite3_column_text(s, 3));
+	sq_copy_text(p->created_by, sizeof(p->created_by), sqlite3_column_text(s, 3));
 	p->head = sqlite3_column_int64(s, 4);
 	if (p->head > 0)
 		revision_from_row(s, 5, &p->last);
@@ -577,7 +578,7 @@ static int
 sq_project_get(struct store_conn *sc, const char *name, struct store_project *p,
     struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " WHERE p.name = ?", "t", name);
+	sqlite3_stmt *s = sq_prep(sc, err, PROJECT_COLUMNS " WHERE p.name = ?", "t", name);
 	int rc;
 
 	if (s == NULL)
@@ -585,24 +586,24 @@ sq_project_get(struct store_conn *sc, const char *name, struct store_project *p,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		project_from_row(s, p);
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
-	return db_fail(sc, err, "reading a project");
+	return sq_db_fail(sc, err, "reading a project");
 }
 
 static int
 sq_project_list(struct store_conn *sc, int (*each)(const struct store_project *, void *),
     void *arg, struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, PROJECT_COLUMNS " ORDER BY p.name", "");
+	sqlite3_stmt *s = sq_prep(sc, err, PROJECT_COLUMNS " ORDER BY p.name", "");
 	struct store_project *p = malloc(sizeof(*p));
 	int rc = SQLITE_DONE;
 
 	if (s == NULL || p == NULL) {
-		release(sc, s);
+		sq_release(sc, s);
 		free(p);
 		return s == NULL ? -1 : atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
@@ -611,10 +612,10 @@ sq_project_list(struct store_conn *sc, int (*each)(const struct store_project *,
 		if (each(p, arg) != 0)
 			break;
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	free(p);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(sc, err, "listing projects");
+		return sq_db_fail(sc, err, "listing projects");
 	return 0;
 }
 
@@ -641,10 +642,10 @@ remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
 	char path[4200];
 
 	for (int i = 0; i < n; i++) {
-		sqlite3_stmt *s = prep(sc, NULL, "SELECT 1 FROM revisions WHERE sha256 = ? LIMIT 1",
+		sqlite3_stmt *s = sq_prep(sc, NULL, "SELECT 1 FROM revisions WHERE sha256 = ? LIMIT 1",
 		    "t", shas[i]);
 		int used = s == NULL || sqlite3_step(s) == SQLITE_ROW;
-		release(sc, s);
+		sq_release(sc, s);
 		if (used || pinned(SQ(sc)->st, shas[i]))
 			continue;
 		blob_path(SQ(sc)->st, shas[i], path, sizeof(path));
@@ -653,16 +654,16 @@ remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
 }
 
 static int
-sq_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
+sq_project_delete(struct store_conn *sc, const char *name, const char *by, struct atr_err *err)
 {
 	sqlite3_stmt *s;
 	char (*shas)[65] = NULL;
 	int n = 0, cap = 0, rc;
 
 	pthread_mutex_lock(&SQ(sc)->st->pin_lock);
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		goto out_unlock;
-	s = prep(sc, err,
+	s = sq_prep(sc, err,
 	    "SELECT DISTINCT r.sha256 FROM revisions r JOIN projects p ON p.id = r.project_id"
 	    " WHERE p.name = ?",
 	    "t", name);
@@ -673,31 +674,34 @@ sq_project_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 			int ncap = cap ? cap * 2 : 64;
 			void *bigger = realloc(shas, (size_t)ncap * sizeof(*shas));
 			if (bigger == NULL) {
-				release(sc, s);
+				sq_release(sc, s);
 				atr_err_set(err, ATR_E_NOMEM, NULL);
 				goto fail;
 			}
 			shas = bigger;
 			cap = ncap;
 		}
-		copy_text(shas[n++], 65, sqlite3_column_text(s, 0));
+		sq_copy_text(shas[n++], 65, sqlite3_column_text(s, 0));
 	}
-	release(sc, s);
-	if (run(sc, err, "deleting a project",
-		prep(sc, err, "DELETE FROM projects WHERE name = ?", "t", name)) == -1)
+	sq_release(sc, s);
+	if (sq_run(sc, err, "deleting a project",
+		sq_prep(sc, err, "DELETE FROM projects WHERE name = ?", "t", name)) == -1)
 		goto fail;
 	if (sqlite3_changes(SQ(sc)->db) == 0) {
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
 		goto fail;
 	}
-	if (exec(sc, "COMMIT", err) == -1)
+	if (sq_event_write(sc, "project.deleted", name,
+		event_data("{s:s, s:s?}", "project", name, "deleted_by", by), err) == -1)
+		goto fail;
+	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
 	remove_unreferenced(sc, shas, n);
 	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
 	return 0;
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 out_unlock:
 	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
@@ -717,14 +721,14 @@ sq_revision_list(struct store_conn *sc, const char *project,
 
 	if (sq_project_get(sc, project, &p, err) == -1)
 		return -1;
-	s = prep(sc, err,
+	s = sq_prep(sc, err,
 	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
 			     " WHERE p.name = ? ORDER BY r.number DESC",
 	    "t", project);
 	if (s == NULL)
 		return -1;
 	if ((r = malloc(sizeof(*r))) == NULL) {
-		release(sc, s);
+		sq_release(sc, s);
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -732,10 +736,10 @@ sq_revision_list(struct store_conn *sc, const char *project,
 		if (each(r, arg) != 0)
 			break;
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	free(r);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(sc, err, "listing revisions");
+		return sq_db_fail(sc, err, "listing revisions");
 	return 0;
 }
 
@@ -751,7 +755,7 @@ sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
 		return -1;
 	if (number < 0)
 		number = p.head;
-	s = prep(sc, err,
+	s = sq_prep(sc, err,
 	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
 			     " WHERE p.name = ? AND r.number = ?",
 	    "ti", project, number);
@@ -760,7 +764,7 @@ sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		revision_from_row(s, 0, r);
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE) {
@@ -771,7 +775,7 @@ sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
 		    "project '%s' has no revision %lld (its newest is %lld)", project,
 		    (long long)number, (long long)p.head);
 	}
-	return db_fail(sc, err, "reading a revision");
+	return sq_db_fail(sc, err, "reading a revision");
 }
 
 static void
@@ -793,7 +797,7 @@ sq_revision_commit(struct store_conn *sc, const char *project, int64_t base,
 	struct store_project p;
 	int rc = -1;
 
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		goto out;
 	if (sq_project_get(sc, project, &p, err) == -1)
 		goto rollback;
@@ -806,22 +810,28 @@ sq_revision_commit(struct store_conn *sc, const char *project, int64_t base,
 		    (long long)base);
 		goto rollback;
 	}
-	if (run(sc, err, "adding a revision",
-		prep(sc, err,
+	if (sq_run(sc, err, "adding a revision",
+		sq_prep(sc, err,
 		    "INSERT INTO revisions(project_id, number, author, message, time, size, sha256)"
 		    " SELECT id, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ?",
 		    "ittiitt", base + 1, author, message, now, size, sha256, project)) == -1)
 		goto rollback;
-	if (run(sc, err, "moving the head",
-		prep(sc, err, "UPDATE projects SET head = ? WHERE name = ?", "it", base + 1,
+	if (sq_run(sc, err, "moving the head",
+		sq_prep(sc, err, "UPDATE projects SET head = ? WHERE name = ?", "it", base + 1,
 		    project)) == -1)
 		goto rollback;
-	if (exec(sc, "COMMIT", err) == -1)
+	if (sq_event_write(sc, "revision.committed", project,
+		event_data("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
+		    (json_int_t)(base + 1), "author", author, "message", message, "size",
+		    (json_int_t)size, "sha256", sha256),
+		err) == -1)
+		goto rollback;
+	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto rollback;
 	rc = 0;
 	goto out;
 rollback:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 out:
 	pthread_mutex_lock(&SQ(sc)->st->pin_lock);
 	unpin(SQ(sc)->st, sha256);
@@ -840,7 +850,7 @@ out:
 static int
 project_id(struct store_conn *sc, const char *project, int64_t *id, struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err, "SELECT id FROM projects WHERE name = ?", "t", project);
+	sqlite3_stmt *s = sq_prep(sc, err, "SELECT id FROM projects WHERE name = ?", "t", project);
 	int rc;
 
 	if (s == NULL)
@@ -848,12 +858,12 @@ project_id(struct store_conn *sc, const char *project, int64_t *id, struct atr_e
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(s, 0);
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
-	return db_fail(sc, err, "reading a project");
+	return sq_db_fail(sc, err, "reading a project");
 }
 
 /* Reads the lock on (id, element) into *l: 1 found, 0 none, -1 error. */
@@ -861,7 +871,7 @@ static int
 lock_get(struct store_conn *sc, int64_t id, const char *element, struct store_lock *l,
     struct atr_err *err)
 {
-	sqlite3_stmt *s = prep(sc, err,
+	sqlite3_stmt *s = sq_prep(sc, err,
 	    "SELECT element, holder, since FROM locks WHERE project_id = ? AND element = ?", "it",
 	    id, element);
 	int rc;
@@ -870,16 +880,16 @@ lock_get(struct store_conn *sc, int64_t id, const char *element, struct store_lo
 		return -1;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		copy_text(l->element, sizeof(l->element), sqlite3_column_text(s, 0));
-		copy_text(l->holder, sizeof(l->holder), sqlite3_column_text(s, 1));
+		sq_copy_text(l->element, sizeof(l->element), sqlite3_column_text(s, 0));
+		sq_copy_text(l->holder, sizeof(l->holder), sqlite3_column_text(s, 1));
 		l->since = sqlite3_column_int64(s, 2);
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return db_fail(sc, err, "reading a lock");
+	return sq_db_fail(sc, err, "reading a lock");
 }
 
 static int
@@ -890,7 +900,7 @@ sq_lock_acquire(struct store_conn *sc, const char *project, const char *element,
 	int64_t id;
 	int found;
 
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (project_id(sc, project, &id, err) == -1 ||
 	    (found = lock_get(sc, id, element, &l, err)) == -1)
@@ -903,22 +913,27 @@ sq_lock_acquire(struct store_conn *sc, const char *project, const char *element,
 		goto fail;
 	}
 	if (!found) {
-		if (run(sc, err, "taking a lock",
-			prep(sc, err,
+		if (sq_run(sc, err, "taking a lock",
+			sq_prep(sc, err,
 			    "INSERT INTO locks(project_id, element, holder, since) VALUES (?,?,?,?)",
 			    "itti", id, element, user, now)) == -1)
+			goto fail;
+		if (sq_event_write(sc, "lock.taken", project,
+			event_data("{s:s, s:s, s:s}", "project", project, "element", element,
+			    "holder", user),
+			err) == -1)
 			goto fail;
 		snprintf(l.element, sizeof(l.element), "%s", element);
 		snprintf(l.holder, sizeof(l.holder), "%s", user);
 		l.since = now;
 	}
-	if (exec(sc, "COMMIT", err) == -1)
+	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
 	if (held != NULL)
 		*held = l;
 	return found ? 0 : 1;
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
 }
 
@@ -930,7 +945,7 @@ sq_lock_release(struct store_conn *sc, const char *project, const char *element,
 	int64_t id;
 	int found;
 
-	if (exec(sc, "BEGIN IMMEDIATE", err) == -1)
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (project_id(sc, project, &id, err) == -1 ||
 	    (found = lock_get(sc, id, element, &l, err)) == -1)
@@ -946,13 +961,20 @@ sq_lock_release(struct store_conn *sc, const char *project, const char *element,
 		    element, project, l.holder, l.holder);
 		goto fail;
 	}
-	if (run(sc, err, "releasing a lock",
-		prep(sc, err, "DELETE FROM locks WHERE project_id = ? AND element = ?", "it", id,
+	if (sq_run(sc, err, "releasing a lock",
+		sq_prep(sc, err, "DELETE FROM locks WHERE project_id = ? AND element = ?", "it", id,
 		    element)) == -1)
 		goto fail;
-	return exec(sc, "COMMIT", err);
+	if (sq_event_write(sc, "lock.released", project,
+		event_data("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
+		    "holder", l.holder, "released_by", user, "forced", force && strcmp(l.holder, user) != 0),
+		err) == -1)
+		goto fail;
+	if (sq_exec(sc, "COMMIT", err) == -1)
+		goto fail;
+	return 0;
 fail:
-	exec(sc, "ROLLBACK", NULL);
+	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
 }
 
@@ -967,21 +989,21 @@ sq_lock_list(struct store_conn *sc, const char *project,
 
 	if (project_id(sc, project, &id, err) == -1)
 		return -1;
-	s = prep(sc, err,
+	s = sq_prep(sc, err,
 	    "SELECT element, holder, since FROM locks WHERE project_id = ? ORDER BY element", "i",
 	    id);
 	if (s == NULL)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		copy_text(l.element, sizeof(l.element), sqlite3_column_text(s, 0));
-		copy_text(l.holder, sizeof(l.holder), sqlite3_column_text(s, 1));
+		sq_copy_text(l.element, sizeof(l.element), sqlite3_column_text(s, 0));
+		sq_copy_text(l.holder, sizeof(l.holder), sqlite3_column_text(s, 1));
 		l.since = sqlite3_column_int64(s, 2);
 		if (each(&l, arg) != 0)
 			break;
 	}
-	release(sc, s);
+	sq_release(sc, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(sc, err, "listing locks");
+		return sq_db_fail(sc, err, "listing locks");
 	return 0;
 }
 
@@ -1213,6 +1235,23 @@ static const struct store_ops sqlite_ops = {
 	.blob_reader_fd = sq_blob_reader_fd,
 	.blob_read = sq_blob_read,
 	.blob_reader_close = sq_blob_reader_close,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.integration_create = sq_integration_create,
+	.integration_get = sq_integration_get,
+	.integration_list = sq_integration_list,
+	.integration_update = sq_integration_update,
+	.integration_set_state = sq_integration_set_state,
+	.integration_rotate = sq_integration_rotate,
+	.integration_delete = sq_integration_delete,
+	.delivery_due = sq_delivery_due,
+	.delivery_next_time = sq_delivery_next_time,
+	.delivery_claim = sq_delivery_claim,
+	.delivery_finish = sq_delivery_finish,
+	.delivery_log = sq_delivery_log,
+	.delivery_redeliver = sq_delivery_redeliver,
+	.delivery_add_test = sq_delivery_add_test,
+	.event_purge = sq_event_purge,
 };
 
 

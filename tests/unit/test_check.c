@@ -185,7 +185,7 @@ make_store(struct fx *f)
 	assert_non_null(cfg);
 	assert_non_null(st = store_open(cfg, f->dir, &err));
 	assert_non_null(sc = store_conn_open(st, &err));
-	assert_int_equal(store_user_create(sc, "admin", "x", "admin", &err), 0);
+	assert_int_equal(store_user_create(sc, "admin", "x", "admin", NULL, &err), 0);
 	assert_int_equal(store_project_create(sc, "plant", "", "admin", 1, &err), 0);
 	for (int i = 0; i < 3; i++) {
 		assert_non_null(w = store_blob_writer_new(st, &err));

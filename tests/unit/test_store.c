@@ -85,7 +85,8 @@ pg_wipe(void)
 		fail_msg("cannot connect to ATRIUM_TEST_PG_URL: %s", PQerrorMessage(db));
 	PQsetNoticeProcessor(db, quiet, NULL);
 	res = PQexec(db, "DROP TABLE IF EXISTS atrium_schema, locks, sessions, revisions, projects,"
-			 " users, blobs, content_chunks, uploads CASCADE");
+			 " users, blobs, content_chunks, uploads, delivery_attempts, deliveries,"
+			 " integrations, events CASCADE");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		fail_msg("cannot empty the test database: %s", PQerrorMessage(db));
 	PQclear(res);
@@ -320,10 +321,10 @@ t_users(void **state)
 
 	OK(store_user_count(f->sc, &count, &e_));
 	assert_int_equal(count, 0);
-	OK(store_user_create(f->sc, "bob", "hash-of-bob", "user", &e_));
-	OK(store_user_create(f->sc, "alice", "hash-of-alice", "admin", &e_));
+	OK(store_user_create(f->sc, "bob", "hash-of-bob", "user", NULL, &e_));
+	OK(store_user_create(f->sc, "alice", "hash-of-alice", "admin", NULL, &e_));
 	FAILS(ATR_E_EXISTS, "a user named 'bob' already exists",
-	    store_user_create(f->sc, "bob", "x", "user", &e));
+	    store_user_create(f->sc, "bob", "x", "user", NULL, &e));
 	OK(store_user_count(f->sc, &count, &e_));
 	assert_int_equal(count, 2);
 	OK(store_user_get(f->sc, "alice", &u, hash, sizeof(hash), &e_));
@@ -343,7 +344,7 @@ t_users(void **state)
 	OK(store_user_get(f->sc, "bob", &u, NULL, 0, &e_));
 	assert_string_equal(u.role, "admin");
 	/* UTF-8 names come back as they went in. */
-	OK(store_user_create(f->sc, "Zoë Ünal", "h", "user", &e_));
+	OK(store_user_create(f->sc, "Zoë Ünal", "h", "user", NULL, &e_));
 	OK(store_user_get(f->sc, "Zoë Ünal", &u, NULL, 0, &e_));
 	assert_string_equal(u.name, "Zoë Ünal");
 }
@@ -353,18 +354,18 @@ t_last_admin(void **state)
 {
 	struct fx *f = *state;
 
-	OK(store_user_create(f->sc, "root", "h", "admin", &e_));
-	OK(store_user_create(f->sc, "carol", "h", "user", &e_));
+	OK(store_user_create(f->sc, "root", "h", "admin", NULL, &e_));
+	OK(store_user_create(f->sc, "carol", "h", "user", NULL, &e_));
 	FAILS(ATR_E_CONFLICT, "'root' is the last admin; make another user an admin first",
-	    store_user_delete(f->sc, "root", &e));
+	    store_user_delete(f->sc, "root", NULL, &e));
 	FAILS(ATR_E_CONFLICT, "'root' is the last admin",
 	    store_user_set_role(f->sc, "root", "user", &e));
-	FAILS(ATR_E_NOT_FOUND, "there is no user named 'ghost'", store_user_delete(f->sc, "ghost", &e));
+	FAILS(ATR_E_NOT_FOUND, "there is no user named 'ghost'", store_user_delete(f->sc, "ghost", NULL, &e));
 	FAILS(ATR_E_NOT_FOUND, "there is no user named 'ghost'",
 	    store_user_set_role(f->sc, "ghost", "admin", &e));
 	OK(store_user_set_role(f->sc, "carol", "admin", &e_));
-	OK(store_user_delete(f->sc, "root", &e_));
-	FAILS(ATR_E_CONFLICT, "'carol' is the last admin", store_user_delete(f->sc, "carol", &e));
+	OK(store_user_delete(f->sc, "root", NULL, &e_));
+	FAILS(ATR_E_CONFLICT, "'carol' is the last admin", store_user_delete(f->sc, "carol", NULL, &e));
 	OK(store_user_set_role(f->sc, "carol", "admin", &e_)); /* admin to admin: fine */
 }
 
@@ -374,7 +375,7 @@ t_sessions(void **state)
 	struct fx *f = *state;
 	struct store_user u;
 
-	OK(store_user_create(f->sc, "dave", "h", "user", &e_));
+	OK(store_user_create(f->sc, "dave", "h", "user", NULL, &e_));
 	OK(store_session_create(f->sc, "t1", "dave", NOW + 100, &e_));
 	OK(store_session_create(f->sc, "t2", "dave", NOW + 10, &e_));
 	OK(store_session_lookup(f->sc, "t1", NOW, &u, &e_));
@@ -388,9 +389,9 @@ t_sessions(void **state)
 	OK(store_session_delete(f->sc, "t1", &e_));
 	FAILS(ATR_E_UNAUTHORIZED, "log in again", store_session_lookup(f->sc, "t1", NOW, &u, &e));
 	/* Deleting a user ends their sessions. */
-	OK(store_user_create(f->sc, "admin", "h", "admin", &e_));
+	OK(store_user_create(f->sc, "admin", "h", "admin", NULL, &e_));
 	OK(store_session_create(f->sc, "t3", "dave", NOW + 100, &e_));
-	OK(store_user_delete(f->sc, "dave", &e_));
+	OK(store_user_delete(f->sc, "dave", NULL, &e_));
 	FAILS(ATR_E_UNAUTHORIZED, "log in again", store_session_lookup(f->sc, "t3", NOW, &u, &e));
 }
 
@@ -401,7 +402,7 @@ t_password_change(void **state)
 	struct store_user u;
 	char hash[64];
 
-	OK(store_user_create(f->sc, "erin", "old", "user", &e_));
+	OK(store_user_create(f->sc, "erin", "old", "user", NULL, &e_));
 	OK(store_session_create(f->sc, "keep", "erin", NOW + 100, &e_));
 	OK(store_session_create(f->sc, "drop", "erin", NOW + 100, &e_));
 	OK(store_user_set_password(f->sc, "erin", "new", "keep", &e_));
@@ -439,9 +440,9 @@ t_projects(void **state)
 	assert_int_equal(n.n, 2);
 	assert_string_equal(n.v[0], "alpha@0");
 	assert_string_equal(n.v[1], "beta@0");
-	OK(store_project_delete(f->sc, "alpha", &e_));
+	OK(store_project_delete(f->sc, "alpha", NULL, &e_));
 	FAILS(ATR_E_NOT_FOUND, "there is no project named 'alpha'",
-	    store_project_delete(f->sc, "alpha", &e));
+	    store_project_delete(f->sc, "alpha", NULL, &e));
 	FAILS(ATR_E_NOT_FOUND, "there is no project named 'alpha'",
 	    store_project_get(f->sc, "alpha", &p, &e));
 }
@@ -575,12 +576,12 @@ t_blob_dedup_and_delete(void **state)
 	memcpy(shared, sha1, 65);
 	/* Content only project one has. */
 	OK(commit_seeded(f, f->sc, "one", 1, "a", 5000, 99, sha1, NULL, &e_));
-	OK(store_project_delete(f->sc, "one", &e_));
+	OK(store_project_delete(f->sc, "one", NULL, &e_));
 	/* Still used by project two: kept. Used by nobody: removed. */
 	expect_content(f, f->sc, shared, data, sizeof(data), 65536);
 	rd = store_blob_reader_open(f->sc, sha1, 5000, &err);
 	assert_null(rd);
-	OK(store_project_delete(f->sc, "two", &e_));
+	OK(store_project_delete(f->sc, "two", NULL, &e_));
 	assert_null(store_blob_reader_open(f->sc, shared, sizeof(data), &err));
 }
 
@@ -617,9 +618,9 @@ t_locks(void **state)
 	struct names n = {0};
 	int rc;
 
-	OK(store_user_create(f->sc, "alice", "h", "user", &e_));
-	OK(store_user_create(f->sc, "bob", "h", "user", &e_));
-	OK(store_user_create(f->sc, "root", "h", "admin", &e_));
+	OK(store_user_create(f->sc, "alice", "h", "user", NULL, &e_));
+	OK(store_user_create(f->sc, "bob", "h", "user", NULL, &e_));
+	OK(store_user_create(f->sc, "root", "h", "admin", NULL, &e_));
 	OK(store_project_create(f->sc, "plant", "", "alice", NOW, &e_));
 	OK(rc = store_lock_acquire(f->sc, "plant", "Pump-7", "alice", NOW, &l, &e_));
 	assert_int_equal(rc, 1);
@@ -653,11 +654,11 @@ t_locks(void **state)
 	OK(store_lock_release(f->sc, "plant", "Pump-7", "bob", 0, &e_));
 	/* A deleted user's locks go with them; so do a deleted project's. */
 	OK(store_lock_acquire(f->sc, "plant", "Pump-7", "alice", NOW, NULL, &e_));
-	OK(store_user_delete(f->sc, "alice", &e_));
+	OK(store_user_delete(f->sc, "alice", NULL, &e_));
 	n.n = 0;
 	OK(store_lock_list(f->sc, "plant", collect_lock, &n, &e_));
 	assert_int_equal(n.n, 1);
-	OK(store_project_delete(f->sc, "plant", &e_));
+	OK(store_project_delete(f->sc, "plant", NULL, &e_));
 	OK(store_project_create(f->sc, "plant", "", "bob", NOW, &e_));
 	n.n = 0;
 	OK(store_lock_list(f->sc, "plant", collect_lock, &n, &e_));
@@ -751,7 +752,7 @@ t_reopen(void **state)
 	unsigned char data[3000];
 
 	fill(data, sizeof(data), 11);
-	OK(store_user_create(f->sc, "keeper", "h", "admin", &e_));
+	OK(store_user_create(f->sc, "keeper", "h", "admin", NULL, &e_));
 	OK(store_project_create(f->sc, "kept", "d", "keeper", NOW, &e_));
 	OK(put_blob(f, &f->sc, 1, data, sizeof(data), 1000, sha, &e_));
 	OK(store_revision_commit(f->sc, "kept", 0, "keeper", "m", NOW, sizeof(data), sha, NULL, &e_));
@@ -837,12 +838,604 @@ t_local_copies(void **state)
 	assert_int_equal(store_blob_reader_fd(rd), -1);
 	store_blob_reader_close(rd);
 	/* Deleted on node 1: node 1 forgets its copy at once. */
-	OK(store_project_delete(f->sc, "p", &e_));
+	OK(store_project_delete(f->sc, "p", NULL, &e_));
 	assert_null(store_blob_reader_open(f->sc, sha, (int64_t)len, &err));
 	store_conn_close(node2.sc);
 	store_close(node2.st);
 	nftw(node2.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(data);
+}
+
+/* ---- events, integrations, deliveries */
+
+/* Far after the real clock (events are stamped with it): year 2096. */
+#define T0 ((int64_t)4000000000000)
+
+static void
+add_integration(struct store_conn *sc, const char *name, const char *events, const char *project,
+    const char *state)
+{
+	struct store_integration in;
+	struct atr_err err;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "%s", name);
+	snprintf(in.url, sizeof(in.url), "https://hooks.example/%s", name);
+	snprintf(in.events, sizeof(in.events), "%s", events);
+	snprintf(in.project, sizeof(in.project), "%s", project);
+	snprintf(in.secret, sizeof(in.secret), "whsec_c2VjcmV0LW9mLSVz%s", name);
+	snprintf(in.created_by, sizeof(in.created_by), "root");
+	if (store_integration_create(sc, &in, &err) == -1)
+		fail_msg("store_integration_create(%s): %s", name, atr_err_msg(&err));
+	assert_true(in.id > 0);
+	if (strcmp(state, "active") != 0 &&
+	    store_integration_set_state(sc, name, state, "by the test", "root", T0, &err) == -1)
+		fail_msg("set_state(%s): %s", name, atr_err_msg(&err));
+}
+
+static struct store_integration
+get_integration(struct store_conn *sc, const char *name)
+{
+	struct store_integration in;
+	struct atr_err err;
+
+	if (store_integration_get(sc, name, &in, &err) == -1)
+		fail_msg("store_integration_get(%s): %s", name, atr_err_msg(&err));
+	return in;
+}
+
+/* The due heads, as "integration:seq:type" strings. */
+struct dues {
+	int n;
+	char v[16][120];
+	int64_t id[16];
+	char msg_id[16][48];
+};
+
+static int
+collect_due(const struct store_delivery *d, void *arg)
+{
+	struct dues *ds = arg;
+
+	assert_true(ds->n < 16);
+	assert_string_equal(d->state, "pending");
+	assert_non_null(d->event.data);
+	assert_int_equal(d->event.data[0], '{');
+	snprintf(ds->v[ds->n], sizeof(ds->v[0]), "%s:%lld:%s", d->integration, (long long)d->seq,
+	    d->event.type);
+	ds->id[ds->n] = d->id;
+	memcpy(ds->msg_id[ds->n], d->msg_id, 48);
+	ds->n++;
+	return 0;
+}
+
+static struct dues
+due_at(struct store_conn *sc, int64_t now)
+{
+	struct dues ds;
+	struct atr_err err;
+
+	memset(&ds, 0, sizeof(ds));
+	if (store_delivery_due(sc, now, collect_due, &ds, &err) == -1)
+		fail_msg("store_delivery_due: %s", atr_err_msg(&err));
+	return ds;
+}
+
+/* The due head of integration name at now ("" when none), its id in *id. */
+static const char *
+head_of(struct store_conn *sc, const char *name, int64_t now, int64_t *id)
+{
+	static struct dues ds;
+	size_t len = strlen(name);
+
+	ds = due_at(sc, now);
+	for (int i = 0; i < ds.n; i++) {
+		if (strncmp(ds.v[i], name, len) == 0 && ds.v[i][len] == ':') {
+			if (id != NULL)
+				*id = ds.id[i];
+			return ds.v[i] + len + 1;
+		}
+	}
+	return "";
+}
+
+static struct store_attempt
+attempt(const char *outcome, int status, int64_t time, int64_t next)
+{
+	struct store_attempt a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.outcome, sizeof(a.outcome), "%s", outcome);
+	a.status = status;
+	a.time = time;
+	a.duration_ms = 12;
+	a.next_attempt = next;
+	if (strcmp(outcome, "delivered") != 0)
+		snprintf(a.error, sizeof(a.error), "HTTP %d from the receiver", status);
+	return a;
+}
+
+/* Claims and finishes the head of name as delivered; returns its "seq:type". */
+static const char *
+deliver_head(struct store_conn *sc, const char *name, int64_t now)
+{
+	static char got[120];
+	struct store_attempt a = attempt("delivered", 200, now, 0);
+	struct atr_err err;
+	int64_t id = 0;
+	int rc;
+
+	snprintf(got, sizeof(got), "%s", head_of(sc, name, now, &id));
+	if (got[0] == '\0')
+		return got;
+	if ((rc = store_delivery_claim(sc, id, "node-a", now, now + 30000, &err)) != 1)
+		fail_msg("claim %lld: %d %s", (long long)id, rc, atr_err_msg(&err));
+	if ((rc = store_delivery_finish(sc, id, "node-a", &a, NULL, NULL, &err)) != 1)
+		fail_msg("finish %lld: %d %s", (long long)id, rc, atr_err_msg(&err));
+	return got;
+}
+
+static int hook_calls;
+
+static void
+count_hook(void *arg)
+{
+	(void)arg;
+	hook_calls++;
+}
+
+static int
+collect_event(const struct store_event *ev, void *arg)
+{
+	struct names *n = arg;
+
+	assert_true(n->n < 16);
+	snprintf(n->v[n->n++], sizeof(n->v[0]), "%s@%s", ev->type, ev->project);
+	return 0;
+}
+
+/* Every change writes its event; a refused change writes none; each
+ * integration gets what its kinds and project filter ask for, with seq
+ * from 1 without gaps; disabled ones get nothing, paused ones queue. */
+static void
+t_events_fanout(void **state)
+{
+	struct fx *f = *state;
+	struct store_revision head;
+	struct store_integration in;
+	struct names ev = {0};
+	char *want[] = {"user.created@", "project.created@p", "revision.committed@p",
+		"lock.taken@p", "lock.released@p", "project.created@q", "revision.committed@q",
+		"project.deleted@q", "user.deleted@", "certificate.expiring@"};
+	const size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct atr_err err;
+
+	store_set_event_hook(f->st, count_hook, NULL);
+	hook_calls = 0;
+	add_integration(f->sc, "all", "*", "", "active");
+	add_integration(f->sc, "commits-p", "revision.committed", "p", "active");
+	add_integration(f->sc, "locks", "lock.taken,lock.released", "", "active");
+	add_integration(f->sc, "off", "*", "", "disabled");
+	add_integration(f->sc, "held", "*", "", "paused");
+	OK(store_user_create(f->sc, "root", "h", "admin", NULL, &e_));
+	OK(store_user_create(f->sc, "bob", "h", "user", "root", &e_));
+	OK(store_project_create(f->sc, "p", "d", "bob", NOW, &e_));
+	OK(commit_seeded(f, f->sc, "p", 0, "bob", 100, 1, NULL, NULL, &e_));
+	/* Refused on a stale base: no event, no delivery. */
+	FAILS(ATR_E_CONFLICT, "after your base 0",
+	    commit_seeded(f, f->sc, "p", 0, "bob", 100, 2, NULL, &head, &e));
+	FAILS(ATR_E_EXISTS, "already exists", store_project_create(f->sc, "p", "", "bob", NOW, &e));
+	OK(store_lock_acquire(f->sc, "p", "Pump", "bob", NOW, NULL, &e_));
+	OK(store_lock_acquire(f->sc, "p", "Pump", "bob", NOW, NULL, &e_)); /* held already: none */
+	OK(store_lock_release(f->sc, "p", "Pump", "root", 1, &e_));
+	OK(store_project_create(f->sc, "q", "", "bob", NOW, &e_));
+	OK(commit_seeded(f, f->sc, "q", 0, "bob", 10, 3, NULL, NULL, &e_));
+	OK(store_project_delete(f->sc, "q", "root", &e_));
+	OK(store_user_delete(f->sc, "bob", "root", &e_));
+	OK(store_event_add(f->sc, "certificate.expiring", NULL, "{\"days\":7}", T0, &e_));
+	FAILS(ATR_E_BAD_REQUEST, "not a kind of event",
+	    store_event_add(f->sc, "nonsense", NULL, "{}", T0, &e));
+	FAILS(ATR_E_BAD_REQUEST, "JSON object",
+	    store_event_add(f->sc, "certificate.renewed", NULL, "[1]", T0, &e));
+
+	/* root's creation came first; the server made it (by NULL). */
+	OK(store_event_list(f->sc, 0, 0, collect_event, &ev, &e_));
+	assert_int_equal(ev.n, (int)nwant + 1);
+	assert_string_equal(ev.v[0], "user.created@");
+	for (size_t i = 0; i < nwant; i++)
+		assert_string_equal(ev.v[i + 1], want[i]);
+	ev.n = 0;
+	OK(store_event_list(f->sc, 0, 2, collect_event, &ev, &e_));
+	assert_int_equal(ev.n, 2);
+
+	in = get_integration(f->sc, "all");
+	assert_int_equal(in.pending, (int64_t)nwant + 1);
+	assert_int_equal(in.last_seq, (int64_t)nwant + 1);
+	store_integration_clear(&in);
+	in = get_integration(f->sc, "commits-p");
+	assert_int_equal(in.pending, 1);
+	store_integration_clear(&in);
+	in = get_integration(f->sc, "locks");
+	assert_int_equal(in.pending, 2);
+	store_integration_clear(&in);
+	in = get_integration(f->sc, "off");
+	assert_int_equal(in.pending, 0);
+	assert_string_equal(in.state, "disabled");
+	store_integration_clear(&in);
+	in = get_integration(f->sc, "held");
+	assert_int_equal(in.pending, (int64_t)nwant + 1);
+	assert_string_equal(in.state, "paused");
+	assert_string_equal(in.state_reason, "by the test");
+	store_integration_clear(&in);
+	/* The hook ran once per committed change that queued something. */
+	assert_int_equal(hook_calls, (int)nwant + 1);
+
+	/* In order, one after the other, seq without gaps. */
+	assert_string_equal(deliver_head(f->sc, "commits-p", T0), "1:revision.committed");
+	assert_string_equal(deliver_head(f->sc, "commits-p", T0), "");
+	assert_string_equal(deliver_head(f->sc, "all", T0), "1:user.created");
+	for (size_t i = 0; i < nwant; i++) {
+		char expect[120];
+		snprintf(expect, sizeof(expect), "%zu:%.*s", i + 2, (int)strcspn(want[i], "@"),
+		    want[i]);
+		assert_string_equal(deliver_head(f->sc, "all", T0), expect);
+	}
+	assert_string_equal(deliver_head(f->sc, "all", T0), "");
+	in = get_integration(f->sc, "all");
+	assert_int_equal(in.pending, 0);
+	store_integration_clear(&in);
+	/* Paused: waiting, never due. */
+	assert_string_equal(head_of(f->sc, "held", T0, NULL), "");
+
+	/* A migration's connection writes no events. */
+	store_conn_set_events(f->sc, 0);
+	OK(store_project_create(f->sc, "quiet", "", "root", NOW, &e_));
+	store_conn_set_events(f->sc, 1);
+	ev.n = 0;
+	OK(store_event_list(f->sc, 0, 0, collect_event, &ev, &e_));
+	assert_int_equal(ev.n, (int)nwant + 1);
+	store_set_event_hook(f->st, NULL, NULL);
+	(void)err;
+}
+
+static int
+collect_attempt(const struct store_attempt *a, void *arg)
+{
+	struct names *n = arg;
+
+	assert_true(n->n < 16);
+	snprintf(n->v[n->n++], sizeof(n->v[0]), "%lld/%lld:%s:%d", (long long)a->delivery_id,
+	    (long long)a->seq, a->outcome, a->status);
+	return 0;
+}
+
+/* Only the head is due, and only when its time has come; retries wait;
+ * a failure with a state change ends the delivery and stops queueing. */
+static void
+t_delivery_schedule(void **state)
+{
+	struct fx *f = *state;
+	struct store_integration in;
+	struct store_attempt a;
+	struct names log = {0};
+	int64_t id1 = 0, id2 = 0, when = -1;
+	char want[64];
+
+	add_integration(f->sc, "ci", "project.created", "", "active");
+	OK(store_delivery_next_time(f->sc, &when, &e_));
+	assert_int_equal(when, 0);
+	OK(store_project_create(f->sc, "a", "", "x", NOW, &e_));
+	OK(store_project_create(f->sc, "b", "", "x", NOW, &e_));
+	OK(store_project_create(f->sc, "c", "", "x", NOW, &e_));
+	OK(store_delivery_next_time(f->sc, &when, &e_));
+	assert_true(when > 0 && when < T0);
+	assert_int_equal(due_at(f->sc, T0).n, 1);
+	assert_string_equal(head_of(f->sc, "ci", T0, &id1), "1:project.created");
+	assert_int_equal(store_delivery_claim(f->sc, id1, "n", T0, T0 + 30000, NULL), 1);
+	/* Claimed: not due for anyone until it is finished or the lease ends. */
+	assert_int_equal(due_at(f->sc, T0 + 1).n, 0);
+	OK(store_delivery_next_time(f->sc, &when, &e_));
+	assert_int_equal(when, T0 + 30000);
+	a = attempt("retry", 503, T0, T0 + 5000);
+	assert_int_equal(store_delivery_finish(f->sc, id1, "n", &a, NULL, NULL, NULL), 1);
+	/* The retry waits for its time; the next one waits behind it. */
+	assert_int_equal(due_at(f->sc, T0 + 4999).n, 0);
+	OK(store_delivery_next_time(f->sc, &when, &e_));
+	assert_int_equal(when, T0 + 5000);
+	assert_string_equal(head_of(f->sc, "ci", T0 + 5000, &id2), "1:project.created");
+	assert_int_equal(id2, id1);
+	assert_int_equal(store_delivery_claim(f->sc, id1, "n", T0 + 4999, T0 + 9999, NULL), 0);
+	assert_int_equal(store_delivery_claim(f->sc, id1, "n", T0 + 5000, T0 + 9999, NULL), 1);
+	a = attempt("delivered", 204, T0 + 5000, 0);
+	assert_int_equal(store_delivery_finish(f->sc, id1, "n", &a, NULL, NULL, NULL), 1);
+	assert_string_equal(head_of(f->sc, "ci", T0 + 5000, &id2), "2:project.created");
+	/* Not the head: no claim. */
+	assert_int_equal(store_delivery_claim(f->sc, id2 + 1, "n", T0 + 5000, T0 + 9999, NULL), 0);
+	/* A 410: the delivery fails and the integration is disabled. */
+	assert_int_equal(store_delivery_claim(f->sc, id2, "n", T0 + 5000, T0 + 9999, NULL), 1);
+	a = attempt("failed", 410, T0 + 6000, 0);
+	assert_int_equal(store_delivery_finish(f->sc, id2, "n", &a, "disabled",
+			     "the receiver answered 410 Gone", NULL), 1);
+	in = get_integration(f->sc, "ci");
+	assert_string_equal(in.state, "disabled");
+	assert_string_equal(in.state_reason, "the receiver answered 410 Gone");
+	assert_string_equal(in.updated_by, "root"); /* the server's change keeps it */
+	assert_int_equal(in.pending, 1);
+	store_integration_clear(&in);
+	assert_int_equal(due_at(f->sc, T0 + 7000).n, 0);
+	OK(store_project_create(f->sc, "d", "", "x", NOW, &e_));
+	in = get_integration(f->sc, "ci");
+	assert_int_equal(in.pending, 1); /* disabled: nothing queued */
+	assert_int_equal(in.last_seq, 3);
+	store_integration_clear(&in);
+
+	/* The log: newest first, paged by delivery. */
+	OK(store_delivery_log(f->sc, "ci", 0, 0, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 3);
+	snprintf(want, sizeof(want), "%lld/2:failed:410", (long long)id2);
+	assert_string_equal(log.v[0], want);
+	snprintf(want, sizeof(want), "%lld/1:delivered:204", (long long)id1);
+	assert_string_equal(log.v[1], want);
+	snprintf(want, sizeof(want), "%lld/1:retry:503", (long long)id1);
+	assert_string_equal(log.v[2], want);
+	log.n = 0;
+	OK(store_delivery_log(f->sc, "ci", id2, 0, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 2);
+	log.n = 0;
+	OK(store_delivery_log(f->sc, "ci", 0, 1, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 1);
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_delivery_log(f->sc, "nope", 0, 0, collect_attempt, &log, &e));
+}
+
+/* Two connections (two nodes): one claim wins; a lease that ran out can
+ * be taken over, and then the first sender's result is refused. */
+static void
+t_delivery_claims(void **state)
+{
+	struct fx *f = *state;
+	struct store_conn *other;
+	struct store_attempt a = attempt("delivered", 200, T0, 0);
+	struct atr_err err;
+	int64_t id = 0;
+
+	assert_non_null(other = store_conn_open(f->st, &err));
+	add_integration(f->sc, "ci", "*", "", "active");
+	OK(store_project_create(f->sc, "a", "", "x", NOW, &e_));
+	assert_string_equal(head_of(other, "ci", T0, &id), "1:project.created");
+	assert_int_equal(store_delivery_claim(f->sc, id, "node-a", T0, T0 + 1000, NULL), 1);
+	assert_int_equal(store_delivery_claim(other, id, "node-b", T0, T0 + 1000, NULL), 0);
+	assert_int_equal(store_delivery_claim(other, id, "node-b", T0 + 999, T0 + 2000, NULL), 0);
+	assert_string_equal(head_of(other, "ci", T0 + 999, NULL), "");
+	/* node-a's lease ran out: node-b takes it over. */
+	assert_string_equal(head_of(other, "ci", T0 + 1000, NULL), "1:project.created");
+	assert_int_equal(store_delivery_claim(other, id, "node-b", T0 + 1000, T0 + 2000, NULL), 1);
+	atr_err_clear(&err);
+	assert_int_equal(store_delivery_finish(f->sc, id, "node-a", &a, NULL, NULL, &err), 0);
+	assert_int_equal(err.code, ATR_E_CONFLICT);
+	assert_int_equal(store_delivery_finish(other, id, "node-b", &a, NULL, NULL, NULL), 1);
+	assert_int_equal(store_delivery_finish(other, id, "node-b", &a, NULL, NULL, &err), 0);
+	assert_string_equal(head_of(f->sc, "ci", T0 + 5000, NULL), "");
+	store_conn_close(other);
+}
+
+/* Redelivery, the test event, rotation, pause and resume. */
+static void
+t_delivery_admin(void **state)
+{
+	struct fx *f = *state;
+	struct store_integration in;
+	struct store_attempt a;
+	struct names log = {0};
+	struct dues ds;
+	int64_t id = 0, test_id = 0, head = 0;
+	char msg_id[48];
+
+	store_set_event_hook(f->st, count_hook, NULL);
+	add_integration(f->sc, "ci", "*", "", "active");
+	OK(store_project_create(f->sc, "a", "", "x", NOW, &e_));
+	ds = due_at(f->sc, T0);
+	assert_int_equal(ds.n, 1);
+	memcpy(msg_id, ds.msg_id[0], 48);
+	assert_int_equal(strncmp(msg_id, "msg_", 4), 0);
+	assert_int_equal(strlen(msg_id), 36);
+	assert_string_equal(deliver_head(f->sc, "ci", T0), "1:project.created");
+
+	/* Redeliver: the same seq and msg_id, due at once. */
+	hook_calls = 0;
+	id = ds.id[0];
+	OK(store_delivery_redeliver(f->sc, "ci", id, T0 + 10, &e_));
+	assert_int_equal(hook_calls, 1);
+	ds = due_at(f->sc, T0 + 10);
+	assert_int_equal(ds.n, 1);
+	assert_int_equal(ds.id[0], id);
+	assert_string_equal(ds.v[0], "ci:1:project.created");
+	assert_string_equal(ds.msg_id[0], msg_id);
+	assert_int_equal(due_at(f->sc, T0 + 9).n, 0);
+	FAILS(ATR_E_NOT_FOUND, "integration 'ci' has no delivery 999999",
+	    store_delivery_redeliver(f->sc, "ci", 999999, T0, &e));
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_delivery_redeliver(f->sc, "nope", id, T0, &e));
+	assert_string_equal(deliver_head(f->sc, "ci", T0 + 10), "1:project.created");
+
+	/* The test event, for this integration alone and never for others. */
+	add_integration(f->sc, "other", "*", "", "active");
+	OK(store_delivery_add_test(f->sc, "ci", "root", T0, &test_id, &e_));
+	assert_true(test_id > id);
+	assert_string_equal(head_of(f->sc, "ci", T0, &head), "2:integration.test");
+	assert_int_equal(head, test_id);
+	assert_string_equal(head_of(f->sc, "other", T0, NULL), "");
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_delivery_add_test(f->sc, "nope", "root", T0, &test_id, &e));
+
+	/* Pause: nothing is due, events still queue. Resume: the head is
+	 * due at once, even if a retry had put it later. */
+	OK(store_integration_set_state(f->sc, "ci", "paused", "", "root", T0, &e_));
+	assert_string_equal(head_of(f->sc, "ci", T0, NULL), "");
+	OK(store_project_create(f->sc, "b", "", "x", NOW, &e_));
+	in = get_integration(f->sc, "ci");
+	assert_int_equal(in.pending, 2);
+	assert_string_equal(in.state, "paused");
+	store_integration_clear(&in);
+	OK(store_integration_set_state(f->sc, "ci", "active", "", "root", T0 + 100, &e_));
+	assert_int_equal(store_delivery_claim(f->sc, test_id, "n", T0 + 100, T0 + 200, NULL), 1);
+	a = attempt("retry", 500, T0 + 100, T0 + 999999);
+	assert_int_equal(store_delivery_finish(f->sc, test_id, "n", &a, "paused",
+			     "the retry schedule is exhausted", NULL), 1);
+	assert_string_equal(head_of(f->sc, "ci", T0 + 500000, NULL), "");
+	OK(store_integration_set_state(f->sc, "ci", "active", "", "root", T0 + 200, &e_));
+	assert_string_equal(head_of(f->sc, "ci", T0 + 200, NULL), "2:integration.test");
+	FAILS(ATR_E_BAD_REQUEST, "not a state",
+	    store_integration_set_state(f->sc, "ci", "asleep", "", "root", T0, &e));
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_integration_set_state(f->sc, "nope", "paused", "", "root", T0, &e));
+
+	/* Rotation keeps the old secret until the overlap ends. */
+	in = get_integration(f->sc, "ci");
+	{
+		char before[STORE_SECRET_MAX + 1];
+		memcpy(before, in.secret, sizeof(before));
+		store_integration_clear(&in);
+		OK(store_integration_rotate(f->sc, "ci", "whsec_bmV3LXNlY3JldC1ieXRlcw==",
+		    T0 + 86400000, "alice", T0, &e_));
+		in = get_integration(f->sc, "ci");
+		assert_string_equal(in.secret, "whsec_bmV3LXNlY3JldC1ieXRlcw==");
+		assert_string_equal(in.old_secret, before);
+		assert_int_equal(in.old_secret_until, T0 + 86400000);
+		assert_string_equal(in.updated_by, "alice");
+		store_integration_clear(&in);
+	}
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_integration_rotate(f->sc, "nope", "whsec_eA==", T0, "alice", T0, &e));
+	OK(store_delivery_log(f->sc, "ci", 0, 0, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 3);
+	store_set_event_hook(f->st, NULL, NULL);
+}
+
+static int
+collect_integration(const struct store_integration *in, void *arg)
+{
+	struct names *n = arg;
+
+	assert_true(n->n < 16);
+	snprintf(n->v[n->n++], sizeof(n->v[0]), "%s=%.400s", in->name, in->url);
+	return 0;
+}
+
+/* Create, read back every field, list, update, delete with what hangs on
+ * it; purge keeps what still waits. */
+static void
+t_integrations_crud(void **state)
+{
+	struct fx *f = *state;
+	struct store_integration in, got;
+	struct names n = {0}, log = {0}, ev = {0};
+	const char *pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "jenkins");
+	snprintf(in.url, sizeof(in.url), "https://ci.example:8443/hook?a=b");
+	snprintf(in.events, sizeof(in.events), "revision.committed,lock.taken");
+	snprintf(in.project, sizeof(in.project), "plant");
+	snprintf(in.pin, sizeof(in.pin), "%064d", 7);
+	assert_non_null(in.ca_pem = strdup(pem));
+	assert_non_null(in.client_pem = strdup("key and chain"));
+	in.allow_plain = 1;
+	snprintf(in.secret, sizeof(in.secret), "whsec_MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0");
+	snprintf(in.created_by, sizeof(in.created_by), "alice");
+	OK(store_integration_create(f->sc, &in, &e_));
+	assert_true(in.created > 0);
+	FAILS(ATR_E_EXISTS, "an integration named 'jenkins' already exists",
+	    store_integration_create(f->sc, &in, &e));
+	store_integration_clear(&in);
+	store_integration_clear(&in); /* twice is fine */
+	got = get_integration(f->sc, "jenkins");
+	assert_string_equal(got.url, "https://ci.example:8443/hook?a=b");
+	assert_string_equal(got.events, "revision.committed,lock.taken");
+	assert_string_equal(got.project, "plant");
+	assert_int_equal(strlen(got.pin), 64);
+	assert_string_equal(got.ca_pem, pem);
+	assert_string_equal(got.client_pem, "key and chain");
+	assert_int_equal(got.allow_plain, 1);
+	assert_string_equal(got.secret, "whsec_MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0");
+	assert_string_equal(got.old_secret, "");
+	assert_string_equal(got.state, "active");
+	assert_string_equal(got.created_by, "alice");
+	assert_string_equal(got.updated_by, "alice");
+	assert_int_equal(got.last_seq, 0);
+	assert_int_equal(got.pending, 0);
+
+	/* Update: the new values, nulls clear. */
+	snprintf(got.url, sizeof(got.url), "https://ci2.example/hook");
+	snprintf(got.events, sizeof(got.events), "*");
+	got.project[0] = '\0';
+	got.pin[0] = '\0';
+	free(got.ca_pem);
+	got.ca_pem = NULL;
+	got.allow_plain = 0;
+	got.updated = T0;
+	snprintf(got.updated_by, sizeof(got.updated_by), "bob");
+	OK(store_integration_update(f->sc, &got, &e_));
+	store_integration_clear(&got);
+	got = get_integration(f->sc, "jenkins");
+	assert_string_equal(got.url, "https://ci2.example/hook");
+	assert_string_equal(got.events, "*");
+	assert_string_equal(got.project, "");
+	assert_null(got.ca_pem);
+	assert_string_equal(got.client_pem, "key and chain");
+	assert_int_equal(got.updated, T0);
+	assert_string_equal(got.updated_by, "bob");
+	snprintf(got.name, sizeof(got.name), "nope");
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_integration_update(f->sc, &got, &e));
+	store_integration_clear(&got);
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'nope'",
+	    store_integration_get(f->sc, "nope", &got, &e));
+
+	add_integration(f->sc, "alpha", "*", "", "active");
+	OK(store_integration_list(f->sc, collect_integration, &n, &e_));
+	assert_int_equal(n.n, 2);
+	assert_string_equal(n.v[0], "alpha=https://hooks.example/alpha");
+	assert_string_equal(n.v[1], "jenkins=https://ci2.example/hook");
+
+	/* Two events: one delivered (with its log), one waiting. */
+	OK(store_project_create(f->sc, "a", "", "x", NOW, &e_));
+	OK(store_project_create(f->sc, "b", "", "x", NOW, &e_));
+	assert_string_equal(deliver_head(f->sc, "jenkins", T0), "1:project.created");
+	assert_string_equal(deliver_head(f->sc, "alpha", T0), "1:project.created");
+	assert_string_equal(deliver_head(f->sc, "alpha", T0), "2:project.created");
+	OK(store_delivery_log(f->sc, "jenkins", 0, 0, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 1);
+	/* Purge everything older than T0: the log and the ended delivery go;
+	 * the waiting one and its event stay. */
+	OK(store_event_purge(f->sc, T0 + 1, &e_));
+	log.n = 0;
+	OK(store_delivery_log(f->sc, "jenkins", 0, 0, collect_attempt, &log, &e_));
+	assert_int_equal(log.n, 0);
+	got = get_integration(f->sc, "jenkins");
+	assert_int_equal(got.pending, 1);
+	store_integration_clear(&got);
+	OK(store_event_list(f->sc, 0, 0, collect_event, &ev, &e_));
+	assert_int_equal(ev.n, 1);
+	assert_string_equal(ev.v[0], "project.created@b");
+	assert_string_equal(deliver_head(f->sc, "jenkins", T0), "2:project.created");
+
+	/* Delete: its deliveries and log go with it. */
+	OK(store_project_create(f->sc, "c", "", "x", NOW, &e_));
+	OK(store_integration_delete(f->sc, "jenkins", &e_));
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'jenkins'",
+	    store_integration_delete(f->sc, "jenkins", &e));
+	FAILS(ATR_E_NOT_FOUND, "there is no integration named 'jenkins'",
+	    store_delivery_log(f->sc, "jenkins", 0, 0, collect_attempt, &log, &e));
+	assert_string_equal(head_of(f->sc, "jenkins", T0, NULL), "");
+	assert_string_equal(head_of(f->sc, "alpha", T0, NULL), "3:project.created");
+	/* A new one by the same name starts from seq 1. */
+	add_integration(f->sc, "jenkins", "*", "", "active");
+	OK(store_project_create(f->sc, "d", "", "x", NOW, &e_));
+	assert_string_equal(deliver_head(f->sc, "jenkins", T0), "1:project.created");
+	OK(store_event_purge(f->sc, T0 + 1, &e_));
+	assert_string_equal(deliver_head(f->sc, "alpha", T0), "3:project.created");
+	assert_string_equal(deliver_head(f->sc, "alpha", T0), "4:project.created");
 }
 
 /* ---- the table */
@@ -865,6 +1458,12 @@ static const struct {
 	{"concurrent commits on one base: exactly one wins each round", t_concurrent_commits},
 	{"everything is still there after reopening", t_reopen},
 	{"content from local files where the backend keeps them", t_local_copies},
+	{"events: written with their change, fanned out by kind and project, seq without gaps",
+	    t_events_fanout},
+	{"deliveries: only the due head, retries wait, 410 disables, the log", t_delivery_schedule},
+	{"deliveries: one claim wins between connections; leases run out", t_delivery_claims},
+	{"deliveries: redeliver, test, pause and resume, rotate", t_delivery_admin},
+	{"integrations: create, get, list, update, delete; purge", t_integrations_crud},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
