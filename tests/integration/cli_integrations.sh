@@ -141,7 +141,7 @@ expect_exit "add with a CA file" 0 "${I[@]}" add secure --url https://127.0.0.1:
 secret "$(sed -n 's/^secret: //p' <<<"$OUT")"
 expect_match "show names the CA file's subject as the trust" "$OUT" "Trust +only the CA file given: .*CN=Receiver CA"
 expect_exit "set: a pin instead" 0 "${I[@]}" set secure --pin "$PIN" "${AS[@]}"
-expect_match "the pin is the trust now" "$(norm <<<"$OUT")" "trust +only the certificate with sha-256 $(norm <<<"$PIN")"
+expect_match "the pin is the trust now" "$OUT" "Trust +only the certificate with SHA-256 $(norm <<<"$PIN")"
 expect_exit "set: a client keystore (PKCS#12, password from a file)" 0 "${I[@]}" set secure \
 	--client-keystore "$C/client.p12" --client-storepass-file "$C/client.pass" "${AS[@]}"
 expect_match "show names the client certificate" "$OUT" "Client cert +CN=atrium-client, until "
@@ -188,6 +188,12 @@ expect_exit "and remove again fails" 1 "${I[@]}" remove far "${AS[@]}"
 expect_match "the admin log names who changed what" "$(cat "$DATA.log")" "admin 'admin' from .*integration.*far"
 
 # ---- a receiver that verifies with the documentation's own code --------------------
+# Deliveries need the deliverer (src/server/deliver.c); a server without it
+# has no "integrations" in /healthz.
+if ! curl -sS "$BASE/healthz" | python3 -c 'import json,sys; sys.exit("integrations" not in json.load(sys.stdin))'; then
+	ok "# SKIP deliveries: this atriumd has no deliverer (no integrations in /healthz)"
+	finish
+fi
 # The Python block of docs/integrations.md, "Verifying the signature".
 sed -n '/^```python$/,/^```$/p' "$ATRIUM_TOP/docs/integrations.md" | sed '1d;$d' >"$T/verify.py"
 check "docs/integrations.md holds the verify() function" grep -q '^def verify(secret, headers, body):' "$T/verify.py"
@@ -260,9 +266,10 @@ expect_exit "redeliver the first delivery" 0 "${I[@]}" redeliver ci "$FIRST" "${
 expect_match "says it is queued" "$OUT" "^Queued delivery $FIRST of ci again"
 check "the receiver gets it again" received 3
 R3=$(sed -n 3p "$T/got.jsonl")
+ID1=$(json_get "$REC" 'j["id"]')
 expect_eq "the same event, seq and webhook-id" \
 	"$(json_get "$R3" '(j["body"]["type"], j["body"]["seq"], j["id"], j["verified"])')" \
-	"$(json_get "$REC" '(j["body"]["type"], j["body"]["seq"], j["id"], True)')"
+	"('project.created', 1, '$ID1', True)"
 
 expect_exit "rotate-secret ci" 0 "${I[@]}" rotate-secret ci "${AS[@]}"
 S2=$(sed -n 's/^secret: //p' <<<"$OUT")
