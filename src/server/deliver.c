@@ -325,7 +325,9 @@ xfer_setup(struct xfer *x, const struct store_delivery *dv, int64_t now, struct 
 	curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_CAINFO, NULL); /* the trust is set in the callback */
+	/* The trust is set in the callback; no CA file, no cache of one. */
+	curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, dtls_ctx_function);
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &x->tls);
@@ -495,7 +497,7 @@ xfer_done(struct xfer *x, CURLcode rc)
 	else if (outcome != DO_DELIVERED)
 		atr_info("integration %s: delivery %lld (seq %lld) failed, again in %lld s: %s",
 		    x->in.name, (long long)x->id, (long long)x->seq,
-		    (long long)((a.next_attempt - now + 999) / 1000), a.error);
+		    (long long)((a.next_attempt - now + 500) / 1000), a.error);
 }
 
 /* An attempt that could not even start (a broken URL or secret) is

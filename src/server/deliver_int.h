@@ -42,6 +42,7 @@ struct dtls {
 	void *leaf, *top, *bad;      /* X509 *: presented leaf, top of what was presented,
 	                              * the certificate the error is about */
 	int alert;                   /* the last TLS alert the receiver sent, -1 none */
+	void *anchors;               /* X509_STORE *: what the chain must lead to */
 };
 
 /* Zeroes t's results (alert -1). */

@@ -43,6 +43,7 @@ dtls_init(struct dtls *t)
 	t->verdict = DTLS_NOT_RUN;
 	t->verify_error = 0;
 	t->leaf = t->top = t->bad = NULL;
+	t->anchors = NULL;
 	t->alert = -1;
 }
 
@@ -52,7 +53,9 @@ dtls_clear(struct dtls *t)
 	X509_free(t->leaf);
 	X509_free(t->top);
 	X509_free(t->bad);
+	X509_STORE_free(t->anchors);
 	t->leaf = t->top = t->bad = NULL;
+	t->anchors = NULL;
 }
 
 static int ex_index = -1;
@@ -119,7 +122,12 @@ host_matches(X509 *leaf, const char *host)
 	return X509_check_host(leaf, host, 0, 0, NULL) == 1;
 }
 
-/* The whole verification of the receiver's chain (see the top). */
+/*
+ * The whole verification of the receiver's chain (see the top), in an
+ * X509_STORE_CTX of our own over t->anchors: libcurl may put a store of
+ * its own (its CA cache) into the SSL_CTX after our set-up, so what the
+ * handshake's context would verify against is not ours to decide.
+ */
 static int
 verify_cb(X509_STORE_CTX *sctx, void *arg)
 {
@@ -127,10 +135,17 @@ verify_cb(X509_STORE_CTX *sctx, void *arg)
 	X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
 	STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(sctx);
 	STACK_OF(X509) *anchors = NULL;
-	int n = sent != NULL ? sk_X509_num(sent) : 0, ok;
+	X509_STORE_CTX *v = NULL;
+	int n = sent != NULL ? sk_X509_num(sent) : 0, ok = 0;
 
 	keep(&t->leaf, leaf);
 	keep(&t->top, n > 0 ? sk_X509_value(sent, n - 1) : leaf);
+	t->verdict = DTLS_OTHER;
+	t->verify_error = X509_V_ERR_UNSPECIFIED;
+	if ((v = X509_STORE_CTX_new()) == NULL || t->anchors == NULL ||
+	    !X509_STORE_CTX_init(v, t->anchors, leaf, sent) ||
+	    !X509_STORE_CTX_set_default(v, "ssl_server"))
+		goto out;
 	if (t->pin != NULL && t->pin[0] != '\0') {
 		X509 *pinned = NULL;
 		char fp[65];
@@ -145,32 +160,31 @@ verify_cb(X509_STORE_CTX *sctx, void *arg)
 		}
 		if (pinned == NULL) {
 			t->verdict = DTLS_PIN;
-			X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
-			return 0;
+			t->verify_error = X509_V_ERR_APPLICATION_VERIFICATION;
+			goto out;
 		}
-		if ((anchors = sk_X509_new_null()) == NULL || !sk_X509_push(anchors, pinned)) {
-			sk_X509_free(anchors);
-			t->verdict = DTLS_OTHER;
-			return 0;
-		}
-		X509_STORE_CTX_set0_trusted_stack(sctx, anchors);
-		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(sctx),
-		    X509_V_FLAG_PARTIAL_CHAIN);
+		if ((anchors = sk_X509_new_null()) == NULL || !sk_X509_push(anchors, pinned))
+			goto out;
+		X509_STORE_CTX_set0_trusted_stack(v, anchors);
+		X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(v), X509_V_FLAG_PARTIAL_CHAIN);
 	}
-	ok = X509_verify_cert(sctx) == 1;
-	if (!ok) {
-		t->verify_error = X509_STORE_CTX_get_error(sctx);
+	if (X509_verify_cert(v) != 1) {
+		t->verify_error = X509_STORE_CTX_get_error(v);
 		t->verdict = verdict_of(t->verify_error);
-		keep(&t->bad, X509_STORE_CTX_get_current_cert(sctx));
+		keep(&t->bad, X509_STORE_CTX_get_current_cert(v));
 	} else if (!host_matches(leaf, t->host)) {
 		t->verdict = DTLS_NAME;
 		t->verify_error = X509_V_ERR_HOSTNAME_MISMATCH;
-		X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
-		ok = 0;
 	} else {
 		t->verdict = DTLS_OK;
+		t->verify_error = X509_V_OK;
+		ok = 1;
 	}
+out:
+	X509_STORE_CTX_free(v);
 	sk_X509_free(anchors); /* the stack only: its certificate is the chain's */
+	ERR_clear_error();
+	X509_STORE_CTX_set_error(sctx, t->verify_error);
 	return ok;
 }
 
@@ -261,14 +275,16 @@ dtls_ctx_function(CURL *curl, void *ssl_ctx, void *arg)
 		snprintf(t->setup_error, sizeof(t->setup_error), "%s", atr_err_msg(&err));
 		return CURLE_SSL_CERTPROBLEM;
 	}
-	if (t->ca_pem != NULL && t->ca_pem[0] != '\0') {
-		X509_STORE *st = store_from_pem(t->ca_pem);
-		if (st == NULL) {
-			snprintf(t->setup_error, sizeof(t->setup_error),
-			    "the integration's CA certificates (ca_pem) cannot be read");
-			return CURLE_SSL_CERTPROBLEM;
-		}
-		SSL_CTX_set_cert_store(ctx, st); /* takes it */
+	X509_STORE_free(t->anchors);
+	if (t->ca_pem != NULL && t->ca_pem[0] != '\0')
+		t->anchors = store_from_pem(t->ca_pem);
+	else
+		t->anchors = truststore_get(t->trust);
+	if (t->anchors == NULL) {
+		snprintf(t->setup_error, sizeof(t->setup_error), t->ca_pem != NULL &&
+		    t->ca_pem[0] != '\0' ? "the integration's CA certificates (ca_pem) cannot be read"
+					 : "out of memory");
+		return CURLE_SSL_CERTPROBLEM;
 	}
 	if (t->client_pem != NULL && t->client_pem[0] != '\0' && !use_client_pem(ctx, t->client_pem)) {
 		ERR_clear_error();
@@ -404,10 +420,11 @@ dtls_explain(const struct dtls *t, char *out, size_t size)
 		subject_of(bad, 0, subj, sizeof(subj));
 		date_of(bad != NULL ? X509_get0_notBefore(bad) : NULL, from, sizeof(from));
 		date_of(bad != NULL ? X509_get0_notAfter(bad) : NULL, until, sizeof(until));
-		snprintf(out, size, "the receiver's certificate %s (subject %s) %s: it is valid from "
-		    "%s until %s. Renew the receiver's certificate%s", bad == t->leaf ? "" : "chain",
+		snprintf(out, size, "%s (subject %s) %s: it is valid from %s until %s. Renew %s%s",
+		    bad == t->leaf ? "the receiver's certificate" : "a certificate of the receiver's chain",
 		    subj, t->verdict == DTLS_EXPIRED ? "has expired" : "is not valid yet", from, until,
-		    t->verdict == DTLS_NOT_YET ? " or check the clocks" : "");
+		    bad == t->leaf ? "the receiver's certificate" : "that certificate",
+		    t->verdict == DTLS_NOT_YET ? ", or check the clocks" : "");
 		return 1;
 	}
 	case DTLS_NAME: {
