@@ -47,6 +47,7 @@
 #define POLL_MS 3000              /* look for other nodes' work this often */
 #define STATUS_MS 2000            /* refresh /healthz's view this often */
 #define PURGE_MS (3600 * 1000)    /* purge the log hourly */
+#define CERT_MS (3600 * 1000)     /* look at the served certificate hourly */
 #define LEASE_MARGIN_MS 5000      /* a lease outlasts the timeout by this */
 #define RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
 #define ERROR_BODY_MAX 300        /* bytes of an error answer kept in the log */
@@ -704,7 +705,7 @@ static void *
 run(void *arg)
 {
 	struct deliverer *d = arg;
-	int64_t last_status = 0, last_purge = atr_now_ms();
+	int64_t last_status = 0, last_purge = atr_now_ms(), last_cert = 0;
 
 	while (!atomic_load(&d->stop)) {
 		int64_t now = atr_now_ms(), when = 0;
@@ -719,6 +720,10 @@ run(void *arg)
 		if (now - last_status >= STATUS_MS) {
 			publish_status(d);
 			last_status = now;
+		}
+		if (now - last_cert >= CERT_MS) {
+			deliver_cert_check(d->rt, d->sc, now);
+			last_cert = now;
 		}
 		if (now - last_purge >= PURGE_MS) {
 			purge(d, now);

@@ -8,6 +8,7 @@
 #define ATRIUM_SERVER_DELIVER_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <curl/curl.h>
 
@@ -59,5 +60,13 @@ CURLcode dtls_ctx_function(CURL *curl, void *ssl_ctx, void *t);
 /* Words the TLS failure t saw into out: 1 when it had one to word, 0 when
  * the handshake recorded nothing (out untouched). */
 int dtls_explain(const struct dtls *t, char *out, size_t size);
+
+struct runtime;
+struct store_conn;
+
+/* deliver_cert.c: writes certificate.renewed and certificate.expiring
+ * (30, 7, 1 days left, each once per certificate) for the served
+ * certificate, as DIR/tls/certificate-events.json says what was sent. */
+void deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms);
 
 #endif
