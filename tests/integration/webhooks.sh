@@ -355,6 +355,9 @@ dups=$(records bulk 'len(recs) - len(set(r["id"] for r in recs))')
 if [ "$dups" -le 1 ]; then ok "none twice but the one in flight at the kill ($dups repeated, same webhook-id)"; else
 	not_ok "none delivered twice" "$dups repeated"; fi
 expect_eq "each seq has one message id" "$(records bulk 'all(len(set(r["id"] for r in recs if r["seq"] == s)) == 1 for s in range(1, 201))')" True
-expect_eq "the store has nothing left waiting" "$(json_get "$(c "$A/admin/api/integrations/bulk")" 'j["integration"]["pending"]')" 0
+bulk_pending() { json_get "$(c "$A/admin/api/integrations/bulk")" 'j["integration"]["pending"]'; }
+bulk_done() { [ "$(bulk_pending)" = 0 ]; }
+wait_until 20 bulk_done
+expect_eq "the store has nothing left waiting" "$(bulk_pending)" 0
 
 finish
