@@ -88,4 +88,17 @@ void api_trust_import(struct req *r);
 void api_trust_remove(struct req *r);
 void api_trust_fetch(struct req *r);
 
+/* Integrations: where events are delivered (api_integrations.c, store.h). */
+void api_integrations_list(struct req *r);
+void api_integration_create(struct req *r);
+void api_integration_get(struct req *r);
+void api_integration_update(struct req *r);
+void api_integration_delete(struct req *r);
+void api_integration_pause(struct req *r);
+void api_integration_resume(struct req *r);
+void api_integration_rotate(struct req *r);
+void api_integration_test(struct req *r);
+void api_integration_log(struct req *r);
+void api_integration_redeliver(struct req *r);
+
 #endif

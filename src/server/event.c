@@ -1,4 +1,5 @@
 /* The kinds of event and the documents about them (event.h). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "atrium/util.h"
 #include "server/event.h"
 
 static const char *const types[] = {
@@ -129,4 +131,40 @@ event_payload(const char *type, int64_t time_ms, int64_t seq, const char *data)
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	return text;
+}
+
+char *
+event_data(const char *fmt, ...)
+{
+	json_t *o;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	o = json_vpack_ex(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (o == NULL)
+		return NULL;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+void
+event_msg_id(char *out)
+{
+	unsigned char raw[16];
+
+	/* Unpredictable is not needed, unique is: the pool never fails on
+	 * Linux, and the counter below keeps ids apart if it ever did. */
+	static _Atomic unsigned long counter;
+	if (atr_random_bytes(raw, sizeof(raw)) == -1) {
+		unsigned long n = ++counter;
+		int64_t t = atr_now_ms();
+		memset(raw, 0, sizeof(raw));
+		memcpy(raw, &t, sizeof(t));
+		memcpy(raw + 8, &n, sizeof(n) < 8 ? sizeof(n) : 8);
+	}
+	memcpy(out, "msg_", 4);
+	atr_hex(raw, sizeof(raw), out + 4);
 }

@@ -46,4 +46,12 @@ int event_kinds_match(const char *kinds, const char *type);
  */
 char *event_payload(const char *type, int64_t time_ms, int64_t seq, const char *data);
 
+/*
+ * For the stores' event writers: an event's data as JSON text from a
+ * json_pack() format (malloc'd, the caller's; NULL without memory), and a
+ * new webhook-id ("msg_" + 32 random hex digits) into out (48 bytes).
+ */
+char *event_data(const char *fmt, ...);
+void event_msg_id(char *out);
+
 #endif

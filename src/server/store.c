@@ -1,9 +1,6 @@
 /* The store's calls, dispatched to the configured backend (store_int.h). */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "atrium/util.h"
 #include "server/store_int.h"
@@ -271,42 +268,6 @@ store_blob_reader_close(struct store_blob_reader *rd)
 			return atr_err_set(err, ATR_E_UNAVAILABLE,                         \
 			    "this store (%s) does not keep integrations yet", sc->st->ops->name); \
 	} while (0)
-
-char *
-store_event_json(const char *fmt, ...)
-{
-	json_t *o;
-	char *text;
-	va_list ap;
-
-	va_start(ap, fmt);
-	o = json_vpack_ex(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (o == NULL)
-		return NULL;
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
-}
-
-void
-store_msg_id(char *out)
-{
-	unsigned char raw[16];
-
-	/* Unpredictable is not needed, unique is: the pool never fails on
-	 * Linux, and the counter below keeps ids apart if it ever did. */
-	static _Atomic unsigned long counter;
-	if (atr_random_bytes(raw, sizeof(raw)) == -1) {
-		unsigned long n = ++counter;
-		int64_t t = atr_now_ms();
-		memset(raw, 0, sizeof(raw));
-		memcpy(raw, &t, sizeof(t));
-		memcpy(raw + 8, &n, sizeof(n) < 8 ? sizeof(n) : 8);
-	}
-	memcpy(out, "msg_", 4);
-	atr_hex(raw, sizeof(raw), out + 4);
-}
 
 void
 store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg)

@@ -205,9 +205,11 @@ void store_blob_reader_close(struct store_blob_reader *rd);
  * acting user as `by`; NULL for the server itself, e.g. the first admin.)
  *
  * In the same transaction each event is queued as one delivery for every
- * integration whose kinds and project filter match and whose state is not
+ * integration whose kinds and project filter match (an integration with a
+ * project gets only events about that project) and whose state is not
  * "disabled" (paused ones queue: `resume` sends what waited), numbered per
- * integration from 1 without gaps (`seq`). When a transaction that queued
+ * integration from 1 without gaps (`seq`). Events are stamped with the
+ * clock (atr_now_ms()) and new deliveries are due at once. When a transaction that queued
  * deliveries has committed, the store calls the hook set with
  * store_set_event_hook() on the committing thread.
  */
@@ -239,7 +241,7 @@ void store_conn_set_events(struct store_conn *sc, int on);
 int store_event_add(struct store_conn *sc, const char *type, const char *project,
     const char *data, int64_t now_ms, struct atr_err *err);
 
-/* Events with id > after, oldest first, at most limit (for streams). */
+/* Events with id > after, oldest first, at most limit (<= 0: all). */
 int store_event_list(struct store_conn *sc, int64_t after, int limit,
     int (*each)(const struct store_event *, void *), void *arg, struct atr_err *err);
 
@@ -270,7 +272,8 @@ struct store_integration {
 };
 
 void store_integration_clear(struct store_integration *in);
-/* ATR_E_EXISTS when the name is taken. Fills in->id, created, updated. */
+/* ATR_E_EXISTS when the name is taken. Fills in->id, created (when 0),
+ * updated, updated_by (created_by when ""), state ("active" when ""). */
 int store_integration_create(struct store_conn *sc, struct store_integration *in,
     struct atr_err *err);
 /* ATR_E_NOT_FOUND when there is none. */
@@ -280,11 +283,12 @@ int store_integration_get(struct store_conn *sc, const char *name, struct store_
 int store_integration_list(struct store_conn *sc,
     int (*each)(const struct store_integration *, void *), void *arg, struct atr_err *err);
 /* Replaces url, events, project, pin, ca_pem, client_pem, allow_plain,
- * updated(_by) of the integration named in->name. */
+ * updated(_by) of the integration named in->name (updated 0: now). */
 int store_integration_update(struct store_conn *sc, const struct store_integration *in,
     struct atr_err *err);
 /* state "active" (resume: the oldest waiting delivery becomes due now),
- * "paused" or "disabled", with why (may be ""). */
+ * "paused" or "disabled", with why (may be ""). by NULL (the server's
+ * own change) keeps updated and updated_by. */
 int store_integration_set_state(struct store_conn *sc, const char *name, const char *state,
     const char *reason, const char *by, int64_t now_ms, struct atr_err *err);
 /* Rotation: the current secret becomes old_secret until old_until. */
@@ -314,13 +318,17 @@ struct store_delivery {
 };
 
 /* The head of every integration in state "active" that is due (next_attempt
- * <= now_ms) and not claimed by someone else's unexpired lease. */
+ * <= now_ms) and not claimed by an unexpired lease (anyone's), earliest
+ * first. The rows are read before each() is called: each() may call the
+ * store (claim, finish) on the same connection. */
 int store_delivery_due(struct store_conn *sc, int64_t now_ms,
     int (*each)(const struct store_delivery *, void *), void *arg, struct atr_err *err);
-/* The earliest next_attempt of any active head, or 0 when none waits. */
+/* The earliest time an active head may be sent (its next_attempt, or the
+ * end of its lease if later), or 0 when none waits. */
 int store_delivery_next_time(struct store_conn *sc, int64_t *when_ms, struct atr_err *err);
 /* Claims delivery id for node until lease_until_ms: 1 claimed, 0 when it
- * is no longer a due head or someone else holds it. */
+ * is not a due head of an active integration or an unexpired lease holds
+ * it (anyone's, node's own too), -1 on a failure. */
 int store_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
     int64_t lease_until_ms, struct atr_err *err);
 
@@ -342,17 +350,21 @@ struct store_attempt {
  * outcome: "delivered" or "failed" end the delivery, "retry" keeps it
  * waiting until a->next_attempt; the lease ends. When integration_state
  * is not NULL the integration goes to that state with reason (a 410
- * disables; an exhausted schedule pauses). 0 when the claim was no longer
- * node's (nothing recorded): ATR_E_CONFLICT.
+ * disables; an exhausted schedule pauses; the integration's updated_by
+ * is kept). Returns 1 when recorded, 0 when the claim was no longer
+ * node's (nothing recorded; err is ATR_E_CONFLICT), -1 on a failure.
+ * A lease that ran out but that nobody took over is still node's.
  */
 int store_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
     const struct store_attempt *a, const char *integration_state, const char *reason,
     struct atr_err *err);
-/* Newest first, at most limit, with delivery_id < before (0: from the newest). */
+/* Newest first (by delivery, then attempt), at most limit (<= 0: all),
+ * with delivery_id < before (0: from the newest). ATR_E_NOT_FOUND. */
 int store_delivery_log(struct store_conn *sc, const char *integration, int64_t before, int limit,
     int (*each)(const struct store_attempt *, void *), void *arg, struct atr_err *err);
 /* Queues delivery id of integration again (same msg_id and seq): it
- * becomes pending, due at now_ms, attempts from 0. ATR_E_NOT_FOUND. */
+ * becomes pending, due at now_ms, attempts from 0 (a lease in force is
+ * kept). ATR_E_NOT_FOUND. */
 int store_delivery_redeliver(struct store_conn *sc, const char *integration, int64_t id,
     int64_t now_ms, struct atr_err *err);
 /* Queues an integration.test event for that integration alone; *id is its delivery. */

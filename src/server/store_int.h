@@ -126,14 +126,6 @@ struct store_blob_reader {
 	struct store *st;
 };
 
-/*
- * For the backends' event writers (store.c): an event's data as JSON text
- * from a json_pack() format (malloc'd; NULL without memory), and a new
- * webhook-id ("msg_" + 32 hex digits) into out (48 bytes).
- */
-char *store_event_json(const char *fmt, ...);
-void store_msg_id(char *out);
-
 /* The backends' constructors. */
 struct store *store_sqlite_open(const struct atr_config *cfg, const char *datadir,
     struct atr_err *err);

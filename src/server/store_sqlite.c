@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "atrium/util.h"
+#include "server/event.h"
 #include "server/store_sqlite_int.h"
 
 struct sq_writer {
@@ -315,7 +316,7 @@ sq_user_create(struct store_conn *sc, const char *name, const char *hash, const 
 		goto fail;
 	}
 	if (sq_event_write(sc, "user.created", NULL,
-		store_event_json("{s:s, s:s, s:s?}", "user", name, "role", role, "created_by", by),
+		event_data("{s:s, s:s, s:s?}", "user", name, "role", role, "created_by", by),
 		err) == -1 ||
 	    sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
@@ -416,7 +417,7 @@ sq_user_delete(struct store_conn *sc, const char *name, const char *by, struct a
 		sq_prep(sc, err, "DELETE FROM users WHERE name = ?", "t", name)) == -1)
 		goto fail;
 	if (sq_event_write(sc, "user.deleted", NULL,
-		store_event_json("{s:s, s:s?}", "user", name, "deleted_by", by), err) == -1)
+		event_data("{s:s, s:s?}", "user", name, "deleted_by", by), err) == -1)
 		goto fail;
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
@@ -532,7 +533,7 @@ sq_project_create(struct store_conn *sc, const char *name, const char *descripti
 		goto fail;
 	}
 	if (sq_event_write(sc, "project.created", name,
-		store_event_json("{s:s, s:s, s:s}", "project", name, "description", description,
+		event_data("{s:s, s:s, s:s}", "project", name, "description", description,
 		    "created_by", created_by),
 		err) == -1 ||
 	    sq_exec(sc, "COMMIT", err) == -1)
@@ -691,7 +692,7 @@ sq_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 		goto fail;
 	}
 	if (sq_event_write(sc, "project.deleted", name,
-		store_event_json("{s:s, s:s?}", "project", name, "deleted_by", by), err) == -1)
+		event_data("{s:s, s:s?}", "project", name, "deleted_by", by), err) == -1)
 		goto fail;
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
@@ -820,7 +821,7 @@ sq_revision_commit(struct store_conn *sc, const char *project, int64_t base,
 		    project)) == -1)
 		goto rollback;
 	if (sq_event_write(sc, "revision.committed", project,
-		store_event_json("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
+		event_data("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
 		    (json_int_t)(base + 1), "author", author, "message", message, "size",
 		    (json_int_t)size, "sha256", sha256),
 		err) == -1)
@@ -918,7 +919,7 @@ sq_lock_acquire(struct store_conn *sc, const char *project, const char *element,
 			    "itti", id, element, user, now)) == -1)
 			goto fail;
 		if (sq_event_write(sc, "lock.taken", project,
-			store_event_json("{s:s, s:s, s:s}", "project", project, "element", element,
+			event_data("{s:s, s:s, s:s}", "project", project, "element", element,
 			    "holder", user),
 			err) == -1)
 			goto fail;
@@ -965,7 +966,7 @@ sq_lock_release(struct store_conn *sc, const char *project, const char *element,
 		    element)) == -1)
 		goto fail;
 	if (sq_event_write(sc, "lock.released", project,
-		store_event_json("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
+		event_data("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
 		    "holder", l.holder, "released_by", user, "forced", force && strcmp(l.holder, user) != 0),
 		err) == -1)
 		goto fail;

@@ -86,7 +86,7 @@ queue_delivery(struct store_conn *sc, int64_t iid, int64_t evid, int64_t now, in
 	sq_release(sc, s);
 	if (seq == 0)
 		return sq_db_fail(sc, err, "numbering a delivery");
-	store_msg_id(msg_id);
+	event_msg_id(msg_id);
 	if (sq_run(sc, err, "queueing a delivery",
 		sq_prep(sc, err,
 		    "INSERT INTO deliveries(integration_id, seq, event_id, msg_id, state, attempts,"
@@ -236,6 +236,18 @@ sq_event_list(struct store_conn *sc, int64_t after, int limit,
 	" (SELECT count(*) FROM deliveries d WHERE d.integration_id = i.id"                \
 	" AND d.state = 'pending') FROM integrations i"
 
+/* store_integration_clear() without calling up into store.c. */
+static void
+integration_free(struct store_integration *in)
+{
+	free(in->ca_pem);
+	if (in->client_pem != NULL)
+		atr_free_secret(in->client_pem);
+	in->ca_pem = in->client_pem = NULL;
+	atr_wipe(in->secret, sizeof(in->secret));
+	atr_wipe(in->old_secret, sizeof(in->old_secret));
+}
+
 static char *
 dup_column(sqlite3_stmt *s, int col, int *nomem)
 {
@@ -277,7 +289,7 @@ integration_from_row(sqlite3_stmt *s, struct store_integration *in)
 	in->last_seq = sqlite3_column_int64(s, 18);
 	in->pending = sqlite3_column_int64(s, 19);
 	if (nomem) {
-		store_integration_clear(in);
+		integration_free(in);
 		return -1;
 	}
 	return 0;
@@ -376,7 +388,7 @@ sq_integration_list(struct store_conn *sc,
 			return atr_err_set(err, ATR_E_NOMEM, NULL);
 		}
 		stop = each(in, arg) != 0;
-		store_integration_clear(in);
+		integration_free(in);
 	}
 	sq_release(sc, s);
 	free(in);
@@ -746,7 +758,7 @@ int
 sq_delivery_add_test(struct store_conn *sc, const char *integration, const char *by,
     int64_t now_ms, int64_t *id, struct atr_err *err)
 {
-	char *data = store_event_json("{s:s, s:s?}", "integration", integration, "requested_by", by);
+	char *data = event_data("{s:s, s:s?}", "integration", integration, "requested_by", by);
 	int64_t iid, evid;
 
 	if (data == NULL)
