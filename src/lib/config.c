@@ -117,11 +117,25 @@ static const struct directive table[] = {
 	    "Trust the system's root certificates (/etc/ssl/certs) for the server's outbound TLS "
 	    "connections, besides DIR/tls/truststore.p12. Turn off to trust only that file."},
 	{"outbound_allow", T_STR, "*", 0, 0, NULL, SHOWN,
-	    "Where the server may connect out to (the trust store's fetch; later integrations): "
+	    "Where the server may connect out to (the trust store's fetch, integrations): "
 	    "comma-separated host names (`*.example.com` for any name under example.com), IPv4 "
 	    "and IPv6 addresses and CIDR networks (10.0.0.0/8, fd00::/8); `*` for anywhere, empty "
 	    "for nowhere. A name not listed is allowed only when every address it resolves to is; "
 	    "the connection goes to an address that was checked. Applies on reload."},
+	{"integration_timeout", T_INT, "10", 1, 600, NULL, SHOWN,
+	    "Seconds an integration's receiver has to answer a delivery (connection, TLS and "
+	    "answer together); longer counts as a failed attempt, retried on the schedule."},
+	{"integration_retries", T_STR, "5s,5m,30m,2h,5h,10h,14h,20h,24h", 0, 0, NULL, SHOWN,
+	    "When a failed delivery is tried again, after the first attempt (which is immediate): "
+	    "comma-separated waits with s, m, h or d (the Standard Webhooks schedule by default), "
+	    "each with up to 10 % random jitter; a receiver's Retry-After (429, 503) is waited "
+	    "for when longer. When the list is used up the integration is paused (logged, shown in "
+	    "/healthz and /metrics) and `resume` sends again from where it stopped."},
+	{"integration_log_days", T_INT, "30", 1, 3650, NULL, SHOWN,
+	    "Days the delivery log and delivered events are kept (purged hourly)."},
+	{"integration_response_max", T_SIZE, "64K", 1024, 16 * 1024 * 1024, NULL, SHOWN,
+	    "Bytes of a receiver's answer read; the rest is not waited for. The first bytes of an "
+	    "error answer are kept in the delivery log."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };

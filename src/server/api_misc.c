@@ -153,14 +153,32 @@ listeners_json(const struct runtime *rt)
 	return arr;
 }
 
+/* What the deliverer last saw: counts by state, and every paused or
+ * disabled integration with its reason (never silently). */
+static json_t *
+integrations_json(struct runtime *rt)
+{
+	json_t *attention;
+
+	pthread_mutex_lock(&rt->integrations_mu);
+	attention = json_loads(rt->integrations_attention, 0, NULL);
+	pthread_mutex_unlock(&rt->integrations_mu);
+	return json_pack("{s:i,s:i,s:i,s:o}", "active", atomic_load(&rt->integrations_active),
+	    "paused", atomic_load(&rt->integrations_paused), "disabled",
+	    atomic_load(&rt->integrations_disabled), "attention",
+	    attention != NULL ? attention : json_array());
+}
+
 void
 api_health(struct req *r)
 {
-	const struct runtime *rt = req_runtime(r);
+	struct runtime *rt = req_runtime(r);
 	struct tls_info info;
 	json_t *j = json_pack("{s:s,s:o,s:I}", "status", "ok", "listeners", listeners_json(rt),
 	    "uptime_seconds", (json_int_t)(atr_now_ms() / 1000 - rt->started));
 
+	if (j != NULL)
+		json_object_set_new(j, "integrations", integrations_json(rt));
 	if (j != NULL && tls_state_info(rt->tls, &info) == 0) {
 		char t[32];
 		api_time(info.not_after, t);
@@ -180,6 +198,11 @@ api_metrics(struct req *r)
 #define HF_LABEL_(name, label) label,
 		HANDSHAKE_FAILURES(HF_LABEL_)
 #undef HF_LABEL_
+	};
+	static const char *const outcomes[DO__COUNT] = {
+#define DO_LABEL_(name, label) label,
+		DELIVERY_OUTCOMES(DO_LABEL_)
+#undef DO_LABEL_
 	};
 	const struct runtime *rt = req_runtime(r);
 	struct tls_info info;
@@ -224,6 +247,19 @@ api_metrics(struct req *r)
 	for (int i = 1; i <= 5; i++)
 		fprintf(out, "atrium_http_responses_total{code=\"%dxx\"} %llu\n", i,
 		    (unsigned long long)atomic_load(&rt->responses[i]));
+	fputs("# HELP atrium_webhook_deliveries_total Integration delivery attempts, by outcome.\n"
+	      "# TYPE atrium_webhook_deliveries_total counter\n", out);
+	for (int i = 0; i < DO__COUNT; i++)
+		fprintf(out, "atrium_webhook_deliveries_total{outcome=\"%s\"} %llu\n", outcomes[i],
+		    (unsigned long long)atomic_load(&rt->deliveries[i]));
+	fprintf(out, "# HELP atrium_integrations Integrations, by state (paused and disabled ones "
+		     "need an administrator: see /healthz).\n"
+		     "# TYPE atrium_integrations gauge\n"
+		     "atrium_integrations{state=\"active\"} %d\n"
+		     "atrium_integrations{state=\"paused\"} %d\n"
+		     "atrium_integrations{state=\"disabled\"} %d\n",
+	    atomic_load(&rt->integrations_active), atomic_load(&rt->integrations_paused),
+	    atomic_load(&rt->integrations_disabled));
 	if (tls_state_info(rt->tls, &info) == 0)
 		fprintf(out,
 		    "# HELP atrium_tls_certificate_expiry_timestamp_seconds When the served "

@@ -17,6 +17,8 @@
 #ifndef ATRIUM_SERVER_DELIVER_H
 #define ATRIUM_SERVER_DELIVER_H
 
+#include <stdint.h>
+
 #include "atrium/err.h"
 
 struct runtime;
@@ -32,5 +34,14 @@ void deliverer_kick(struct deliverer *d);
 /* Stops the thread (transfers in flight are abandoned; their leases run
  * out and they are sent again) and frees d. NULL-safe. */
 void deliverer_stop(struct deliverer *d);
+
+/*
+ * Reads an integration_retries schedule ("5s,5m,30m,2h", spaces ignored;
+ * each a whole number with s, m, h or d, at least 1 s, at most 7 d) into
+ * ms[0..*n) (at most max). "" is an empty schedule (no retry: the first
+ * failure pauses). -1 with err (ATR_E_CONFIG, field integration_retries)
+ * naming the first bad entry.
+ */
+int deliver_schedule_parse(const char *text, int64_t *ms, int max, int *n, struct atr_err *err);
 
 #endif

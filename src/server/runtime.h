@@ -8,6 +8,7 @@
 #ifndef ATRIUM_SERVER_RUNTIME_H
 #define ATRIUM_SERVER_RUNTIME_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -34,6 +35,23 @@ enum handshake_failure {
 #undef HF_ENUM_
 	HF__COUNT
 };
+
+/* How a delivery attempt ended (deliver.c), for /metrics: the store's
+ * outcomes of store_attempt. */
+#define DELIVERY_OUTCOMES(X)                                  \
+	X(DELIVERED, "delivered") /* a 2xx answer */            \
+	X(RETRY, "retry")         /* failed; tried again later */ \
+	X(FAILED, "failed")       /* failed for good */
+
+enum delivery_outcome {
+#define DO_ENUM_(name, label) DO_##name,
+	DELIVERY_OUTCOMES(DO_ENUM_)
+#undef DO_ENUM_
+	DO__COUNT
+};
+
+/* The longest integration_retries schedule. */
+#define INTEGRATION_RETRIES_MAX 32
 
 struct runtime {
 	const char *datadir;  /* owned by the server */
@@ -63,6 +81,18 @@ struct runtime {
 	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
 	_Atomic uint64_t handshakes, handshakes_resumed;
 	_Atomic uint64_t handshake_failures[HF__COUNT];
+
+	/* Integrations: the deliverer's settings (written on reload) ... */
+	_Atomic int integration_timeout;          /* seconds */
+	_Atomic int64_t integration_response_max; /* bytes */
+	_Atomic int integration_log_days;
+	_Atomic int integration_nretries;
+	_Atomic int64_t integration_retries[INTEGRATION_RETRIES_MAX]; /* ms after attempt 1, 2... */
+	/* ... and what it last saw, refreshed every few seconds. */
+	_Atomic uint64_t deliveries[DO__COUNT];   /* attempts by outcome */
+	_Atomic int integrations_active, integrations_paused, integrations_disabled;
+	pthread_mutex_t integrations_mu;          /* guards integrations_attention */
+	char integrations_attention[8192];        /* JSON array: the paused and disabled ones */
 };
 
 #endif

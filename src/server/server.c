@@ -29,6 +29,7 @@
 #include "atrium/util.h"
 #include "server/bootstrap.h"
 #include "server/datadir.h"
+#include "server/deliver.h"
 #include "server/server.h"
 #include "server/server_int.h"
 #include "server/notify.h"
@@ -427,6 +428,13 @@ server_load_config(const char *confpath, const struct atr_config *overrides,
 	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1) ||
 	    outbound_check_allow(atr_config_str(cfg, "outbound_allow"), err) == -1)
 		goto fail;
+	{
+		int64_t ms[INTEGRATION_RETRIES_MAX];
+		int n;
+		if (deliver_schedule_parse(atr_config_str(cfg, "integration_retries"), ms,
+			INTEGRATION_RETRIES_MAX, &n, err) == -1)
+			goto fail;
+	}
 	return cfg;
 fail:
 	atr_config_free(cfg);
@@ -449,6 +457,21 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atomic_store(&srv->rt.login_attempts, (int)atr_config_int(cfg, "login_attempts"));
 	atomic_store(&srv->rt.session_hours, (int)atr_config_int(cfg, "session_hours"));
 	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
+	{
+		int64_t ms[INTEGRATION_RETRIES_MAX];
+		int n = 0;
+		/* Checked when the settings were read. */
+		if (deliver_schedule_parse(atr_config_str(cfg, "integration_retries"), ms,
+			INTEGRATION_RETRIES_MAX, &n, &oerr) == 0) {
+			for (int i = 0; i < n; i++)
+				atomic_store(&srv->rt.integration_retries[i], ms[i]);
+			atomic_store(&srv->rt.integration_nretries, n);
+		}
+	}
+	atomic_store(&srv->rt.integration_timeout, (int)atr_config_int(cfg, "integration_timeout"));
+	atomic_store(&srv->rt.integration_response_max,
+	    atr_config_int(cfg, "integration_response_max"));
+	atomic_store(&srv->rt.integration_log_days, (int)atr_config_int(cfg, "integration_log_days"));
 	if (srv->rt.trust != NULL)
 		truststore_set_system_roots(srv->rt.trust, atr_config_bool(cfg, "outbound_system_roots"));
 	if (srv->rt.outbound != NULL &&
@@ -675,6 +698,8 @@ server_new(const char *datadir, const char *confpath, struct atr_config *overrid
 	for (int k = 0; k < LK__COUNT; k++)
 		srv->lst[k].fd[0] = -1;
 	pthread_mutex_init(&srv->apply_mu, NULL);
+	pthread_mutex_init(&srv->rt.integrations_mu, NULL);
+	snprintf(srv->rt.integrations_attention, sizeof(srv->rt.integrations_attention), "[]");
 	srv->rt.started = atr_now_ms() / 1000;
 	if ((srv->datadir = strdup(datadir)) == NULL || (srv->confpath = strdup(confpath)) == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
@@ -880,9 +905,30 @@ renew_cb(evutil_socket_t fd, short what, void *arg)
 		    atr_err_msg(&err));
 }
 
+/*
+ * This process's name in delivery leases: the host name and the data
+ * directory (a digest of its path), the same across restarts, so that
+ * after a crash the deliveries it held are sent again at once instead of
+ * after their lease; two nodes on one database have different ones.
+ */
+static void
+node_name(const char *datadir, char *out, size_t size)
+{
+	char host[64] = "";
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a: a name, not a secret */
+
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		snprintf(host, sizeof(host), "node");
+	for (const unsigned char *p = (const unsigned char *)datadir; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	snprintf(out, size, "%s-%08llx", host, (unsigned long long)(h & 0xffffffffULL));
+}
+
 int
 server_run(struct server *srv)
 {
+	struct deliverer *dl = NULL;
+	char node[128];
 	struct event *sigs[3] = {NULL, NULL, NULL}, *purge = NULL;
 	struct timeval hourly = {3600, 0};
 	const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
@@ -912,6 +958,16 @@ server_run(struct server *srv)
 			return 1;
 		}
 	}
+	/* Before the loops: libcurl's global set-up is not thread-safe. */
+	node_name(srv->datadir, node, sizeof(node));
+	{
+		struct atr_err err;
+		if ((dl = deliverer_start(&srv->rt, node, &err)) == NULL) {
+			atr_error("cannot start the integrations' deliveries: %s", atr_err_msg(&err));
+			job_pool_stop(srv->pool);
+			return 1;
+		}
+	}
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
 	log_exposure(srv->cfg);
@@ -926,6 +982,7 @@ server_run(struct server *srv)
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_join(srv->loops[i].thread, NULL);
 	job_pool_stop(srv->pool); /* runs what the loops left queued first */
+	deliverer_stop(dl);       /* after every commit: none can kick it now */
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(purge);
@@ -976,5 +1033,6 @@ server_free(struct server *srv)
 	free(srv->datadir);
 	free(srv->confpath);
 	pthread_mutex_destroy(&srv->apply_mu);
+	pthread_mutex_destroy(&srv->rt.integrations_mu);
 	free(srv);
 }
