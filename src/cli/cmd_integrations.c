@@ -919,12 +919,13 @@ await_attempt(struct cli_ctx *c, const char *server, const char *name, json_int_
 	struct atr_err err;
 	struct cli_reply rep = {0};
 	char *path = ipath(name, "/log?limit=50");
+	const json_t *at;
 	int status = CLI_FAIL;
 
 	if (path == NULL)
 		return cli_failf("out of memory");
 	for (uint64_t i = 0; i < wait * 4; i++) {
-		const json_t *attempts, *at, *found = NULL;
+		const json_t *attempts, *found = NULL;
 		size_t k;
 
 		if (call(c, server, "GET", path, NULL, 200, &rep, &err) == -1) {
@@ -962,9 +963,21 @@ await_attempt(struct cli_ctx *c, const char *server, const char *name, json_int_
 		}
 		nanosleep(&tick, NULL);
 	}
-	status = cli_failf("no attempt within %llu s (deliveries waiting before it go first, "
-	    "and a paused integration sends nothing); see atrium admin integrations log %s",
-	    (unsigned long long)wait, name);
+	/* What holds it up: the newest attempt of a delivery before it. */
+	at = json_array_get(json_object_get(rep.json, "attempts"), 0);
+	if (at != NULL) {
+		char e[1100], next[64];
+
+		str_of(at, "error", e, sizeof(e));
+		str_of(at, "next_attempt", next, sizeof(next));
+		status = cli_failf("no attempt within %llu s: delivery %lld before it waits%s%s%s%s; "
+		    "see atrium admin integrations log %s", (unsigned long long)wait,
+		    (long long)json_integer_value(json_object_get(at, "delivery")),
+		    *next ? " until " : "", next, *e ? ", after: " : "", e, name);
+	} else {
+		status = cli_failf("no attempt within %llu s; see atrium admin integrations log %s",
+		    (unsigned long long)wait, name);
+	}
 out:
 	free(path);
 	cli_reply_clear(&rep);
@@ -978,9 +991,10 @@ test_main(int argc, char **argv)
 	struct cli_args a;
 	struct cli_ctx c = {0};
 	struct cli_reply rep = {0};
-	char *path = NULL;
+	const json_t *in;
+	char st[32], *path = NULL;
 	uint64_t wait = 30;
-	json_int_t id;
+	json_int_t id, before;
 	int status;
 
 	if (cli_args_get(&test_usage, argc, argv, 1, 1, &a, &status) == -1)
@@ -997,7 +1011,27 @@ test_main(int argc, char **argv)
 	printf("Queued an integration.test event for %s as delivery %lld.\n", a.pos[0],
 	    (long long)id);
 	fflush(stdout);
-	status = wait == 0 ? CLI_OK : await_attempt(&c, a.val[T_SERVER], a.pos[0], id, wait);
+	if (wait == 0) {
+		status = CLI_OK;
+		goto out;
+	}
+	/* Sent in order: a stopped integration sends it on resume, a backlog first. */
+	free(path);
+	if ((path = ipath(a.pos[0], NULL)) == NULL ||
+	    call(&c, a.val[T_SERVER], "GET", path, NULL, 200, &rep, &err) == -1)
+		goto fail;
+	in = json_object_get(rep.json, "integration");
+	if (strcmp(str_of(in, "state", st, sizeof(st)), "active") != 0) {
+		status = cli_failf("%s is %s: the test is sent after atrium admin integrations resume "
+		    "%s", a.pos[0], st, a.pos[0]);
+		goto out;
+	}
+	before = json_integer_value(json_object_get(in, "pending")) - 1;
+	if (before > 0)
+		printf("%lld deliver%s before it.\n", (long long)before,
+		    before == 1 ? "y waits" : "ies wait");
+	fflush(stdout);
+	status = await_attempt(&c, a.val[T_SERVER], a.pos[0], id, wait);
 	goto out;
 fail:
 	status = fail(&test_usage, &err);
@@ -1031,8 +1065,12 @@ redeliver_main(int argc, char **argv)
 	}
 	if (call(&c, a.val[S_SERVER], "POST", path, NULL, 202, &rep, &err) == -1)
 		goto fail;
-	printf("Queued delivery %llu of %s again, as delivery %lld.\n", (unsigned long long)id,
-	    a.pos[0], (long long)json_integer_value(json_object_get(rep.json, "delivery")));
+	if ((uint64_t)json_integer_value(json_object_get(rep.json, "delivery")) == id)
+		printf("Queued delivery %llu of %s again.\n", (unsigned long long)id, a.pos[0]);
+	else
+		printf("Queued delivery %llu of %s again, as delivery %lld.\n",
+		    (unsigned long long)id, a.pos[0],
+		    (long long)json_integer_value(json_object_get(rep.json, "delivery")));
 	status = CLI_OK;
 	goto out;
 fail:

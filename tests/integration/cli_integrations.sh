@@ -240,6 +240,10 @@ received() {
 	return 1
 }
 
+expect_exit "test of a receiver that is down fails" 1 "${I[@]}" test secure "${AS[@]}"
+expect_match "saying why, in the deliverer's words" "$OUT" \
+	"atrium: the test delivery failed: 127.0.0.1:9 refused the connection"
+expect_match "and that it is retried" "$OUT" "It will be retried; see atrium admin integrations log secure"
 expect_exit "a project is created" 0 "$ATRIUM" project create plant -d "the plant model"
 check "the receiver gets a delivery" received 1
 REC=$(head -n1 "$T/got.jsonl")
