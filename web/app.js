@@ -1313,8 +1313,9 @@
     $('int-secret-text').textContent = text;
     $('int-secret-value').value = secret;
     show($('int-secret'), true);
-    $('int-secret').scrollIntoView({ block: 'nearest' });
-    $('int-secret-value').focus();
+    /* The box is the page's first card: the top of the page shows it. */
+    window.scrollTo(0, 0);
+    $('int-secret-value').focus({ preventScroll: true });
     $('int-secret-value').select();
   }
 
@@ -1417,6 +1418,13 @@
     show($('int-log'), false);
   }
 
+  /* The outcome, and under a retry when the next attempt is due. */
+  function outcomeCell(a) {
+    const td = el('td', { label: 'Outcome', cls: 'l-outcome outcome-' + a.outcome }, a.outcome);
+    if (a.next_attempt) td.append(el('span', { cls: 'i-reason l-next' }, 'next ' + fmtTime(a.next_attempt)));
+    return td;
+  }
+
   function logRow(name, a) {
     const tr = el('tr');
     tr.setAttribute('data-delivery', a.delivery);
@@ -1424,11 +1432,9 @@
       el('td', { label: 'Seq', cls: 'num l-seq' }, a.seq),
       el('td', { label: 'Event', cls: 'mono l-event' }, a.event),
       el('td', { label: 'Time', cls: 'l-time' }, fmtTime(a.time)),
-      el('td', { label: 'Status', cls: 'num l-status' }, a.status === null ? '—' : a.status),
-      el('td', { label: 'Duration', cls: 'num l-duration' },
-        typeof a.duration_ms === 'number' ? a.duration_ms + ' ms' : ''),
-      el('td', { label: 'Outcome', cls: 'l-outcome outcome-' + a.outcome }, a.outcome),
-      el('td', { label: 'Next attempt', cls: 'l-next' }, a.next_attempt ? fmtTime(a.next_attempt) : '—'),
+      el('td', { label: 'Answer', cls: 'num l-status' }, (a.status === null ? '—' : a.status) +
+        (typeof a.duration_ms === 'number' ? ', ' + a.duration_ms + ' ms' : '')),
+      outcomeCell(a),
       el('td', { label: 'Error', cls: 'l-error' }, a.error || ''));
     const td = el('td', { cls: 'i-actions' });
     td.append(smallButton('Redeliver', 'l-redeliver', 'Redeliver delivery ' + a.delivery,

@@ -179,6 +179,7 @@ async function main() {
     eq('the list shows it active', await text(page, 'tr[data-name="ci"] .i-state .badge'), 'active');
     eq('with nothing pending', await text(page, 'tr[data-name="ci"] .i-pending'), '0');
     eq('and no delivery yet', await text(page, 'tr[data-name="ci"] .i-last'), '—');
+    eq('the badge counts it', await text(page, '#int-badge'), '1 integration');
     const it = await apiGet(page, 'ci');
     eq('the server holds the kinds', JSON.stringify(it && it.events), '["revision.committed","project.created"]');
     check('and no answer of the list holds the secret', !JSON.stringify(await apiList(page)).includes('whsec_'));
@@ -267,7 +268,9 @@ async function main() {
     await page.waitForSelector('#int-log-table tbody tr .l-event:text("integration.test")', { timeout: 30000 });
     const row = page.locator('#int-log-table tbody tr').first();
     eq('the attempt is delivered', (await row.locator('.l-outcome').textContent()).trim(), 'delivered');
-    eq('with the receiver\'s status', (await row.locator('.l-status').textContent()).trim(), '204');
+    check('with the receiver\'s status and the time it took',
+      /^204, \d+ ms$/.test((await row.locator('.l-status').textContent()).trim()),
+      await row.locator('.l-status').textContent());
     check('the receiver got it', received().some((r) => r.body.type === 'integration.test'), JSON.stringify(received()));
     await page.waitForFunction(() => /delivered/.test(document.querySelector('tr[data-name="ci"] .i-last').textContent));
     ok('the list shows the last delivery');
@@ -285,6 +288,22 @@ async function main() {
     check('Close hides the log', !(await page.isVisible('#int-log')));
   });
 
+  await step('a failing receiver in the log', async () => {
+    await page.click('tr[data-name="secure"] .i-test');
+    await page.waitForSelector('#int-log-table tbody tr .l-outcome:text("retry")', { timeout: 30000 });
+    eq('the log of secure is open', await text(page, '#int-log-title'), 'Delivery log of secure');
+    const row = page.locator('#int-log-table tbody tr').first();
+    check('the attempt says why it failed, in the deliverer\'s words',
+      /127\.0\.0\.1:9 refused the connection/.test(await row.locator('.l-error').textContent()),
+      await row.locator('.l-error').textContent());
+    check('and when the next attempt is', /^next \d{4}-\d\d-\d\d \d\d:\d\d$/.test(
+      (await row.locator('.l-next').textContent()).trim()), await row.locator('.l-next').textContent());
+    await page.waitForFunction(() => /retry/.test(document.querySelector('tr[data-name="secure"] .i-last').textContent));
+    eq('the list shows it waiting', await text(page, 'tr[data-name="secure"] .i-pending'), '1');
+    await shot(page, '09-log-failing');
+    await page.click('#int-log-close');
+  });
+
   await step('rotate the secret', async () => {
     await page.click('tr[data-name="ci"] .i-rotate');
     await page.waitForSelector('#int-table .subrow .i-confirm-yes');
@@ -300,7 +319,7 @@ async function main() {
     check('a new secret is shown once', /^whsec_/.test(s2) && s2 !== secret1, s2);
     check('saying until when both sign', /both signatures/.test(await text(page, '#int-secret-text')),
       await text(page, '#int-secret-text'));
-    await shot(page, '09-rotated');
+    await shot(page, '10-rotated');
     await page.click('#int-secret-done');
   });
 
@@ -309,7 +328,7 @@ async function main() {
     await page.waitForSelector('#int-table .subrow .i-confirm-yes');
     check('Remove asks first, naming what goes with it', /Remove secure\? .*waiting and its log/.test(
       await text(page, '#int-table .subrow .i-confirm-text')), await text(page, '#int-table .subrow .i-confirm-text'));
-    await shot(page, '10-remove-confirm');
+    await shot(page, '11-remove-confirm');
     await page.click('#int-table .subrow .i-cancel');
     check('Cancel keeps it', !!(await apiGet(page, 'secure')));
     await page.click('tr[data-name="secure"] .i-remove');
@@ -339,7 +358,7 @@ async function main() {
     await goIntegrations(page);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(`at 390 px the page fits the width (${width} px)`, width <= 390);
-    await shot(page, '11-phone');
+    await shot(page, '12-phone');
   });
 
   check('no page broke the Content-Security-Policy', cspViolations.length === 0, cspViolations.join('\n'));
