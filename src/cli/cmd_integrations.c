@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -336,7 +337,7 @@ fail(const struct cli_usage *u, const struct atr_err *err)
 
 /* ---- printing ------------------------------------------------------------------ */
 
-/* The kinds as one line: "every kind" or "a, b". */
+/* The kinds as one line: "every kind" or "a,b". */
 static void
 kinds_text(const json_t *events, char *out, size_t n)
 {
@@ -401,7 +402,7 @@ print_integration(const json_t *in)
 	printf("%-12s %s\n", "Events", a);
 	str_of(in, "project", a, sizeof(a));
 	printf("%-12s %s\n", "Project", *a ? a : "every project");
-	if (strncmp(url, "https:", 6) == 0) {
+	if (strncasecmp(url, "https:", 6) == 0) {
 		trust_text(in, a, sizeof(a));
 		printf("%-12s %s\n", "Trust", a);
 	} else {
@@ -489,17 +490,14 @@ keystore_object(const struct cli_args *a, struct atr_err *err)
 	pem_plain = memmem(ks, len, "-----BEGIN", 10) != NULL &&
 	    memmem(ks, len, "ENCRYPTED", 9) == NULL;
 	if (a->val[O_PASSFILE] != NULL)
-		pw = atr_passfile_read(a->val[O_PASSFILE], err);
-	else if (pem_plain)
-		pw = strdup("");
-	else if ((pw = atr_read_password("Client keystore password: ")) == NULL)
+		pw = atr_passfile_read(a->val[O_PASSFILE], err); /* err set on failure */
+	else if (pem_plain && (pw = strdup("")) == NULL)
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+	else if (!pem_plain && (pw = atr_read_password("Client keystore password: ")) == NULL)
 		atr_err_set(err, ATR_E_BAD_LOGIN, "no keystore password given (use "
 		    "--client-storepass-file F)");
-	if (pw == NULL) {
-		if (err->code == ATR_E_OK)
-			atr_err_set(err, ATR_E_NOMEM, NULL);
+	if (pw == NULL)
 		goto out;
-	}
 	if ((b64 = base64_of(ks, len)) == NULL ||
 	    (o = json_pack("{s:s,s:s}", "data", b64, "password", pw)) == NULL ||
 	    (a->val[O_ALIAS] != NULL &&
