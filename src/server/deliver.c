@@ -366,7 +366,7 @@ answer_excerpt(const struct xfer *x, char *out, size_t size)
 
 /* Why a transfer that got no usable answer failed, in words. */
 static void
-explain_failure(const struct xfer *x, CURLcode rc, char *out, size_t size)
+explain_failure(struct xfer *x, CURLcode rc, char *out, size_t size)
 {
 	struct runtime *rt = x->d->rt;
 	char hp[300];
@@ -381,6 +381,7 @@ explain_failure(const struct xfer *x, CURLcode rc, char *out, size_t size)
 		    "outbound_allow, or change the integration's URL", x->denied, x->host);
 		return;
 	}
+	x->tls.closed = rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR;
 	if (dtls_explain(&x->tls, out, size))
 		return;
 	switch (rc) {
@@ -460,9 +461,12 @@ xfer_done(struct xfer *x, CURLcode rc)
 			snprintf(a.error, sizeof(a.error), "the receiver answered %ld and points to %s; "
 			    "redirects are not followed: change the integration's URL", status,
 			    x->location[0] ? x->location : "(no Location)");
-		else
-			snprintf(a.error, sizeof(a.error), "the receiver answered %ld%s%s", status,
+		else {
+			const char *why = atr_http_reason((int)status);
+			snprintf(a.error, sizeof(a.error), "the receiver answered %ld%s%s%s%s", status,
+			    why != NULL ? " " : "", why != NULL ? why : "",
 			    excerpt[0] ? ": " : " with an empty body", excerpt);
+		}
 		/* A failed attempt is never the end of its delivery: the head stays
 		 * waiting, so that nothing is lost and `resume` sends it again. */
 		snprintf(a.outcome, sizeof(a.outcome), "retry");

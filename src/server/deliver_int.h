@@ -44,6 +44,8 @@ struct dtls {
 	                              * the certificate the error is about */
 	int alert;                   /* the last TLS alert the receiver sent, -1 none */
 	void *anchors;               /* X509_STORE *: what the chain must lead to */
+	int cert_requested;          /* the receiver asked for a client certificate */
+	int closed;                  /* set by the caller: closed with no answer after TLS */
 };
 
 /* Zeroes t's results (alert -1). */

@@ -72,9 +72,12 @@ mkleaf wrongname rca "DNS:other.test,DNS:www.other.test"
 mkleaf expired rca "IP:127.0.0.1" 20200101000000Z 20200201000000Z
 mkleaf pinned other "IP:127.0.0.1"
 mkleaf atrium-client cca "DNS:client.test"
+mkleaf stranger other "DNS:stranger.test"
 check "the expired receiver certificate was made" test -s "$C/expired.pem"
 openssl pkcs12 -export -in "$C/atrium-client.pem" -inkey "$C/atrium-client.key" \
 	-passout pass:client-pass-1 -out "$C/client.p12" 2>/dev/null
+openssl pkcs12 -export -in "$C/stranger.pem" -inkey "$C/stranger.key" \
+	-passout pass:client-pass-1 -out "$C/stranger.p12" 2>/dev/null
 secret client-pass-1
 
 # ---- receivers ---------------------------------------------------------------------
@@ -212,6 +215,11 @@ start_receiver mtls $(tls_opts good) --client-ca "$C/cca.pem"
 add nocert ",\"url\":\"https://127.0.0.1:$PORT_mtls/\"" >"$R/nocert.secret"
 B64=$(base64 -w0 "$C/client.p12")
 add mtls ",\"url\":\"https://127.0.0.1:$PORT_mtls/\",\"client_keystore\":{\"data\":\"$B64\",\"password\":\"client-pass-1\"}" >"$R/mtls.secrets"
+B64=$(base64 -w0 "$C/stranger.p12")
+add stranger ",\"url\":\"https://127.0.0.1:$PORT_mtls/\",\"client_keystore\":{\"data\":\"$B64\",\"password\":\"client-pass-1\"}" >"$R/stranger.secret"
+echo '{"status": 301, "headers": {"Location": "https://elsewhere.test/hook"}}' >"$R/moved.plan"
+start_receiver moved $(tls_opts good)
+add moved ",\"url\":\"https://127.0.0.1:$PORT_moved/\"" >"$R/moved.secrets"
 for f in "$R"/*.secret "$R"/*.secrets; do secret "$(head -n1 "$f")"; done
 commit plant
 
@@ -233,7 +241,15 @@ expect_match "a pin that matches nothing the receiver presented is refused, nami
 	"$err" "no certificate the receiver presented has the pinned SHA-256 .*: its certificate \\(subject CN=pinned\\) is $(fp_of "$C/pinned.pem"), the top of its chain $(fp_of "$C/other.pem")"
 wait_until 20 has_error nocert
 err=$(ilog nocert 'a[-1]["error"]')
-expect_match "a receiver that wants a client certificate: the error says so" "$err" "client certificate"
+expect_match "a receiver that wants a client certificate: the error says so" "$err" \
+	"the receiver requires a client certificate \\(TLS alert certificate_required\\)"
+wait_until 20 has_error stranger
+expect_match "a client certificate the receiver does not trust: the error says it was refused" \
+	"$(ilog stranger 'a[-1]["error"]')" "(refused the client certificate \\(TLS alert [a-z_]+\\)|got the integration's, and closed the connection without answering: it probably refused the certificate)"
+wait_until 20 has_error moved
+expect_match "a redirect is not followed; the error names where it pointed" \
+	"$(ilog moved 'a[-1]["error"]')" "answered 301 and points to https://elsewhere.test/hook; redirects are not followed"
+expect_eq "the receiver that redirects was asked, not the place it named" "$(records moved 'len(recs) >= 1')" True
 if wait_until 20 delivered mtls 1; then ok "with a client certificate the receiver accepts the delivery"; else
 	not_ok "with a client certificate the receiver accepts the delivery" "$(ilog mtls 'a[:1]')"; fi
 expect_eq "the receiver saw the client certificate" "$(records mtls 'recs[0]["client_cert"]')" atrium-client
@@ -359,5 +375,17 @@ bulk_pending() { json_get "$(c "$A/admin/api/integrations/bulk")" 'j["integratio
 bulk_done() { [ "$(bulk_pending)" = 0 ]; }
 wait_until 20 bulk_done
 expect_eq "the store has nothing left waiting" "$(bulk_pending)" 0
+
+# ---- outbound_allow applies to deliveries -------------------------------------------
+echo 'outbound_allow = 10.0.0.0/8' >>"$DATA/atrium.conf"
+kill -HUP "$SERVER_PID"
+sleep 1
+n0=$(records main 'len(recs)')
+c -o /dev/null -X POST "$A/admin/api/integrations/main/test"
+denied() { [ "$(ilog main '"outbound_allow does not allow" in a[0]["error"]')" = True ]; }
+if wait_until 20 denied; then ok "an address outbound_allow does not list is not connected to, and the error says so"; else
+	not_ok "outbound_allow applies to deliveries" "$(ilog main 'a[0]')"; fi
+expect_match "naming the address" "$(ilog main 'a[0]["error"]')" "connecting to 127.0.0.1 \\(127.0.0.1\\)"
+expect_eq "the receiver saw nothing" "$(records main 'len(recs)')" "$n0"
 
 finish
