@@ -47,7 +47,7 @@
 #define POLL_MS 3000              /* look for other nodes' work this often */
 #define STATUS_MS 2000            /* refresh /healthz's view this often */
 #define PURGE_MS (3600 * 1000)    /* purge the log hourly */
-#define CERT_MS (3600 * 1000)     /* look at the served certificate hourly */
+#define CERT_MS (3600 * 1000)     /* look at the served certificate's dates hourly */
 #define LEASE_MARGIN_MS 5000      /* a lease outlasts the timeout by this */
 #define RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
 #define ERROR_BODY_MAX 300        /* bytes of an error answer kept in the log */
@@ -86,6 +86,7 @@ struct deliverer {
 	struct store_conn *sc;
 	struct xfer *xfers;
 	int kicked_work;              /* something finished: look again at once */
+	char cert_seen[100];          /* the served certificate's SHA-256, last looked at */
 };
 
 /* ---- settings */
@@ -723,11 +724,10 @@ run(void *arg)
 		reap(d);
 		if (now - last_status >= STATUS_MS) {
 			publish_status(d);
+			if (deliver_cert_check(d->rt, d->sc, now, d->cert_seen, sizeof(d->cert_seen),
+				now - last_cert >= CERT_MS))
+				last_cert = now;
 			last_status = now;
-		}
-		if (now - last_cert >= CERT_MS) {
-			deliver_cert_check(d->rt, d->sc, now);
-			last_cert = now;
 		}
 		if (now - last_purge >= PURGE_MS) {
 			purge(d, now);

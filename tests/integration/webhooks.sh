@@ -134,7 +134,8 @@ wait_port "$ADMIN_PORT" 30 || { not_ok "the admin port listens"; finish; }
 TOKEN=$(login_token admin "$ATRIUM_ADMIN_PASSWORD")
 A=https://localhost:$ADMIN_PORT
 J=$T/cookies
-c() { curl -sS --cacert "$DATA/tls/ca.crt" -b "$J" -c "$J" -H "X-CSRF-Token: ${CSRF:-}" "$@"; }
+CACERT=$DATA/tls/ca.crt
+c() { curl -sS --cacert "$CACERT" -b "$J" -c "$J" -H "X-CSRF-Token: ${CSRF:-}" "$@"; }
 admin_login() {
 	rm -f "$J"
 	c -o "$T/login" -X POST -d "{\"user\":\"admin\",\"password\":\"$ATRIUM_ADMIN_PASSWORD\"}" "$A/admin/api/login"
@@ -375,6 +376,30 @@ bulk_pending() { json_get "$(c "$A/admin/api/integrations/bulk")" 'j["integratio
 bulk_done() { [ "$(bulk_pending)" = 0 ]; }
 wait_until 20 bulk_done
 expect_eq "the store has nothing left waiting" "$(bulk_pending)" 0
+
+# ---- certificate events: a new served certificate, 5 days left ---------------------
+start_receiver certs $(tls_opts good)
+add certs ",\"url\":\"https://127.0.0.1:$PORT_certs/\",\"events\":[\"certificate.renewed\",\"certificate.expiring\"]" >"$R/certs.secrets"
+secret "$(cat "$R/certs.secrets")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 5 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$C/soon.key" -out "$C/soon.pem" 2>/dev/null
+cat "$C/soon.key" "$C/soon.pem" >"$C/soon-keystore.pem"
+cat "$DATA/tls/ca.crt" "$C/soon.pem" >"$C/both.pem"
+CACERT=$C/both.pem
+echo "tls_keystore = $C/soon-keystore.pem" >>"$DATA/atrium.conf"
+kill -HUP "$SERVER_PID"
+if wait_until 30 delivered certs 2; then ok "serving a new certificate sends certificate.renewed and certificate.expiring"; else
+	not_ok "serving a new certificate sends certificate events" "$(records certs 'recs')" "$(tail -n 5 "$DATA.log")"; fi
+expect_eq "renewed names the new certificate; expiring the 7-day threshold (5 days left)" \
+	"$(records certs '[(r["type"], r["data"]["sha256"], r["data"].get("threshold")) for r in recs]')" \
+	"[('certificate.renewed', '$(fp_of "$C/soon.pem")', None), ('certificate.expiring', '$(fp_of "$C/soon.pem")', 7)]"
+stop_atriumd
+PORT_FIXED=$PORT TLS_PORT_FIXED=$TLS_PORT ADMIN_PORT_FIXED=$ADMIN_PORT start_atriumd "$DATA" ||
+	{ not_ok "atriumd restarts"; finish; }
+wait_port "$ADMIN_PORT" 30
+admin_login
+sleep 3
+expect_eq "after a restart nothing is said twice (once per certificate)" "$(records certs 'len(recs)')" 2
 
 # ---- outbound_allow applies to deliveries -------------------------------------------
 echo 'outbound_allow = 10.0.0.0/8' >>"$DATA/atrium.conf"
