@@ -67,7 +67,7 @@ struct xfer {
 	int port;
 	struct dtls tls;
 	char *resp;                   /* the answer's first bytes */
-	size_t resp_len, resp_max;
+	size_t resp_len, resp_cap, resp_max;
 	int resp_cut;                 /* we stopped reading at resp_max */
 	int64_t retry_after_ms;       /* -1: none */
 	char location[512];
@@ -136,21 +136,32 @@ deliver_schedule_parse(const char *text, int64_t *ms, int max, int *n, struct at
 
 /* ---- one transfer */
 
+/* The answer, kept up to resp_max (grown as it comes: most answers are a
+ * few bytes, and many transfers run at once). */
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
-	size_t len = size * nmemb, room = x->resp_max - x->resp_len;
+	size_t len = size * nmemb, room = x->resp_max - x->resp_len, take = len < room ? len : room;
 
-	if (len > room) {
-		/* Enough: what we keep is read; the rest is not waited for. */
-		memcpy(x->resp + x->resp_len, data, room);
-		x->resp_len += room;
-		x->resp_cut = 1;
+	if (x->resp_len + take > x->resp_cap) {
+		size_t cap = x->resp_cap ? x->resp_cap : 1024;
+		char *bigger;
+		while (cap < x->resp_len + take)
+			cap *= 2;
+		if (cap > x->resp_max)
+			cap = x->resp_max;
+		if ((bigger = realloc(x->resp, cap)) == NULL)
+			return 0;
+		x->resp = bigger;
+		x->resp_cap = cap;
+	}
+	memcpy(x->resp + x->resp_len, data, take);
+	x->resp_len += take;
+	if (take < len) {
+		x->resp_cut = 1; /* enough: the rest is not waited for */
 		return 0;
 	}
-	memcpy(x->resp + x->resp_len, data, len);
-	x->resp_len += len;
 	return len;
 }
 
@@ -290,8 +301,6 @@ xfer_setup(struct xfer *x, const struct store_delivery *dv, int64_t now, struct 
 		sizeof(sig), err) == -1)
 		return -1;
 	x->resp_max = (size_t)atomic_load(&rt->integration_response_max);
-	if ((x->resp = malloc(x->resp_max + 1)) == NULL)
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	if (add_header(&x->headers, "content-type: application/json") == -1 ||
 	    add_header(&x->headers, "webhook-id: %s", dv->msg_id) == -1 ||
 	    add_header(&x->headers, "webhook-timestamp: %lld", (long long)(now / 1000)) == -1 ||

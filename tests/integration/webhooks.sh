@@ -286,6 +286,16 @@ if [ "$gap" -ge 3500 ]; then ok "a 429 with Retry-After: 4 is waited for (${gap}
 	not_ok "a 429 with Retry-After: 4 is waited for" "gap $gap ms"; fi
 expect_eq "the same message id both times" "$(records slowdown 'recs[0]["id"] == recs[1]["id"]')" True
 
+# ---- an answer longer than integration_response_max (64K) --------------------------
+python3 -c 'import json; print(json.dumps({"status": 200, "body": "x" * 300000}))' >"$R/chatty.plan"
+start_receiver chatty $(tls_opts good)
+add chatty ",\"url\":\"https://127.0.0.1:$PORT_chatty/\",\"events\":[\"revision.committed\"]" >"$R/chatty.secrets"
+secret "$(cat "$R/chatty.secrets")"
+commit plant
+chatty_done() { [ "$(ilog chatty 'a[0]["outcome"] if a else ""')" = delivered ]; }
+if wait_until 20 chatty_done; then ok "a 200 with a 300 KB answer is delivered (read up to 64 KB, not waited for)"; else
+	not_ok "a 200 with a long answer is delivered" "$(ilog chatty 'a[:1]')"; fi
+
 # ---- redelivery by id -----------------------------------------------------------------
 ID=$(ilog main '[x for x in a if x["outcome"] == "delivered"][-1]["delivery"]')
 n0=$(records main 'len(recs)')
