@@ -237,6 +237,12 @@ check_url(const char *url, int *https, int *loopback, struct atr_err *err)
 
 	if ((problem = atr_text_problem(url, strlen(url), NULL, NULL)) != NULL)
 		return field_error(err, "url", ATR_E_BAD_TEXT, "the url %s", problem);
+	/* Sent as it is in the request line: ASCII, nothing to escape. */
+	for (const unsigned char *q = (const unsigned char *)url; *q; q++)
+		if (*q <= ' ' || *q >= 0x7f)
+			return field_error(err, "url", ATR_E_BAD_REQUEST,
+			    "the url must be ASCII without spaces (percent-encode the rest, e.g. "
+			    "%%20 for a space)");
 	if (strlen(url) > STORE_URL_MAX)
 		return field_error(err, "url", ATR_E_BAD_REQUEST, "the url is longer than %s bytes",
 		    "2048");

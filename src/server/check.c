@@ -331,6 +331,37 @@ pragma_foreign_keys(struct chk *c, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Each integration numbers its next delivery last_seq + 1: one already
+ * numbered higher would make every change that fans out to it fail. (A
+ * store from before integrations has no such tables: nothing to check.) */
+static int
+check_deliveries(struct chk *c, sqlite3 *db)
+{
+	static const char sql[] =
+	    "SELECT i.name, i.last_seq, max(d.seq) FROM integrations i"
+	    " JOIN deliveries d ON d.integration_id = i.id GROUP BY i.id"
+	    " HAVING max(d.seq) > i.last_seq ORDER BY i.name";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'deliveries'", -1,
+		&s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		problem(c, "atrium.db: integration '%s' would number its next delivery %lld, but "
+			   "it already has one numbered %lld; restore atrium.db from a backup",
+		    (const char *)sqlite3_column_text(s, 0),
+		    (long long)sqlite3_column_int64(s, 1) + 1, (long long)sqlite3_column_int64(s, 2));
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Each project's revisions must be numbered 1..head with no gap. */
 static int
 check_heads(struct chk *c, sqlite3 *db)
@@ -478,7 +509,7 @@ check_tree(struct chk *c, const char *dir, int immutable, struct atr_err *err)
 	/* One read transaction: every query sees the same state. */
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    pragma_integrity(c, db) == -1 || pragma_foreign_keys(c, db) == -1 ||
-	    check_heads(c, db) == -1) {
+	    check_heads(c, db) == -1 || check_deliveries(c, db) == -1) {
 		atr_err_set(err, ATR_E_DATABASE, "%s: %s", path, sqlite3_errmsg(db));
 		goto out;
 	}

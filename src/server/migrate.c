@@ -44,6 +44,7 @@ struct mig {
 	/* Totals for the summary. */
 	int64_t users_new, users_kept, projects_new, projects_kept;
 	int64_t revs_new, revs_kept, revs_verified, bytes, locks_new;
+	int64_t integrations_new, integrations_kept;
 	int failures;
 };
 
@@ -120,6 +121,42 @@ copy_users(struct mig *m)
 	atr_wipe(hash, sizeof(hash));
 	free(names.v);
 	return rc;
+}
+
+/* One integration as it is, secret and state included; what it was sent
+ * or is still to be sent stays behind (deliveries, their log), so its
+ * seq starts again from 1 in PostgreSQL. */
+static int
+each_integration(const struct store_integration *in, void *arg)
+{
+	struct mig *m = arg;
+	struct store_integration copy = *in;
+	struct atr_err err;
+
+	copy.ca_pem = in->ca_pem != NULL ? strdup(in->ca_pem) : NULL;
+	copy.client_pem = in->client_pem != NULL ? strdup(in->client_pem) : NULL;
+	if ((in->ca_pem != NULL && copy.ca_pem == NULL) ||
+	    (in->client_pem != NULL && copy.client_pem == NULL)) {
+		atr_err_set(&err, ATR_E_NOMEM, NULL);
+		fail(m, "integration '%s': %s", in->name, atr_err_msg(&err));
+	} else if (store_integration_create(m->dsc, &copy, &err) == 0) {
+		m->integrations_new++;
+	} else if (err.code == ATR_E_EXISTS) {
+		m->integrations_kept++;
+	} else {
+		fail(m, "integration '%s': %s", in->name, atr_err_msg(&err));
+	}
+	store_integration_clear(&copy);
+	return 0;
+}
+
+static void
+copy_integrations(struct mig *m)
+{
+	struct atr_err err;
+
+	if (store_integration_list(m->ssc, each_integration, m, &err) == -1)
+		fail(m, "cannot list the integrations: %s", atr_err_msg(&err));
 }
 
 /* Copies the content of r from the embedded store into PostgreSQL, checking
@@ -419,15 +456,19 @@ migrate_main(const char *datadir, const char *confpath, const char *url,
 	}
 	for (size_t i = 0; i < projects.n; i++)
 		copy_project(&m, projects.v[i]);
+	copy_integrations(&m);
 	printf("users: %lld copied, %lld already there\n"
 	       "projects: %lld copied, %lld already there\n"
 	       "revisions: %lld copied (%lld bytes), %lld already there; %lld of %lld verified "
 	       "(sha256 read back from PostgreSQL)\n"
-	       "locks: %lld copied; sessions are not copied (users log in again)\n",
+	       "locks: %lld copied; sessions are not copied (users log in again)\n"
+	       "integrations: %lld copied, %lld already there (their deliveries and log are "
+	       "not copied)\n",
 	    (long long)m.users_new, (long long)m.users_kept, (long long)m.projects_new,
 	    (long long)m.projects_kept, (long long)m.revs_new, (long long)m.bytes,
 	    (long long)m.revs_kept, (long long)m.revs_verified,
-	    (long long)(m.revs_new + m.revs_kept), (long long)m.locks_new);
+	    (long long)(m.revs_new + m.revs_kept), (long long)m.locks_new,
+	    (long long)m.integrations_new, (long long)m.integrations_kept);
 	if (m.failures > 0) {
 		printf("migration INCOMPLETE: %d problem(s) above; fix them and run it again (what "
 		       "was copied is kept)\n",

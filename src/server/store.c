@@ -261,13 +261,6 @@ store_blob_reader_close(struct store_blob_reader *rd)
 
 /* ---- events, integrations, deliveries */
 
-/* A backend without the call (none once both have them). */
-#define NEED(op)                                                                           \
-	do {                                                                               \
-		if (sc->st->ops->op == NULL)                                               \
-			return atr_err_set(err, ATR_E_UNAVAILABLE,                         \
-			    "this store (%s) does not keep integrations yet", sc->st->ops->name); \
-	} while (0)
 
 void
 store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg)
@@ -286,7 +279,6 @@ int
 store_event_add(struct store_conn *sc, const char *type, const char *project, const char *data,
     int64_t now_ms, struct atr_err *err)
 {
-	NEED(event_add);
 	return after(sc, sc->st->ops->event_add(sc, type, project, data, now_ms, err));
 }
 
@@ -294,7 +286,6 @@ int
 store_event_list(struct store_conn *sc, int64_t after_id, int limit,
     int (*each)(const struct store_event *, void *), void *arg, struct atr_err *err)
 {
-	NEED(event_list);
 	return sc->st->ops->event_list(sc, after_id, limit, each, arg, err);
 }
 
@@ -315,7 +306,6 @@ store_integration_clear(struct store_integration *in)
 int
 store_integration_create(struct store_conn *sc, struct store_integration *in, struct atr_err *err)
 {
-	NEED(integration_create);
 	return sc->st->ops->integration_create(sc, in, err);
 }
 
@@ -323,7 +313,6 @@ int
 store_integration_get(struct store_conn *sc, const char *name, struct store_integration *in,
     struct atr_err *err)
 {
-	NEED(integration_get);
 	return sc->st->ops->integration_get(sc, name, in, err);
 }
 
@@ -331,7 +320,6 @@ int
 store_integration_list(struct store_conn *sc,
     int (*each)(const struct store_integration *, void *), void *arg, struct atr_err *err)
 {
-	NEED(integration_list);
 	return sc->st->ops->integration_list(sc, each, arg, err);
 }
 
@@ -339,7 +327,6 @@ int
 store_integration_update(struct store_conn *sc, const struct store_integration *in,
     struct atr_err *err)
 {
-	NEED(integration_update);
 	return sc->st->ops->integration_update(sc, in, err);
 }
 
@@ -347,7 +334,6 @@ int
 store_integration_set_state(struct store_conn *sc, const char *name, const char *state,
     const char *reason, const char *by, int64_t now_ms, struct atr_err *err)
 {
-	NEED(integration_set_state);
 	return after(sc, sc->st->ops->integration_set_state(sc, name, state, reason, by, now_ms,
 	    err));
 }
@@ -356,14 +342,12 @@ int
 store_integration_rotate(struct store_conn *sc, const char *name, const char *secret,
     int64_t old_until_ms, const char *by, int64_t now_ms, struct atr_err *err)
 {
-	NEED(integration_rotate);
 	return sc->st->ops->integration_rotate(sc, name, secret, old_until_ms, by, now_ms, err);
 }
 
 int
 store_integration_delete(struct store_conn *sc, const char *name, struct atr_err *err)
 {
-	NEED(integration_delete);
 	return sc->st->ops->integration_delete(sc, name, err);
 }
 
@@ -371,14 +355,12 @@ int
 store_delivery_due(struct store_conn *sc, int64_t now_ms,
     int (*each)(const struct store_delivery *, void *), void *arg, struct atr_err *err)
 {
-	NEED(delivery_due);
 	return sc->st->ops->delivery_due(sc, now_ms, each, arg, err);
 }
 
 int
 store_delivery_next_time(struct store_conn *sc, int64_t *when_ms, struct atr_err *err)
 {
-	NEED(delivery_next_time);
 	return sc->st->ops->delivery_next_time(sc, when_ms, err);
 }
 
@@ -386,7 +368,6 @@ int
 store_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
     int64_t lease_until_ms, struct atr_err *err)
 {
-	NEED(delivery_claim);
 	return sc->st->ops->delivery_claim(sc, id, node, now_ms, lease_until_ms, err);
 }
 
@@ -395,7 +376,6 @@ store_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
     const struct store_attempt *a, const char *integration_state, const char *reason,
     struct atr_err *err)
 {
-	NEED(delivery_finish);
 	return sc->st->ops->delivery_finish(sc, id, node, a, integration_state, reason, err);
 }
 
@@ -403,7 +383,6 @@ int
 store_delivery_log(struct store_conn *sc, const char *integration, int64_t before, int limit,
     int (*each)(const struct store_attempt *, void *), void *arg, struct atr_err *err)
 {
-	NEED(delivery_log);
 	return sc->st->ops->delivery_log(sc, integration, before, limit, each, arg, err);
 }
 
@@ -411,7 +390,6 @@ int
 store_delivery_redeliver(struct store_conn *sc, const char *integration, int64_t id,
     int64_t now_ms, struct atr_err *err)
 {
-	NEED(delivery_redeliver);
 	return after(sc, sc->st->ops->delivery_redeliver(sc, integration, id, now_ms, err));
 }
 
@@ -419,13 +397,11 @@ int
 store_delivery_add_test(struct store_conn *sc, const char *integration, const char *by,
     int64_t now_ms, int64_t *id, struct atr_err *err)
 {
-	NEED(delivery_add_test);
 	return after(sc, sc->st->ops->delivery_add_test(sc, integration, by, now_ms, id, err));
 }
 
 int
 store_event_purge(struct store_conn *sc, int64_t before_ms, struct atr_err *err)
 {
-	NEED(event_purge);
 	return sc->st->ops->event_purge(sc, before_ms, err);
 }

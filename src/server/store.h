@@ -272,8 +272,9 @@ struct store_integration {
 };
 
 void store_integration_clear(struct store_integration *in);
-/* ATR_E_EXISTS when the name is taken. Fills in->id, created (when 0),
- * updated, updated_by (created_by when ""), state ("active" when ""). */
+/* ATR_E_EXISTS when the name is taken. Fills in->id, created (now when
+ * 0), updated (created when 0), updated_by (created_by when ""), state
+ * ("active" when ""); keeps the rest as given (a migration's copy). */
 int store_integration_create(struct store_conn *sc, struct store_integration *in,
     struct atr_err *err);
 /* ATR_E_NOT_FOUND when there is none. */

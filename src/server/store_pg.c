@@ -29,11 +29,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "atrium/log.h"
 #include "atrium/util.h"
+#include "server/event.h"
 #include "server/store_pg_int.h"
 
-#define SCHEMA_VERSION 1
+/* 1: users, sessions, projects, revisions, locks, content.
+ * 2: events, integrations, deliveries (store_pg_events.c), added to a
+ *    database of schema 1 by the same CREATE ... IF NOT EXISTS. */
+#define SCHEMA_VERSION 2
 #define SCHEMA_LOCK_KEY 2026112706 /* advisory lock while creating the schema */
 #define GC_AGE (24 * 3600)         /* abandoned work older than this is collected */
 #define GC_EVERY 3600
@@ -630,20 +636,29 @@ ensure_schema(struct pg_conn *c, struct atr_err *err)
 		goto fail;
 	}
 	if (version < SCHEMA_VERSION) {
-		res = PQexec(c->db, schema_sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			query_failed(c, res, "creating the tables", err);
+		/* Every statement is idempotent: a new database gets everything,
+		 * an older one what it lacks. */
+		const char *const parts[] = {schema_sql, pg_events_schema};
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			res = PQexec(c->db, parts[i]);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				query_failed(c, res, "creating the tables", err);
+				PQclear(res);
+				goto fail;
+			}
 			PQclear(res);
-			goto fail;
 		}
-		PQclear(res);
 		if (pg_cmd(c, err, "creating the schema",
 			"CREATE TABLE IF NOT EXISTS atrium_schema(version INTEGER NOT NULL)", "") == -1 ||
 		    pg_cmd(c, err, "creating the schema",
 			"INSERT INTO atrium_schema(version) VALUES ($1)", "i",
 			(int64_t)SCHEMA_VERSION) == -1)
 			goto fail;
-		atr_info("created the Atrium tables in database %s", PQdb(c->db));
+		if (version == 0)
+			atr_info("created the Atrium tables in database %s", PQdb(c->db));
+		else
+			atr_info("upgraded the Atrium tables in database %s from schema %lld to %d",
+			    PQdb(c->db), (long long)version, SCHEMA_VERSION);
 	}
 	return pg_commit(c, err);
 fail:
@@ -781,15 +796,26 @@ static int
 pg_user_create(struct store_conn *sc, const char *name, const char *hash, const char *role,
     const char *by, struct atr_err *err)
 {
-	(void)by;
-	if (pg_cmd(PGC(sc), err, "adding a user",
+	struct pg_conn *c = PGC(sc);
+
+	if (pg_begin(c, err) == -1)
+		return -1;
+	if (pg_cmd(c, err, "adding a user",
 		"INSERT INTO users(name, hash, role, created) VALUES ($1, $2, $3, $4)", "ttti", name,
 		hash, role, (int64_t)(atr_now_ms() / 1000)) == -1) {
 		if (err != NULL && err->code == ATR_E_EXISTS)
 			atr_err_set(err, ATR_E_EXISTS, "a user named '%s' already exists", name);
-		return -1;
+		goto fail;
 	}
+	if (pg_event_write(sc, "user.created", NULL,
+		event_data("{s:s, s:s, s:s?}", "user", name, "role", role, "created_by", by),
+		err) == -1 ||
+	    pg_commit(c, err) == -1)
+		goto fail;
 	return 0;
+fail:
+	pg_rollback(c);
+	return -1;
 }
 
 int
@@ -886,7 +912,6 @@ pg_user_delete(struct store_conn *sc, const char *name, const char *by, struct a
 	struct pg_conn *c = PGC(sc);
 	struct store_user u;
 
-	(void)by;
 	if (pg_begin(c, err) == -1)
 		return -1;
 	if (pg_user_get(sc, name, &u, NULL, 0, err) == -1)
@@ -895,7 +920,11 @@ pg_user_delete(struct store_conn *sc, const char *name, const char *by, struct a
 		goto fail;
 	if (pg_cmd(c, err, "deleting a user", "DELETE FROM users WHERE name = $1", "t", name) == -1)
 		goto fail;
-	return pg_commit(c, err);
+	if (pg_event_write(sc, "user.deleted", NULL,
+		event_data("{s:s, s:s?}", "user", name, "deleted_by", by), err) == -1 ||
+	    pg_commit(c, err) == -1)
+		goto fail;
+	return 0;
 fail:
 	pg_rollback(c);
 	return -1;
@@ -1004,14 +1033,27 @@ static int
 pg_project_create(struct store_conn *sc, const char *name, const char *description,
     const char *created_by, int64_t now, struct atr_err *err)
 {
-	if (pg_cmd(PGC(sc), err, "creating a project",
+	struct pg_conn *c = PGC(sc);
+
+	if (pg_begin(c, err) == -1)
+		return -1;
+	if (pg_cmd(c, err, "creating a project",
 		"INSERT INTO projects(name, description, created, created_by) VALUES ($1, $2, $3, $4)",
 		"ttit", name, description, now, created_by) == -1) {
 		if (err != NULL && err->code == ATR_E_EXISTS)
 			atr_err_set(err, ATR_E_EXISTS, "a project named '%s' already exists", name);
-		return -1;
+		goto fail;
 	}
+	if (pg_event_write(sc, "project.created", name,
+		event_data("{s:s, s:s, s:s}", "project", name, "description", description,
+		    "created_by", created_by),
+		err) == -1 ||
+	    pg_commit(c, err) == -1)
+		goto fail;
 	return 0;
+fail:
+	pg_rollback(c);
+	return -1;
 }
 
 static void
@@ -1124,7 +1166,6 @@ pg_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 	PGresult *res;
 	char *shas = NULL;
 
-	(void)by;
 	if (pg_begin(c, err) == -1)
 		return -1;
 	if ((res = pg_query(c, err, "deleting a project", 0,
@@ -1147,7 +1188,10 @@ pg_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 		goto fail;
 	}
 	PQclear(res);
-	if (remove_unreferenced(c, shas, err) == -1 || pg_commit(c, err) == -1)
+	if (remove_unreferenced(c, shas, err) == -1 ||
+	    pg_event_write(sc, "project.deleted", name,
+		event_data("{s:s, s:s?}", "project", name, "deleted_by", by), err) == -1 ||
+	    pg_commit(c, err) == -1)
 		goto fail;
 	free(shas);
 	return 0;
@@ -1254,6 +1298,9 @@ pg_revision_commit(struct store_conn *sc, const char *project, int64_t base, con
 	PGresult *res;
 	int64_t found, cur, pinned, added;
 
+	/* One transaction: the revision and its event commit together. */
+	if (pg_begin(c, err) == -1)
+		goto unpin;
 	res = pg_query(c, err, "adding a revision", 0,
 	    "WITH p AS (SELECT id, head FROM projects WHERE name = $1 FOR UPDATE),"
 	    " ok AS (SELECT id FROM p WHERE head = $2),"
@@ -1268,14 +1315,24 @@ pg_revision_commit(struct store_conn *sc, const char *project, int64_t base, con
 	    "   (SELECT count(*) FROM r) + (SELECT count(*) FROM h)",
 	    "tittiit", project, base, author, message, now, size, sha256);
 	if (res == NULL)
-		goto unpin;
+		goto rollback;
 	found = pg_int(res, 0, 0);
 	cur = pg_int(res, 0, 1);
 	pinned = pg_int(res, 0, 2);
 	added = pg_int(res, 0, 3);
 	PQclear(res);
-	if (found == 1 && cur == base && pinned == 1 && added == 2)
+	if (found == 1 && cur == base && pinned == 1 && added == 2) {
+		if (pg_event_write(sc, "revision.committed", project,
+			event_data("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
+			    (json_int_t)(base + 1), "author", author, "message", message, "size",
+			    (json_int_t)size, "sha256", sha256),
+			err) == -1 ||
+		    pg_commit(c, err) == -1)
+			goto rollback;
 		return 0;
+	}
+	/* Nothing was written; the head is read after the rollback. */
+	pg_rollback(c);
 	if (found == 0) {
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
 	} else if (cur != base) {
@@ -1291,6 +1348,9 @@ pg_revision_commit(struct store_conn *sc, const char *project, int64_t base, con
 		    "the content %s (%lld bytes) is not in the database; send it again", sha256,
 		    (long long)size);
 	}
+	goto unpin;
+rollback:
+	pg_rollback(c);
 unpin:
 	pg_blob_unpin(c, sha256);
 	return -1;
@@ -1373,6 +1433,11 @@ pg_lock_acquire(struct store_conn *sc, const char *project, const char *element,
 		    project, l.holder);
 		goto fail;
 	}
+	if (taken && pg_event_write(sc, "lock.taken", project,
+			 event_data("{s:s, s:s, s:s}", "project", project, "element", element,
+			     "holder", user),
+			 err) == -1)
+		goto fail;
 	if (pg_commit(c, err) == -1)
 		goto fail;
 	return taken;
@@ -1415,9 +1480,15 @@ pg_lock_release(struct store_conn *sc, const char *project, const char *element,
 		goto fail;
 	}
 	if (pg_cmd(c, err, "releasing a lock",
-		"DELETE FROM locks WHERE project_id = $1 AND element = $2", "it", id, element) == -1)
+		"DELETE FROM locks WHERE project_id = $1 AND element = $2", "it", id, element) == -1 ||
+	    pg_event_write(sc, "lock.released", project,
+		event_data("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
+		    "holder", l.holder, "released_by", user,
+		    "forced", force && strcmp(l.holder, user) != 0),
+		err) == -1 ||
+	    pg_commit(c, err) == -1)
 		goto fail;
-	return pg_commit(c, err);
+	return 0;
 fail:
 	pg_rollback(c);
 	return -1;
@@ -1485,4 +1556,21 @@ static const struct store_ops pg_ops = {
 	.blob_reader_fd = pg_blob_reader_fd,
 	.blob_read = pg_blob_read,
 	.blob_reader_close = pg_blob_reader_close,
+	.event_add = pg_event_add,
+	.event_list = pg_event_list,
+	.integration_create = pg_integration_create,
+	.integration_get = pg_integration_get,
+	.integration_list = pg_integration_list,
+	.integration_update = pg_integration_update,
+	.integration_set_state = pg_integration_set_state,
+	.integration_rotate = pg_integration_rotate,
+	.integration_delete = pg_integration_delete,
+	.delivery_due = pg_delivery_due,
+	.delivery_next_time = pg_delivery_next_time,
+	.delivery_claim = pg_delivery_claim,
+	.delivery_finish = pg_delivery_finish,
+	.delivery_log = pg_delivery_log,
+	.delivery_redeliver = pg_delivery_redeliver,
+	.delivery_add_test = pg_delivery_add_test,
+	.event_purge = pg_event_purge,
 };

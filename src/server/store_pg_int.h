@@ -1,6 +1,7 @@
 /*
  * The PostgreSQL store's internals, shared by store_pg.c (connections,
- * TLS, schema, rows) and store_pg_blob.c (revision content).
+ * TLS, schema, rows), store_pg_blob.c (revision content) and
+ * store_pg_events.c (events, integrations, deliveries).
  *
  * Threading: the backend is blocking, so it is only called from the job
  * pool. Each pool thread owns one struct pg_conn and with it one libpq
@@ -19,7 +20,7 @@
 
 #include "server/store_int.h"
 
-#define PG_MAX_PARAMS 12
+#define PG_MAX_PARAMS 18
 
 struct pg_store {
 	struct store base;
@@ -139,6 +140,46 @@ int pg_blob_reader_fd(const struct store_blob_reader *rd);
 int64_t pg_blob_read(struct store_blob_reader *rd, struct store_conn *sc, void *buf, size_t n,
     int64_t off, struct atr_err *err);
 void pg_blob_reader_close(struct store_blob_reader *rd);
+
+/*
+ * store_pg_events.c: the tables (created with the schema, and added by the
+ * upgrade from schema 1) and the calls. pg_event_write() writes an event
+ * and its deliveries inside the caller's transaction (nothing when the
+ * connection's events are off); data is JSON text, freed here (NULL: out
+ * of memory).
+ */
+extern const char pg_events_schema[];
+int pg_event_write(struct store_conn *sc, const char *type, const char *project, char *data,
+    struct atr_err *err);
+int pg_event_add(struct store_conn *, const char *, const char *, const char *, int64_t,
+    struct atr_err *);
+int pg_event_list(struct store_conn *, int64_t, int, int (*)(const struct store_event *, void *),
+    void *, struct atr_err *);
+int pg_integration_create(struct store_conn *, struct store_integration *, struct atr_err *);
+int pg_integration_get(struct store_conn *, const char *, struct store_integration *,
+    struct atr_err *);
+int pg_integration_list(struct store_conn *, int (*)(const struct store_integration *, void *),
+    void *, struct atr_err *);
+int pg_integration_update(struct store_conn *, const struct store_integration *,
+    struct atr_err *);
+int pg_integration_set_state(struct store_conn *, const char *, const char *, const char *,
+    const char *, int64_t, struct atr_err *);
+int pg_integration_rotate(struct store_conn *, const char *, const char *, int64_t, const char *,
+    int64_t, struct atr_err *);
+int pg_integration_delete(struct store_conn *, const char *, struct atr_err *);
+int pg_delivery_due(struct store_conn *, int64_t, int (*)(const struct store_delivery *, void *),
+    void *, struct atr_err *);
+int pg_delivery_next_time(struct store_conn *, int64_t *, struct atr_err *);
+int pg_delivery_claim(struct store_conn *, int64_t, const char *, int64_t, int64_t,
+    struct atr_err *);
+int pg_delivery_finish(struct store_conn *, int64_t, const char *, const struct store_attempt *,
+    const char *, const char *, struct atr_err *);
+int pg_delivery_log(struct store_conn *, const char *, int64_t, int,
+    int (*)(const struct store_attempt *, void *), void *, struct atr_err *);
+int pg_delivery_redeliver(struct store_conn *, const char *, int64_t, int64_t, struct atr_err *);
+int pg_delivery_add_test(struct store_conn *, const char *, const char *, int64_t, int64_t *,
+    struct atr_err *);
+int pg_event_purge(struct store_conn *, int64_t, struct atr_err *);
 
 /*
  * For the migration (migrate.c): adds user u with its password hash and

@@ -324,7 +324,8 @@ sq_integration_create(struct store_conn *sc, struct store_integration *in, struc
 		    in->state);
 	if (in->created == 0)
 		in->created = now;
-	in->updated = in->created;
+	if (in->updated == 0)
+		in->updated = in->created;
 	if (in->updated_by[0] == '\0')
 		memcpy(in->updated_by, in->created_by, sizeof(in->updated_by));
 	if (sq_run(sc, err, "adding an integration",

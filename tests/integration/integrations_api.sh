@@ -74,6 +74,12 @@ refused "no url" '{"name":"n"}' bad_request url
 refused "a url that is not http(s)" '{"name":"n","url":"ftp://a.example/"}' bad_request url
 refused "a url without a host" '{"name":"n","url":"https:///x"}' bad_request url
 refused "a url with a password" '{"name":"n","url":"https://u:p@a.example/"}' bad_request url
+refused "a url with a space" '{"name":"n","url":"https://a.example/a b"}' bad_request url
+call POST /admin/api/integrations '{"name":"n","url":"https://a.example/\u0007"}'
+expect_eq "a url with a control character: bad_text (the request's one text check)" \
+	"$CODE $(jq_ 'j["code"]')" "400 bad_text"
+refused "a url with a port that is empty" '{"name":"n","url":"https://a.example:/"}' bad_request url
+refused "a url with an unclosed IPv6 address" '{"name":"n","url":"https://[::1/"}' bad_request url
 refused "a bad port" '{"name":"n","url":"https://a.example:99999/"}' bad_request url
 refused "http:// to another machine" '{"name":"n","url":"http://a.example/"}' bad_request url
 refused "http:// to 10.0.0.1" '{"name":"n","url":"http://10.0.0.1/"}' bad_request url

@@ -154,6 +154,26 @@ dangling_lock(struct fx *f)
 	sql(f, "INSERT INTO locks(project_id, element, holder, since) VALUES (1, 'pump', 'ghost', 1)");
 }
 
+static void
+seq_behind(struct fx *f)
+{
+	sql(f, "INSERT INTO integrations(name, url, events, project, pin, allow_plain, secret,"
+	       " old_secret, old_secret_until, state, state_reason, created, created_by, updated,"
+	       " updated_by, last_seq) VALUES ('ci', 'https://ci.example/', '*', '', '', 0, 's',"
+	       " '', 0, 'active', '', 1, 'admin', 1, 'admin', 1);"
+	       "INSERT INTO deliveries(integration_id, seq, event_id, msg_id, state, attempts,"
+	       " next_attempt, created, lease_until) VALUES (1, 5, 1, 'msg_x', 'pending', 0, 1, 1,"
+	       " 0)");
+}
+
+static void
+no_event_tables(struct fx *f)
+{
+	/* As a data directory made before integrations existed. */
+	sql(f, "DROP TABLE delivery_attempts; DROP TABLE deliveries; DROP TABLE integrations;"
+	       " DROP TABLE events");
+}
+
 static const struct damage damages[] = {
 	{"nothing", nothing, 0, "store is clean: 1 projects, 3 revisions, 2 blobs"},
 	{"one byte changed", flip_byte, 1, "problem: project 'plant' revision 3: its content"},
@@ -165,6 +185,10 @@ static const struct damage damages[] = {
 	{"a row with no sha256", bad_sha, 1, "revision 2: its recorded SHA-256 'nope' is not one"},
 	{"a head past the revisions", head_ahead, 1, "its head is 7 but it has 3 revision rows"},
 	{"a lock of nobody", dangling_lock, 1, "a row of locks (rowid 1) refers to a missing row of users"},
+	{"a delivery numbered past its integration's count", seq_behind, 1,
+	    "integration 'ci' would number its next delivery 2, but it already has one numbered 5"},
+	{"a store from before integrations", no_event_tables, 0,
+	    "store is clean: 1 projects, 3 revisions, 2 blobs"},
 };
 
 /* A store with project 'plant' and revisions 1..3 (1 and 3 identical). */

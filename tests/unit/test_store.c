@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <openssl/evp.h>
 
 #include "atrium/config.h"
@@ -66,6 +67,23 @@ quiet(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message;
+}
+
+/* A connection to the database named by ATRIUM_TEST_PG_URL. */
+static PGconn *
+pg_test_connect(void)
+{
+	const char *ssl = getenv("ATRIUM_DATABASE_SSL");
+	const char *root = getenv("ATRIUM_DATABASE_SSL_ROOT_CERT");
+	int on = ssl != NULL && strcmp(ssl, "on") == 0;
+	const char *keys[] = {"dbname", "sslmode", "sslrootcert", NULL};
+	const char *vals[] = {getenv("ATRIUM_TEST_PG_URL"), on ? "verify-full" : "prefer",
+		root != NULL && *root ? root : NULL, NULL};
+	PGconn *db = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(db) != CONNECTION_OK)
+		fail_msg("cannot connect to ATRIUM_TEST_PG_URL: %s", PQerrorMessage(db));
+	return db;
 }
 
 /* Empties the PostgreSQL database named by ATRIUM_TEST_PG_URL. */
@@ -1438,6 +1456,140 @@ t_integrations_crud(void **state)
 	assert_string_equal(deliver_head(f->sc, "alpha", T0), "4:project.created");
 }
 
+/* Several connections at once: changes on different projects get seqs
+ * without gaps or repeats; claims of one head have exactly one winner. */
+struct fan_racer {
+	struct fx *f;
+	pthread_barrier_t *bar;
+	int id, failed, claims;
+	int64_t head;
+};
+
+#define FAN_RACERS 4
+#define FAN_ROUNDS 6
+
+static void *
+fan_main(void *arg)
+{
+	struct fan_racer *r = arg;
+	struct atr_err err;
+	struct store_conn *sc = store_conn_open(r->f->st, &err);
+	char name[32];
+
+	if (sc == NULL) {
+		r->failed++;
+		return NULL;
+	}
+	pthread_barrier_wait(r->bar);
+	for (int i = 0; i < FAN_ROUNDS; i++) {
+		snprintf(name, sizeof(name), "p%d-%d", r->id, i);
+		if (store_project_create(sc, name, "", "x", NOW, &err) == -1)
+			r->failed++;
+	}
+	pthread_barrier_wait(r->bar); /* the main thread reads the head */
+	pthread_barrier_wait(r->bar);
+	if (store_delivery_claim(sc, r->head, "racer", T0, T0 + 60000, &err) == 1)
+		r->claims++;
+	store_conn_close(sc);
+	return NULL;
+}
+
+static void
+t_concurrent_events(void **state)
+{
+	struct fx *f = *state;
+	struct fan_racer r[FAN_RACERS];
+	pthread_t th[FAN_RACERS];
+	pthread_barrier_t bar;
+	struct store_integration in;
+	int64_t head = 0;
+	int claims = 0, seen[FAN_RACERS * FAN_ROUNDS + 1] = {0};
+
+	add_integration(f->sc, "all", "project.created", "", "active");
+	pthread_barrier_init(&bar, NULL, FAN_RACERS + 1);
+	for (int i = 0; i < FAN_RACERS; i++) {
+		r[i] = (struct fan_racer){.f = f, .bar = &bar, .id = i};
+		pthread_create(&th[i], NULL, fan_main, &r[i]);
+	}
+	pthread_barrier_wait(&bar);
+	pthread_barrier_wait(&bar);
+	assert_string_equal(head_of(f->sc, "all", T0, &head), "1:project.created");
+	for (int i = 0; i < FAN_RACERS; i++)
+		r[i].head = head;
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < FAN_RACERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].failed, 0);
+		claims += r[i].claims;
+	}
+	pthread_barrier_destroy(&bar);
+	assert_int_equal(claims, 1);
+	in = get_integration(f->sc, "all");
+	assert_int_equal(in.last_seq, FAN_RACERS * FAN_ROUNDS);
+	assert_int_equal(in.pending, FAN_RACERS * FAN_ROUNDS);
+	store_integration_clear(&in);
+	/* The lease runs out; then every seq comes once, in order. */
+	for (int want = 1; want <= FAN_RACERS * FAN_ROUNDS; want++) {
+		const char *got = deliver_head(f->sc, "all", T0 + 60000);
+		int seq = atoi(got);
+		assert_int_equal(seq, want);
+		seen[seq]++;
+	}
+	assert_string_equal(deliver_head(f->sc, "all", T0 + 60000), "");
+}
+
+/* A store made before integrations existed (no such tables; PostgreSQL's
+ * schema 1) opens with them added and its data kept. */
+static void
+t_events_upgrade(void **state)
+{
+	struct fx *f = *state;
+	static const char drop[] = "DROP TABLE delivery_attempts; DROP TABLE deliveries;"
+				   " DROP TABLE integrations; DROP TABLE events;";
+	struct store_project p;
+	struct atr_err err;
+
+	OK(store_project_create(f->sc, "old", "from before", "x", NOW, &e_));
+	store_conn_close(f->sc);
+	store_close(f->st);
+	f->sc = NULL;
+	f->st = NULL;
+	if (f->b == B_PG || f->b == B_PG_CACHED) {
+		PGconn *db = pg_test_connect();
+		PGresult *res = PQexec(db, "BEGIN; DROP TABLE delivery_attempts, deliveries,"
+					   " integrations, events; UPDATE atrium_schema SET version = 1;"
+					   " COMMIT");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("making a schema-1 database: %s", PQerrorMessage(db));
+		PQclear(res);
+		PQfinish(db);
+	} else {
+		char path[400];
+		sqlite3 *db;
+		snprintf(path, sizeof(path), "%s/atrium.db", f->dir);
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		if (sqlite3_exec(db, drop, NULL, NULL, NULL) != SQLITE_OK)
+			fail_msg("dropping the new tables: %s", sqlite3_errmsg(db));
+		sqlite3_close(db);
+	}
+	if ((f->st = open_store(f, &err)) == NULL)
+		fail_msg("store_open on the old store: %s", atr_err_msg(&err));
+	assert_non_null(f->sc = store_conn_open(f->st, &err));
+	OK(store_project_get(f->sc, "old", &p, &e_));
+	assert_string_equal(p.description, "from before");
+	add_integration(f->sc, "new", "*", "", "active");
+	OK(store_project_create(f->sc, "after", "", "x", NOW, &e_));
+	assert_string_equal(deliver_head(f->sc, "new", T0), "1:project.created");
+	if (f->b == B_PG || f->b == B_PG_CACHED) {
+		PGconn *db = pg_test_connect();
+		PGresult *res = PQexec(db, "SELECT max(version) FROM atrium_schema");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(res, 0, 0), "2");
+		PQclear(res);
+		PQfinish(db);
+	}
+}
+
 /* ---- the table */
 
 static const struct {
@@ -1464,6 +1616,8 @@ static const struct {
 	{"deliveries: one claim wins between connections; leases run out", t_delivery_claims},
 	{"deliveries: redeliver, test, pause and resume, rotate", t_delivery_admin},
 	{"integrations: create, get, list, update, delete; purge", t_integrations_crud},
+	{"events from several connections: seq without gaps; one claim wins", t_concurrent_events},
+	{"a store from before integrations gets their tables, its data kept", t_events_upgrade},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
