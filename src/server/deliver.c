@@ -47,7 +47,7 @@
 #define POLL_MS 3000              /* look for other nodes' work this often */
 #define STATUS_MS 2000            /* refresh /healthz's view this often */
 #define PURGE_MS (3600 * 1000)    /* purge the log hourly */
-#define CERT_MS (3600 * 1000)     /* look at the served certificate hourly */
+#define CERT_MS (3600 * 1000)     /* look at the served certificate's dates hourly */
 #define LEASE_MARGIN_MS 5000      /* a lease outlasts the timeout by this */
 #define RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
 #define ERROR_BODY_MAX 300        /* bytes of an error answer kept in the log */
@@ -67,7 +67,7 @@ struct xfer {
 	int port;
 	struct dtls tls;
 	char *resp;                   /* the answer's first bytes */
-	size_t resp_len, resp_max;
+	size_t resp_len, resp_cap, resp_max;
 	int resp_cut;                 /* we stopped reading at resp_max */
 	int64_t retry_after_ms;       /* -1: none */
 	char location[512];
@@ -86,6 +86,7 @@ struct deliverer {
 	struct store_conn *sc;
 	struct xfer *xfers;
 	int kicked_work;              /* something finished: look again at once */
+	char cert_seen[100];          /* the served certificate's SHA-256, last looked at */
 };
 
 /* ---- settings */
@@ -135,21 +136,32 @@ deliver_schedule_parse(const char *text, int64_t *ms, int max, int *n, struct at
 
 /* ---- one transfer */
 
+/* The answer, kept up to resp_max (grown as it comes: most answers are a
+ * few bytes, and many transfers run at once). */
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
-	size_t len = size * nmemb, room = x->resp_max - x->resp_len;
+	size_t len = size * nmemb, room = x->resp_max - x->resp_len, take = len < room ? len : room;
 
-	if (len > room) {
-		/* Enough: what we keep is read; the rest is not waited for. */
-		memcpy(x->resp + x->resp_len, data, room);
-		x->resp_len += room;
-		x->resp_cut = 1;
+	if (x->resp_len + take > x->resp_cap) {
+		size_t cap = x->resp_cap ? x->resp_cap : 1024;
+		char *bigger;
+		while (cap < x->resp_len + take)
+			cap *= 2;
+		if (cap > x->resp_max)
+			cap = x->resp_max;
+		if ((bigger = realloc(x->resp, cap)) == NULL)
+			return 0;
+		x->resp = bigger;
+		x->resp_cap = cap;
+	}
+	memcpy(x->resp + x->resp_len, data, take);
+	x->resp_len += take;
+	if (take < len) {
+		x->resp_cut = 1; /* enough: the rest is not waited for */
 		return 0;
 	}
-	memcpy(x->resp + x->resp_len, data, len);
-	x->resp_len += len;
 	return len;
 }
 
@@ -289,8 +301,6 @@ xfer_setup(struct xfer *x, const struct store_delivery *dv, int64_t now, struct 
 		sizeof(sig), err) == -1)
 		return -1;
 	x->resp_max = (size_t)atomic_load(&rt->integration_response_max);
-	if ((x->resp = malloc(x->resp_max + 1)) == NULL)
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	if (add_header(&x->headers, "content-type: application/json") == -1 ||
 	    add_header(&x->headers, "webhook-id: %s", dv->msg_id) == -1 ||
 	    add_header(&x->headers, "webhook-timestamp: %lld", (long long)(now / 1000)) == -1 ||
@@ -366,7 +376,7 @@ answer_excerpt(const struct xfer *x, char *out, size_t size)
 
 /* Why a transfer that got no usable answer failed, in words. */
 static void
-explain_failure(const struct xfer *x, CURLcode rc, char *out, size_t size)
+explain_failure(struct xfer *x, CURLcode rc, char *out, size_t size)
 {
 	struct runtime *rt = x->d->rt;
 	char hp[300];
@@ -381,6 +391,7 @@ explain_failure(const struct xfer *x, CURLcode rc, char *out, size_t size)
 		    "outbound_allow, or change the integration's URL", x->denied, x->host);
 		return;
 	}
+	x->tls.closed = rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR;
 	if (dtls_explain(&x->tls, out, size))
 		return;
 	switch (rc) {
@@ -460,9 +471,12 @@ xfer_done(struct xfer *x, CURLcode rc)
 			snprintf(a.error, sizeof(a.error), "the receiver answered %ld and points to %s; "
 			    "redirects are not followed: change the integration's URL", status,
 			    x->location[0] ? x->location : "(no Location)");
-		else
-			snprintf(a.error, sizeof(a.error), "the receiver answered %ld%s%s", status,
+		else {
+			const char *why = atr_http_reason((int)status);
+			snprintf(a.error, sizeof(a.error), "the receiver answered %ld%s%s%s%s", status,
+			    why != NULL ? " " : "", why != NULL ? why : "",
 			    excerpt[0] ? ": " : " with an empty body", excerpt);
+		}
 		/* A failed attempt is never the end of its delivery: the head stays
 		 * waiting, so that nothing is lost and `resume` sends it again. */
 		snprintf(a.outcome, sizeof(a.outcome), "retry");
@@ -719,11 +733,10 @@ run(void *arg)
 		reap(d);
 		if (now - last_status >= STATUS_MS) {
 			publish_status(d);
+			if (deliver_cert_check(d->rt, d->sc, now, d->cert_seen, sizeof(d->cert_seen),
+				now - last_cert >= CERT_MS))
+				last_cert = now;
 			last_status = now;
-		}
-		if (now - last_cert >= CERT_MS) {
-			deliver_cert_check(d->rt, d->sc, now);
-			last_cert = now;
 		}
 		if (now - last_purge >= PURGE_MS) {
 			purge(d, now);

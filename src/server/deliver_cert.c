@@ -1,6 +1,8 @@
 /*
  * certificate.renewed and certificate.expiring (deliver_int.h): the
- * deliverer looks at the served certificate when it starts and hourly.
+ * deliverer looks at the served certificate when it starts, hourly, and
+ * whenever the one served changes (a reload, a renewal: it compares the
+ * fingerprint every few seconds).
  *
  * What was already said is kept in DIR/tls/certificate-events.json
  * ({"sha256": served certificate, "expiring": [thresholds sent for it]}),
@@ -53,19 +55,23 @@ emit(struct store_conn *sc, const char *type, json_t *data, int64_t now_ms)
 	return rc;
 }
 
-void
-deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms)
+int
+deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms, char *seen,
+    size_t seen_size, int force)
 {
 	struct tls_info *info = calloc(1, sizeof(*info));
 	char path[4096], after[32];
 	json_t *state = NULL, *sent;
 	const char *known;
 	int64_t left;
-	int changed = 0, below = -1;
+	int changed = 0, below = -1, looked = 0;
 	struct atr_err err;
 
 	if (info == NULL || tls_state_info(rt->tls, info) == -1)
 		goto out;
+	if (!force && strcmp(seen, info->sha256) == 0)
+		goto out;
+	looked = 1;
 	snprintf(path, sizeof(path), "%s/%s", rt->datadir, STATE_FILE);
 	if ((state = json_load_file(path, 0, NULL)) == NULL || !json_is_object(state)) {
 		json_decref(state);
@@ -111,6 +117,7 @@ deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms)
 			changed = 1;
 		}
 	}
+	snprintf(seen, seen_size, "%s", info->sha256);
 	if (changed) {
 		char *text = json_dumps(state, JSON_COMPACT);
 		if (text == NULL || atr_write_file_atomic(path, text, strlen(text), 0600, &err) == -1)
@@ -121,4 +128,5 @@ deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms)
 out:
 	json_decref(state);
 	free(info);
+	return looked;
 }

@@ -44,6 +44,8 @@ struct dtls {
 	                              * the certificate the error is about */
 	int alert;                   /* the last TLS alert the receiver sent, -1 none */
 	void *anchors;               /* X509_STORE *: what the chain must lead to */
+	int cert_requested;          /* the receiver asked for a client certificate */
+	int closed;                  /* set by the caller: closed with no answer after TLS */
 };
 
 /* Zeroes t's results (alert -1). */
@@ -66,7 +68,10 @@ struct store_conn;
 
 /* deliver_cert.c: writes certificate.renewed and certificate.expiring
  * (30, 7, 1 days left, each once per certificate) for the served
- * certificate, as DIR/tls/certificate-events.json says what was sent. */
-void deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms);
+ * certificate, as DIR/tls/certificate-events.json says what was sent;
+ * only when force is set or the served certificate is not seen (its
+ * SHA-256, which it then writes there). Whether it looked. */
+int deliver_cert_check(struct runtime *rt, struct store_conn *sc, int64_t now_ms, char *seen,
+    size_t seen_size, int force);
 
 #endif

@@ -20,6 +20,7 @@
  * behind it.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ dtls_init(struct dtls *t)
 	t->leaf = t->top = t->bad = NULL;
 	t->anchors = NULL;
 	t->alert = -1;
+	t->cert_requested = t->closed = 0;
 }
 
 void
@@ -201,6 +203,21 @@ info_cb(const SSL *ssl, int where, int ret)
 		t->alert = ret & 0xff;
 }
 
+/* Whether the receiver asks for a client certificate (its
+ * CertificateRequest): a receiver that refuses one may just hang up. */
+static void
+msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+    void *arg)
+{
+	struct dtls *t = arg;
+
+	(void)version;
+	(void)ssl;
+	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+	    ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		t->cert_requested = 1;
+}
+
 static X509_STORE *
 store_from_pem(const char *pem)
 {
@@ -295,6 +312,8 @@ dtls_ctx_function(CURL *curl, void *ssl_ctx, void *arg)
 	}
 	SSL_CTX_set_ex_data(ctx, ex_index, t);
 	SSL_CTX_set_info_callback(ctx, info_cb);
+	SSL_CTX_set_msg_callback(ctx, msg_cb);
+	SSL_CTX_set_msg_callback_arg(ctx, t);
 	SSL_CTX_set_cert_verify_callback(ctx, verify_cb, t);
 	return CURLE_OK;
 }
@@ -358,23 +377,45 @@ names_of(X509 *c, char *out, size_t size)
 	}
 }
 
-static int
-client_cert_alert(int a)
+/* The alerts by which receivers refuse a client certificate (or its
+ * absence), by their RFC 8446 names: OpenSSL 3.0 names 116 "unknown". */
+static const struct {
+	int code;
+	const char *name;
+} cert_alerts[] = {
+	{SSL_AD_HANDSHAKE_FAILURE, "handshake_failure"},
+	{SSL_AD_BAD_CERTIFICATE, "bad_certificate"},
+	{SSL_AD_UNSUPPORTED_CERTIFICATE, "unsupported_certificate"},
+	{SSL_AD_CERTIFICATE_REVOKED, "certificate_revoked"},
+	{SSL_AD_CERTIFICATE_EXPIRED, "certificate_expired"},
+	{SSL_AD_CERTIFICATE_UNKNOWN, "certificate_unknown"},
+	{SSL_AD_UNKNOWN_CA, "unknown_ca"},
+	{SSL_AD_ACCESS_DENIED, "access_denied"},
+	{SSL_AD_CERTIFICATE_REQUIRED, "certificate_required"},
+};
+
+static const char *
+cert_alert(int a)
 {
-	switch (a) {
-	case SSL_AD_HANDSHAKE_FAILURE:
-	case SSL_AD_BAD_CERTIFICATE:
-	case SSL_AD_UNSUPPORTED_CERTIFICATE:
-	case SSL_AD_CERTIFICATE_REVOKED:
-	case SSL_AD_CERTIFICATE_EXPIRED:
-	case SSL_AD_CERTIFICATE_UNKNOWN:
-	case SSL_AD_UNKNOWN_CA:
-	case SSL_AD_ACCESS_DENIED:
-	case SSL_AD_CERTIFICATE_REQUIRED:
-		return 1;
-	default:
-		return 0;
+	for (size_t i = 0; i < sizeof(cert_alerts) / sizeof(cert_alerts[0]); i++)
+		if (cert_alerts[i].code == a)
+			return cert_alerts[i].name;
+	return NULL;
+}
+
+/* The pin as fingerprints are shown elsewhere: "AB:CD:...". */
+static void
+pin_shown(const char *pin, char *out, size_t size)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; pin[i] != '\0' && pin[i + 1] != '\0' && k + 4 < size; i += 2) {
+		if (k > 0)
+			out[k++] = ':';
+		out[k++] = (char)toupper((unsigned char)pin[i]);
+		out[k++] = (char)toupper((unsigned char)pin[i + 1]);
 	}
+	out[k] = '\0';
 }
 
 int
@@ -436,7 +477,8 @@ dtls_explain(const struct dtls *t, char *out, size_t size)
 		return 1;
 	}
 	case DTLS_PIN: {
-		char leaf[100];
+		char leaf[100], pin[100];
+		pin_shown(t->pin, pin, sizeof(pin));
 		if (atr_x509_fingerprint(t->leaf, "SHA-256", leaf, sizeof(leaf)) == -1)
 			snprintf(leaf, sizeof(leaf), "?");
 		if (atr_x509_fingerprint(t->top, "SHA-256", fp, sizeof(fp)) == -1)
@@ -444,7 +486,7 @@ dtls_explain(const struct dtls *t, char *out, size_t size)
 		subject_of(t->leaf, 0, subj, sizeof(subj));
 		snprintf(out, size, "no certificate the receiver presented has the pinned SHA-256 %s: "
 		    "its certificate (subject %s) is %s%s%s. If the receiver's certificate was "
-		    "changed on purpose, pin the new one", t->pin, subj, leaf,
+		    "changed on purpose, pin the new one", pin, subj, leaf,
 		    t->top != t->leaf ? ", the top of its chain " : "", t->top != t->leaf ? fp : "");
 		return 1;
 	}
@@ -455,17 +497,28 @@ dtls_explain(const struct dtls *t, char *out, size_t size)
 		return 1;
 	}
 	if (t->alert >= 0) {
-		if (client_cert_alert(t->alert) && t->client_pem != NULL && t->client_pem[0] != '\0')
-			snprintf(out, size, "the receiver refused the client certificate (TLS alert: %s). "
-			    "Check that it trusts the certificate's issuer and that the certificate is "
-			    "valid", SSL_alert_desc_string_long(t->alert));
-		else if (client_cert_alert(t->alert))
-			snprintf(out, size, "the receiver ended the TLS handshake (alert: %s); it may want "
-			    "a client certificate: give the integration one (client_keystore)",
-			    SSL_alert_desc_string_long(t->alert));
+		const char *name = cert_alert(t->alert);
+		int have = t->client_pem != NULL && t->client_pem[0] != '\0';
+		if (name != NULL && have)
+			snprintf(out, size, "the receiver refused the client certificate (TLS alert "
+			    "%s): check that it trusts the certificate's issuer and that the "
+			    "certificate is valid and meant for clients", name);
+		else if (t->alert == SSL_AD_CERTIFICATE_REQUIRED)
+			snprintf(out, size, "the receiver requires a client certificate (TLS alert "
+			    "certificate_required): give the integration one (client_keystore)");
+		else if (name != NULL)
+			snprintf(out, size, "the receiver ended the TLS handshake (alert %s); it may "
+			    "want a client certificate: give the integration one (client_keystore)", name);
 		else
-			snprintf(out, size, "the receiver ended the TLS connection (alert: %s)",
-			    SSL_alert_desc_string_long(t->alert));
+			snprintf(out, size, "the receiver ended the TLS connection (alert %d: %s)",
+			    t->alert, SSL_alert_desc_string_long(t->alert));
+		return 1;
+	}
+	if (t->closed && t->cert_requested && t->client_pem != NULL && t->client_pem[0] != '\0') {
+		snprintf(out, size, "the receiver asked for a client certificate, got the "
+		    "integration's, and closed the connection without answering: it probably refused "
+		    "the certificate; check that it trusts the certificate's issuer and that the "
+		    "certificate is valid and meant for clients");
 		return 1;
 	}
 	return 0;

@@ -873,6 +873,8 @@ purge_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* (The integrations' delivery log is purged by the deliverer, on its
+	 * own store connection, per integration_log_days: deliver.c.) */
 	if (store_is_blocking(srv->rt.store))
 		return; /* the database purges on its own schedule */
 	if ((sc = store_conn_open(srv->rt.store, &err)) == NULL)

@@ -72,9 +72,12 @@ mkleaf wrongname rca "DNS:other.test,DNS:www.other.test"
 mkleaf expired rca "IP:127.0.0.1" 20200101000000Z 20200201000000Z
 mkleaf pinned other "IP:127.0.0.1"
 mkleaf atrium-client cca "DNS:client.test"
+mkleaf stranger other "DNS:stranger.test"
 check "the expired receiver certificate was made" test -s "$C/expired.pem"
 openssl pkcs12 -export -in "$C/atrium-client.pem" -inkey "$C/atrium-client.key" \
 	-passout pass:client-pass-1 -out "$C/client.p12" 2>/dev/null
+openssl pkcs12 -export -in "$C/stranger.pem" -inkey "$C/stranger.key" \
+	-passout pass:client-pass-1 -out "$C/stranger.p12" 2>/dev/null
 secret client-pass-1
 
 # ---- receivers ---------------------------------------------------------------------
@@ -131,7 +134,8 @@ wait_port "$ADMIN_PORT" 30 || { not_ok "the admin port listens"; finish; }
 TOKEN=$(login_token admin "$ATRIUM_ADMIN_PASSWORD")
 A=https://localhost:$ADMIN_PORT
 J=$T/cookies
-c() { curl -sS --cacert "$DATA/tls/ca.crt" -b "$J" -c "$J" -H "X-CSRF-Token: ${CSRF:-}" "$@"; }
+CACERT=$DATA/tls/ca.crt
+c() { curl -sS --cacert "$CACERT" -b "$J" -c "$J" -H "X-CSRF-Token: ${CSRF:-}" "$@"; }
 admin_login() {
 	rm -f "$J"
 	c -o "$T/login" -X POST -d "{\"user\":\"admin\",\"password\":\"$ATRIUM_ADMIN_PASSWORD\"}" "$A/admin/api/login"
@@ -212,6 +216,11 @@ start_receiver mtls $(tls_opts good) --client-ca "$C/cca.pem"
 add nocert ",\"url\":\"https://127.0.0.1:$PORT_mtls/\"" >"$R/nocert.secret"
 B64=$(base64 -w0 "$C/client.p12")
 add mtls ",\"url\":\"https://127.0.0.1:$PORT_mtls/\",\"client_keystore\":{\"data\":\"$B64\",\"password\":\"client-pass-1\"}" >"$R/mtls.secrets"
+B64=$(base64 -w0 "$C/stranger.p12")
+add stranger ",\"url\":\"https://127.0.0.1:$PORT_mtls/\",\"client_keystore\":{\"data\":\"$B64\",\"password\":\"client-pass-1\"}" >"$R/stranger.secret"
+echo '{"status": 301, "headers": {"Location": "https://elsewhere.test/hook"}}' >"$R/moved.plan"
+start_receiver moved $(tls_opts good)
+add moved ",\"url\":\"https://127.0.0.1:$PORT_moved/\"" >"$R/moved.secrets"
 for f in "$R"/*.secret "$R"/*.secrets; do secret "$(head -n1 "$f")"; done
 commit plant
 
@@ -233,7 +242,15 @@ expect_match "a pin that matches nothing the receiver presented is refused, nami
 	"$err" "no certificate the receiver presented has the pinned SHA-256 .*: its certificate \\(subject CN=pinned\\) is $(fp_of "$C/pinned.pem"), the top of its chain $(fp_of "$C/other.pem")"
 wait_until 20 has_error nocert
 err=$(ilog nocert 'a[-1]["error"]')
-expect_match "a receiver that wants a client certificate: the error says so" "$err" "client certificate"
+expect_match "a receiver that wants a client certificate: the error says so" "$err" \
+	"the receiver requires a client certificate \\(TLS alert certificate_required\\)"
+wait_until 20 has_error stranger
+expect_match "a client certificate the receiver does not trust: the error says it was refused" \
+	"$(ilog stranger 'a[-1]["error"]')" "(refused the client certificate \\(TLS alert [a-z_]+\\)|got the integration's, and closed the connection without answering: it probably refused the certificate)"
+wait_until 20 has_error moved
+expect_match "a redirect is not followed; the error names where it pointed" \
+	"$(ilog moved 'a[-1]["error"]')" "answered 301 and points to https://elsewhere.test/hook; redirects are not followed"
+expect_eq "the receiver that redirects was asked, not the place it named" "$(records moved 'len(recs) >= 1')" True
 if wait_until 20 delivered mtls 1; then ok "with a client certificate the receiver accepts the delivery"; else
 	not_ok "with a client certificate the receiver accepts the delivery" "$(ilog mtls 'a[:1]')"; fi
 expect_eq "the receiver saw the client certificate" "$(records mtls 'recs[0]["client_cert"]')" atrium-client
@@ -268,6 +285,16 @@ gap=$(records slowdown '(recs[1]["at"] - recs[0]["at"]) if len(recs) > 1 else -1
 if [ "$gap" -ge 3500 ]; then ok "a 429 with Retry-After: 4 is waited for (${gap} ms by the receiver's clock)"; else
 	not_ok "a 429 with Retry-After: 4 is waited for" "gap $gap ms"; fi
 expect_eq "the same message id both times" "$(records slowdown 'recs[0]["id"] == recs[1]["id"]')" True
+
+# ---- an answer longer than integration_response_max (64K) --------------------------
+python3 -c 'import json; print(json.dumps({"status": 200, "body": "x" * 300000}))' >"$R/chatty.plan"
+start_receiver chatty $(tls_opts good)
+add chatty ",\"url\":\"https://127.0.0.1:$PORT_chatty/\",\"events\":[\"revision.committed\"]" >"$R/chatty.secrets"
+secret "$(cat "$R/chatty.secrets")"
+commit plant
+chatty_done() { [ "$(ilog chatty 'a[0]["outcome"] if a else ""')" = delivered ]; }
+if wait_until 20 chatty_done; then ok "a 200 with a 300 KB answer is delivered (read up to 64 KB, not waited for)"; else
+	not_ok "a 200 with a long answer is delivered" "$(ilog chatty 'a[:1]')"; fi
 
 # ---- redelivery by id -----------------------------------------------------------------
 ID=$(ilog main '[x for x in a if x["outcome"] == "delivered"][-1]["delivery"]')
@@ -359,5 +386,41 @@ bulk_pending() { json_get "$(c "$A/admin/api/integrations/bulk")" 'j["integratio
 bulk_done() { [ "$(bulk_pending)" = 0 ]; }
 wait_until 20 bulk_done
 expect_eq "the store has nothing left waiting" "$(bulk_pending)" 0
+
+# ---- certificate events: a new served certificate, 5 days left ---------------------
+start_receiver certs $(tls_opts good)
+add certs ",\"url\":\"https://127.0.0.1:$PORT_certs/\",\"events\":[\"certificate.renewed\",\"certificate.expiring\"]" >"$R/certs.secrets"
+secret "$(cat "$R/certs.secrets")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 5 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$C/soon.key" -out "$C/soon.pem" 2>/dev/null
+cat "$C/soon.key" "$C/soon.pem" >"$C/soon-keystore.pem"
+cat "$DATA/tls/ca.crt" "$C/soon.pem" >"$C/both.pem"
+CACERT=$C/both.pem
+echo "tls_keystore = $C/soon-keystore.pem" >>"$DATA/atrium.conf"
+kill -HUP "$SERVER_PID"
+if wait_until 30 delivered certs 2; then ok "serving a new certificate sends certificate.renewed and certificate.expiring"; else
+	not_ok "serving a new certificate sends certificate events" "$(records certs 'recs')" "$(tail -n 5 "$DATA.log")"; fi
+expect_eq "renewed names the new certificate; expiring the 7-day threshold (5 days left)" \
+	"$(records certs '[(r["type"], r["data"]["sha256"], r["data"].get("threshold")) for r in recs]')" \
+	"[('certificate.renewed', '$(fp_of "$C/soon.pem")', None), ('certificate.expiring', '$(fp_of "$C/soon.pem")', 7)]"
+stop_atriumd
+PORT_FIXED=$PORT TLS_PORT_FIXED=$TLS_PORT ADMIN_PORT_FIXED=$ADMIN_PORT start_atriumd "$DATA" ||
+	{ not_ok "atriumd restarts"; finish; }
+wait_port "$ADMIN_PORT" 30
+admin_login
+sleep 3
+expect_eq "after a restart nothing is said twice (once per certificate)" "$(records certs 'len(recs)')" 2
+
+# ---- outbound_allow applies to deliveries -------------------------------------------
+echo 'outbound_allow = 10.0.0.0/8' >>"$DATA/atrium.conf"
+kill -HUP "$SERVER_PID"
+sleep 1
+n0=$(records main 'len(recs)')
+c -o /dev/null -X POST "$A/admin/api/integrations/main/test"
+denied() { [ "$(ilog main '"outbound_allow does not allow" in a[0]["error"]')" = True ]; }
+if wait_until 20 denied; then ok "an address outbound_allow does not list is not connected to, and the error says so"; else
+	not_ok "outbound_allow applies to deliveries" "$(ilog main 'a[0]')"; fi
+expect_match "naming the address" "$(ilog main 'a[0]["error"]')" "connecting to 127.0.0.1 \\(127.0.0.1\\)"
+expect_eq "the receiver saw nothing" "$(records main 'len(recs)')" "$n0"
 
 finish
