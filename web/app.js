@@ -22,7 +22,8 @@
     aliases: null,   /* key entries offered by the server for the chosen file */
     fetched: null,   /* the chain last fetched on Trusted certificates: {host, port, chain} */
     logOf: null,     /* the integration whose delivery log is open */
-    logBefore: 0     /* the oldest delivery shown in it (the next page starts before) */
+    logBefore: 0,    /* the oldest delivery shown in it (the next page starts before) */
+    editing: null    /* the integration the add form edits, or null when it adds */
   };
 
   /* ---- small helpers ------------------------------------------------- */
@@ -1282,6 +1283,7 @@
       el('td', { label: 'URL', cls: 'mono i-url' }, it.url));
     const td = el('td', { cls: 'i-actions' });
     td.append(smallButton('Log', 'i-log-open', 'Delivery log of ' + it.name, () => openLog(it.name)),
+      smallButton('Edit', 'i-edit', 'Edit ' + it.name, () => openIntEdit(it)),
       smallButton('Test', 'i-test', 'Send a test event to ' + it.name, (ev) => onIntTest(ev.currentTarget, it)),
       it.state === 'active' ?
         smallButton('Pause', 'i-pause', 'Pause ' + it.name, (ev) => onIntState(ev.currentTarget, it, 'pause')) :
@@ -1506,9 +1508,53 @@
     show($('int-keystore-more'), $('int-keystore').files.length > 0);
   }
 
+  /* Back to "Add an integration": every field empty, the name editable. */
   function resetAddForm() {
+    state.editing = null;
     $('int-add-form').reset();
+    clearErrors($('int-add-form'));
+    $('int-name').readOnly = false;
+    $('int-form-title').textContent = 'Add an integration';
+    $('int-add-submit').textContent = 'Add';
+    $('int-ca-hint').textContent = 'PEM; one or more CA certificates.';
+    show($('int-edit-cancel'), false);
+    show($('int-keystore-current'), false);
     updateAddForm();
+  }
+
+  /* The form in edit mode, filled with it; Save sends only a PUT of what it shows. */
+  function openIntEdit(it) {
+    resetAddForm();
+    unflash();
+    state.editing = it;
+    $('int-form-title').textContent = 'Edit ' + it.name;
+    $('int-add-submit').textContent = 'Save';
+    show($('int-edit-cancel'), true);
+    $('int-name').value = it.name;
+    $('int-name').readOnly = true;
+    $('int-url').value = it.url;
+    const all = !it.events || it.events.indexOf('*') >= 0;
+    $('int-events-all').checked = all;
+    document.querySelectorAll('#int-kinds .i-kind').forEach((c) => {
+      c.checked = !all && it.events.indexOf(c.value) >= 0;
+    });
+    $('int-project').value = it.project || '';
+    document.querySelector('#int-trust input[value="' + (it.trust || 'store') + '"]').checked = true;
+    $('int-pin').value = it.pin || '';
+    if (it.trust === 'ca') {
+      $('int-ca-hint').textContent = 'Trusted now: ' + (it.ca_subjects || []).join('; ') +
+        '. Choose a file only to replace it.';
+    }
+    const cc = it.client_certificate;
+    show($('int-keystore-current'), !!cc);
+    if (cc) {
+      $('int-keystore-current-text').textContent = 'Presented now: ' + cc.subject + ', until ' +
+        fmtDay(cc.not_after) + '. Choose a keystore only to replace it.';
+    }
+    $('int-allow-plain').checked = !!it.allow_plain;
+    updateAddForm();
+    $('int-add-form').scrollIntoView({ block: 'start' });
+    $('int-url').focus({ preventScroll: true });
   }
 
   async function onIntAdd(ev) {
@@ -1534,11 +1580,26 @@
         return;
       }
     }
+    const editing = state.editing;
     const project = $('int-project').value.trim();
     if (project) body.project = project;
+    if (editing) {
+      /* A PUT says everything the form shows: cleared fields clear. */
+      delete body.name;
+      if (!body.events) body.events = ['*'];
+      if (!project) body.project = null;
+      body.allow_plain = $('int-allow-plain').checked;
+    }
     const trust = document.querySelector('#int-trust input[name=trust]:checked').value;
     try {
-      if (trust === 'ca') {
+      if (editing && trust === 'store') {
+        body.ca_pem = null;
+        body.pin = null;
+      }
+      if (editing && trust === 'ca' && editing.trust === 'ca' && !$('int-ca-file').files[0]) {
+        body.pin = null; /* the CA file in force stays */
+      } else if (trust === 'ca') {
+        if (editing) body.pin = null;
         const f = $('int-ca-file').files[0];
         if (!f) {
           fieldError(form, 'ca_pem', 'Choose the CA certificate file (PEM).');
@@ -1555,6 +1616,7 @@
           fieldError(form, 'pin', 'Enter the receiver certificate\'s SHA-256 fingerprint.');
           return;
         }
+        if (editing) body.ca_pem = null;
       }
       const ks = $('int-keystore').files[0];
       if (ks) {
@@ -1566,13 +1628,26 @@
         body.client_keystore = { data: await readBase64(ks), password: $('int-keystore-password').value };
         const alias = $('int-keystore-alias').value.trim();
         if (alias) body.client_keystore.alias = alias;
+      } else if (editing && $('int-keystore-remove').checked) {
+        body.client_keystore = null;
       }
     } catch (e) {
       formError($('int-add-error'), e.message);
       return;
     }
     $('int-keystore-password').value = '';
-    if ($('int-allow-plain').checked) body.allow_plain = true;
+    if (!editing && $('int-allow-plain').checked) body.allow_plain = true;
+    if (editing) {
+      try {
+        const r = await busy($('int-add-submit'), 'Saving…', () => api('PUT', ipath(editing.name), body));
+        resetAddForm();
+        await loadIntegrations();
+        flash('Saved ' + r.integration.name + '; the next delivery uses these settings.');
+      } catch (e) {
+        fieldError(form, e.field, statusMsg(e), $('int-add-error'));
+      }
+      return;
+    }
     try {
       const r = await busy($('int-add-submit'), 'Adding…', () => api('POST', 'integrations', body));
       resetAddForm();
@@ -1616,6 +1691,7 @@
     renderKinds();
     $('int-add-form').addEventListener('submit', onIntAdd);
     $('int-add-form').addEventListener('change', updateAddForm);
+    $('int-edit-cancel').addEventListener('click', resetAddForm);
     $('int-secret-copy').addEventListener('click', onSecretCopy);
     $('int-secret-done').addEventListener('click', hideSecret);
     $('int-log-close').addEventListener('click', closeLog);

@@ -67,6 +67,8 @@ function received() {
 }
 
 async function shot(page, name) {
+  /* From the top: the sticky bar would sit in the middle of a full-page shot. */
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(env.ART, `integrations-${name}.png`), fullPage: true });
 }
 
@@ -247,13 +249,63 @@ async function main() {
     eq('and the trust store as its trust (the default)', it && it.trust, 'store');
   });
 
+  await step('edit', async () => {
+    await page.click('tr[data-name="ci"] .i-edit');
+    eq('Edit fills the form with the integration', await page.inputValue('#int-url'), RECEIVER);
+    eq('under its name', await text(page, '#int-form-title'), 'Edit ci');
+    eq('which cannot be changed', await page.getAttribute('#int-name', 'readonly'), '');
+    eq('with its kinds checked', await page.locator('#int-kinds input.i-kind:checked').count(), 2);
+    await page.fill('#int-project', 'plant');
+    await page.check('#int-events-all');
+    await shot(page, '07-edit');
+    const [req] = await Promise.all([
+      page.waitForRequest((q) => q.url().endsWith('/admin/api/integrations/ci') && q.method() === 'PUT'),
+      page.click('#int-add-submit')
+    ]);
+    const sent = JSON.parse(req.postData() || '{}');
+    eq('Save sends a PUT without the name', sent.name, undefined);
+    await page.waitForFunction(() => /Saved ci/.test(document.querySelector('#flash').textContent));
+    let it = await apiGet(page, 'ci');
+    eq('the server has the project filter', it && it.project, 'plant');
+    eq('and every kind', JSON.stringify(it && it.events), '["*"]');
+    eq('the URL is kept', it && it.url, RECEIVER);
+    eq('the form is back to adding', await text(page, '#int-form-title'), 'Add an integration');
+
+    await page.click('tr[data-name="ci"] .i-edit');
+    await page.fill('#int-project', '');
+    await page.click('#int-add-submit');
+    await page.waitForFunction(() => /Saved ci/.test(document.querySelector('#flash').textContent));
+    it = await apiGet(page, 'ci');
+    eq('an emptied project clears the filter', it && it.project, null);
+
+    await page.click('tr[data-name="mtls"] .i-edit');
+    check('a client certificate in force is named', /Presented now: .*atrium-client/.test(
+      await text(page, '#int-keystore-current-text')), await text(page, '#int-keystore-current-text'));
+    await page.check('#int-keystore-remove');
+    await page.click('#int-add-submit');
+    await page.waitForFunction(() => /Saved mtls/.test(document.querySelector('#flash').textContent));
+    eq('"Present no client certificate" removes it', (await apiGet(page, 'mtls')).client_certificate, null);
+
+    await page.click('tr[data-name="secure"] .i-edit');
+    eq('a CA file in force is the trust chosen', await page.isChecked('#int-trust input[value="ca"]'), true);
+    await page.fill('#int-url', 'http://192.0.2.10/hook');
+    await page.click('#int-add-submit');
+    await page.waitForSelector('#int-add-form .field-error:not([hidden]), #int-add-form .form-error:not([hidden])');
+    const errs = await addErrors(page);
+    check('a refused change shows its error next to the field the server names',
+      errs.length === 1 && ['url', 'ca_pem'].includes(errs[0].field), JSON.stringify(errs));
+    eq('and changes nothing', (await apiGet(page, 'secure')).url, 'https://127.0.0.1:9/hook');
+    await page.click('#int-edit-cancel');
+    eq('Cancel empties the form', await page.inputValue('#int-url'), '');
+  });
+
   await step('pause and resume', async () => {
     await page.click('tr[data-name="ci"] .i-pause');
     await page.waitForSelector('tr[data-name="ci"][data-state="paused"]');
     eq('Pause: the list shows it paused', await text(page, 'tr[data-name="ci"] .i-state .badge'), 'paused');
     eq('the server agrees', (await apiGet(page, 'ci')).state, 'paused');
     check('the page says events are kept', /paused: events are kept/.test(await text(page, '#flash')), await text(page, '#flash'));
-    await shot(page, '07-paused');
+    await shot(page, '08-paused');
     await page.click('tr[data-name="ci"] .i-resume');
     await page.waitForSelector('tr[data-name="ci"][data-state="active"]');
     eq('Resume: active again', (await apiGet(page, 'ci')).state, 'active');
@@ -274,7 +326,7 @@ async function main() {
     check('the receiver got it', received().some((r) => r.body.type === 'integration.test'), JSON.stringify(received()));
     await page.waitForFunction(() => /delivered/.test(document.querySelector('tr[data-name="ci"] .i-last').textContent));
     ok('the list shows the last delivery');
-    await shot(page, '08-log');
+    await shot(page, '09-log');
 
     const before = received().length;
     await page.click('#int-log-table tbody tr .l-redeliver');
@@ -300,7 +352,7 @@ async function main() {
       (await row.locator('.l-next').textContent()).trim()), await row.locator('.l-next').textContent());
     await page.waitForFunction(() => /retry/.test(document.querySelector('tr[data-name="secure"] .i-last').textContent));
     eq('the list shows it waiting', await text(page, 'tr[data-name="secure"] .i-pending'), '1');
-    await shot(page, '09-log-failing');
+    await shot(page, '10-log-failing');
     await page.click('#int-log-close');
   });
 
@@ -319,7 +371,7 @@ async function main() {
     check('a new secret is shown once', /^whsec_/.test(s2) && s2 !== secret1, s2);
     check('saying until when both sign', /both signatures/.test(await text(page, '#int-secret-text')),
       await text(page, '#int-secret-text'));
-    await shot(page, '10-rotated');
+    await shot(page, '11-rotated');
     await page.click('#int-secret-done');
   });
 
@@ -328,7 +380,7 @@ async function main() {
     await page.waitForSelector('#int-table .subrow .i-confirm-yes');
     check('Remove asks first, naming what goes with it', /Remove secure\? .*waiting and its log/.test(
       await text(page, '#int-table .subrow .i-confirm-text')), await text(page, '#int-table .subrow .i-confirm-text'));
-    await shot(page, '11-remove-confirm');
+    await shot(page, '12-remove-confirm');
     await page.click('#int-table .subrow .i-cancel');
     check('Cancel keeps it', !!(await apiGet(page, 'secure')));
     await page.click('tr[data-name="secure"] .i-remove');
@@ -358,7 +410,7 @@ async function main() {
     await goIntegrations(page);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(`at 390 px the page fits the width (${width} px)`, width <= 390);
-    await shot(page, '12-phone');
+    await shot(page, '13-phone');
   });
 
   check('no page broke the Content-Security-Policy', cspViolations.length === 0, cspViolations.join('\n'));
