@@ -3,10 +3,10 @@
 # Debian's Chromium, as console.sh): the list with state, pending and last
 # delivery; the add form (kinds as checkboxes, the trust choice of store,
 # CA file or pin, a client keystore made by openssl) with the secret shown
-# once and copied; errors shown next to the field the API names; edit;
-# pause,
-# resume, test, rotate and remove; the delivery log with Redeliver,
-# against a receiver on 127.0.0.1; a name that is HTML shown as text.
+# once and copied; errors shown next to the field the API names; edit,
+# pause, resume, test, rotate and remove; the delivery log with Redeliver
+# and a failing receiver's error, against a receiver on 127.0.0.1; a name
+# that is HTML shown as text.
 # Screenshots go to build/test-artifacts/browser/integrations-*.png.
 #
 #   tests/run console_integrations   (or: bash tests/browser/console_integrations.sh)
