@@ -259,12 +259,12 @@ int_of(const json_t *o, const char *key, char *buf, size_t n)
 
 /*
  * The option that sets each field the API can name in an error, so that
- * the sentence points at what the user typed.
+ * the sentence points at what the user typed ("name" needs no pointer:
+ * its sentences name the integration).
  */
 static const struct {
 	const char *field, *option;
 } field_options[] = {
-	{"name", "NAME"},
 	{"url", "--url"},
 	{"events", "--events"},
 	{"project", "--project"},
