@@ -372,7 +372,8 @@
     return plural(c.days_left, 'day', 'days') + ' left';
   }
 
-  function renderOverview(s) {
+  /* more: sentences from other pages (integrations that stopped delivering). */
+  function renderOverview(s, more) {
     const plain = s.plain || {};
     const tls = s.tls || {};
     const cert = s.certificate;
@@ -418,6 +419,7 @@
       'Listening on ' + open.join(', ') + '. Changes on these pages apply at once, without a restart.' :
       'Changes on these pages apply at once, without a restart.';
 
+    (more || []).forEach((w) => warnings.push(w));
     const ul = $('ov-warnings');
     ul.replaceChildren(...warnings.map((w) => el('li', null, w)));
     show($('ov-warnings-card'), warnings.length > 0);
@@ -434,7 +436,12 @@
   async function loadOverview() {
     $('ov-summary').textContent = 'Loading…';
     state.settings = await api('GET', 'settings');
-    renderOverview(state.settings);
+    /* Integrations that stopped delivering are never silent; an error here hides nothing else. */
+    const stopped = await api('GET', 'integrations').then((r) =>
+      (r.integrations || []).filter((i) => i.state !== 'active'), () => []);
+    renderOverview(state.settings, stopped.map((i) => 'The integration ' + i.name + ' is ' +
+      i.state + (i.state_reason ? ' (' + i.state_reason + ')' : '') + ': ' +
+      plural(i.pending, 'delivery waits', 'deliveries wait') + '. Resume it on the Integrations page.'));
   }
 
   /* ---- server settings --------------------------------------------------------------------- */

@@ -306,6 +306,11 @@ async function main() {
     eq('the server agrees', (await apiGet(page, 'ci')).state, 'paused');
     check('the page says events are kept', /paused: events are kept/.test(await text(page, '#flash')), await text(page, '#flash'));
     await shot(page, '08-paused');
+    await page.goto(`${ORIGIN}/#/`);
+    await page.waitForSelector('#ov-warnings-card:not([hidden])');
+    check('the Overview lists it under "Needs attention"', /The integration ci is paused \(paused by admin\): \d+ deliver.* Resume it/.test(
+      await text(page, '#ov-warnings')), await text(page, '#ov-warnings'));
+    await goIntegrations(page);
     await page.click('tr[data-name="ci"] .i-resume');
     await page.waitForSelector('tr[data-name="ci"][data-state="active"]');
     eq('Resume: active again', (await apiGet(page, 'ci')).state, 'active');
