@@ -1355,7 +1355,7 @@
         '; its outcome appears in the log.');
       await openLog(it.name);
       /* Look again for a while: the attempt comes after what is waiting. */
-      for (let i = 0; i < 30 && state.logOf === it.name &&
+      for (let i = 0; i < 60 && state.logOf === it.name &&
         !document.querySelector('#int-log-table tr[data-delivery="' + r.delivery + '"]'); i++) {
         await new Promise((res) => setTimeout(res, 500));
         if (state.logOf === it.name) await openLog(it.name);

@@ -322,7 +322,7 @@ async function main() {
     check('Test queues a delivery and says so', /Queued a test event for ci as delivery \d+/.test(await text(page, '#flash')),
       await text(page, '#flash'));
     eq('the log of ci opens', await text(page, '#int-log-title'), 'Delivery log of ci');
-    await page.waitForSelector('#int-log-table tbody tr .l-event:text("integration.test")', { timeout: 30000 });
+    await page.waitForSelector('#int-log-table tbody tr .l-event:text("integration.test")', { timeout: 45000 });
     const row = page.locator('#int-log-table tbody tr').first();
     eq('the attempt is delivered', (await row.locator('.l-outcome').textContent()).trim(), 'delivered');
     check('with the receiver\'s status and the time it took',
@@ -347,7 +347,7 @@ async function main() {
 
   await step('a failing receiver in the log', async () => {
     await page.click('tr[data-name="secure"] .i-test');
-    await page.waitForSelector('#int-log-table tbody tr .l-outcome:text("retry")', { timeout: 30000 });
+    await page.waitForSelector('#int-log-table tbody tr .l-outcome:text("retry")', { timeout: 45000 });
     eq('the log of secure is open', await text(page, '#int-log-title'), 'Delivery log of secure');
     const row = page.locator('#int-log-table tbody tr').first();
     check('the attempt says why it failed, in the deliverer\'s words',
