@@ -576,6 +576,12 @@ apply_body(json_t *body, struct store_integration *in, int creating, struct atr_
 			if ((s = json_string_value(v)) == NULL || strlen(s) > PEM_MAX)
 				return field_error(err, "ca_pem", ATR_E_BAD_REQUEST,
 				    "ca_pem must be PEM certificates, at most 1 MiB");
+			/* PEM readers skip other blocks: a key pasted along with the
+			 * certificates would be kept without anyone noticing. */
+			if (strstr(s, "PRIVATE KEY-----") != NULL)
+				return field_error(err, "ca_pem", ATR_E_BAD_REQUEST,
+				    "ca_pem holds a private key: send only the CA's certificates "
+				    "(and keep that key secret)");
 			if ((certs = pem_certs(s, "ca_pem", err)) == NULL)
 				return -1;
 			sk_X509_pop_free(certs, X509_free);

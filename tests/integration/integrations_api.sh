@@ -106,6 +106,8 @@ CLIENT_FP=$(openssl x509 -in "$T/client.pem" -noout -fingerprint -sha256 | sed '
 PIN=$(openssl x509 -in "$T/ca.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
 PIN_HEX=$(printf '%s' "$PIN" | tr -d : | tr A-F a-f)
 
+KEY_AND_CA_JSON=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read() + open(sys.argv[2]).read()))' "$T/ca.pem" "$T/ca.key")
+refused "ca_pem with a private key in it" "{\"name\":\"n\",\"url\":\"https://a.example/\",\"ca_pem\":$KEY_AND_CA_JSON}" bad_request ca_pem
 refused "ca_pem and pin together" "{\"name\":\"n\",\"url\":\"https://a.example/\",\"ca_pem\":$CA_PEM_JSON,\"pin\":\"$PIN\"}" bad_request pin
 refused "ca_pem only with https" "{\"name\":\"n\",\"url\":\"http://127.0.0.1:9/\",\"ca_pem\":$CA_PEM_JSON}" bad_request ca_pem
 refused "pin only with https" "{\"name\":\"n\",\"url\":\"http://127.0.0.1:9/\",\"pin\":\"$PIN\"}" bad_request pin
