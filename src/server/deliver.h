@@ -12,7 +12,8 @@
  * https URLs are verified against the integration's CA or pin or the
  * server trust store (never skipped); every address goes through
  * outbound_allow; redirects are not followed; answers are read up to a
- * bound. Failures are worded with their cause and fix (deliver_explain).
+ * bound. Failures are worded with their cause and fix (deliver_tls.c for
+ * TLS: from the certificates themselves, never from libcurl's messages).
  */
 #ifndef ATRIUM_SERVER_DELIVER_H
 #define ATRIUM_SERVER_DELIVER_H

@@ -70,6 +70,7 @@ mkca cca "Client Test CA"
 mkleaf good rca "IP:127.0.0.1,DNS:localhost"
 mkleaf wrongname rca "DNS:other.test,DNS:www.other.test"
 mkleaf expired rca "IP:127.0.0.1" 20200101000000Z 20200201000000Z
+mkleaf future rca "IP:127.0.0.1" 20990101000000Z 20991231000000Z
 mkleaf pinned other "IP:127.0.0.1"
 mkleaf atrium-client cca "DNS:client.test"
 mkleaf stranger other "DNS:stranger.test"
@@ -205,6 +206,8 @@ start_receiver wrongname $(tls_opts wrongname)
 secret "$(add wrongname ",\"url\":\"https://127.0.0.1:$PORT_wrongname/\"")" >/dev/null
 start_receiver expired $(tls_opts expired)
 add expired ",\"url\":\"https://127.0.0.1:$PORT_expired/\"" >"$R/expired.secret"
+start_receiver future $(tls_opts future)
+add future ",\"url\":\"https://127.0.0.1:$PORT_future/\"" >"$R/future.secret"
 start_receiver pinned $(tls_opts pinned)
 PIN=$(fp_of "$C/pinned.pem")
 add pinned ",\"url\":\"https://127.0.0.1:$PORT_pinned/\",\"pin\":\"$PIN\"" >"$R/pinned.secrets"
@@ -232,6 +235,9 @@ wait_until 20 has_error expired
 err=$(ilog expired 'a[-1]["error"]')
 expect_match "an expired certificate says so, with its dates" "$err" \
 	"has expired: it is valid from 2020-01-01 00:00:00 UTC until 2020-02-01 00:00:00 UTC"
+wait_until 20 has_error future
+expect_match "a certificate not valid yet says so, with its dates" "$(ilog future 'a[-1]["error"]')" \
+	"is not valid yet: it is valid from 2099-01-01 00:00:00 UTC until 2099-12-31 00:00:00 UTC. Renew the receiver's certificate, or check the clocks"
 if wait_until 20 delivered pinned 1; then ok "a matching pin is trusted (a CA in no trust store)"; else
 	not_ok "a matching pin is trusted" "$(ilog pinned 'a[:1]')"; fi
 if wait_until 20 delivered pinned 2; then ok "so is a pin of the CA the receiver presents"; else
