@@ -89,6 +89,9 @@ static const struct route admin_routes[] = {
 	{HTTP_POST, "/admin/api/trust", ADMIN | R_SLOW, api_trust_import, NULL},
 	{HTTP_DELETE, "/admin/api/trust/*", ADMIN | R_SLOW, api_trust_remove, NULL},
 	{HTTP_POST, "/admin/api/trust/fetch", ADMIN | R_SLOW, api_trust_fetch, NULL},
+	{HTTP_GET, "/admin/api/directory", ADMIN, api_directory_get, NULL},
+	{HTTP_PUT, "/admin/api/directory", ADMIN | R_SLOW, api_directory_put, NULL},
+	{HTTP_POST, "/admin/api/directory/test", ADMIN | R_SLOW, api_directory_test, NULL},
 	{HTTP_GET, "/", 0, api_admin_static, NULL},
 	{HTTP_GET, "/*", 0, api_admin_static, NULL},
 };
