@@ -29,4 +29,7 @@ int admin_call(struct cli_ctx *c, const char *method, const char *path, json_t *
 /* atrium admin trust ...: the server's trust store (cmd_trust.c). */
 int cmd_admin_trust(int argc, char **argv);
 
+/* atrium admin directory ...: directory sign-in (cmd_directory.c). */
+int cmd_admin_directory(int argc, char **argv);
+
 #endif

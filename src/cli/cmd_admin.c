@@ -743,6 +743,7 @@ static const struct cli_sub admin_subs[] = {
 	{"tls", tls_main, "the secured connection: status, enable, disable, upload, clear"},
 	{"plain", plain_main, "open or close the unencrypted port: on|off"},
 	{"trust", cmd_admin_trust, "the server's trust store for outbound TLS: list, import, fetch"},
+	{"directory", cmd_admin_directory, "directory sign-in (LDAPS/StartTLS): show, set, test"},
 	{NULL, NULL, NULL},
 };
 

@@ -763,7 +763,13 @@ server_connect(struct directory *d, const struct dconf *c, const struct server_u
 	}
 	ldap_unbind_ext_s(look, NULL, NULL);
 	tls_seen_clear(&mine);
-	atr_err_set(err, ATR_E_DIRECTORY, "%s: %s%s", s->url, ldap_err2string(rc), dbuf);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT)
+		atr_err_set(err, ATR_E_DIRECTORY,
+		    "%s: %s%s: nothing answered on %s port %d within directory_connect_timeout; is "
+		    "the directory running there, and the port open?", s->url, ldap_err2string(rc),
+		    dbuf, s->host, s->port);
+	else
+		atr_err_set(err, ATR_E_DIRECTORY, "%s: %s%s", s->url, ldap_err2string(rc), dbuf);
 	return NULL;
 }
 
@@ -1111,8 +1117,8 @@ cert_json(X509 *x, const char *host)
 		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	X509_digest(x, EVP_sha256(), md, &mdlen);
 	fp[0] = '\0';
-	for (unsigned i = 0; i < mdlen && 3 * i + 3 < sizeof(fp); i++)
-		snprintf(fp + 3 * i, sizeof(fp) - 3 * i, "%s%02X", i ? ":" : "", md[i]);
+	for (unsigned i = 0, o = 0; i < mdlen && o + 4 < sizeof(fp); i++)
+		o += (unsigned)snprintf(fp + o, sizeof(fp) - o, "%s%02X", i ? ":" : "", md[i]);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "subject", subject, "issuer", issuer,
 	    "names", names, "compared", host, "not_before", nb, "not_after", na, "sha256", fp);
 }
