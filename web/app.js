@@ -1341,6 +1341,7 @@
     clearErrors(form);
     const user = $('dir-test-user').value.trim();
     const out = $('dir-test-result');
+    show(out, false); /* the last answer goes until the new one is there */
     try {
       const r = await busy($('dir-test-submit'), 'Testing…', () =>
         api('POST', 'directory/test', user ? { user: user } : {}));
