@@ -105,6 +105,11 @@ api_directory_put(struct req *r)
 		if (!json_is_string(v) && !json_is_null(v))
 			return resp_error(r, ATR_E_BAD_REQUEST, "%s: send a string, or null", key);
 	}
+	/* A file atriumd cannot read would only show in the log at apply. */
+	v = json_object_get(settings, "directory_bind_password_file");
+	if (json_is_string(v) && json_string_length(v) > 0 &&
+	    directory_check_password_file(req_runtime(r)->datadir, json_string_value(v), &err) == -1)
+		return resp_err(r, &err);
 	if ((c = settings_begin(req_settings(r))) == NULL)
 		return resp_error(r, ATR_E_NOMEM, NULL);
 	json_object_foreach(settings, key, v) {

@@ -271,6 +271,17 @@ read_password(const char *datadir, const char *file, struct atr_err *err)
 	return (char *)buf;
 }
 
+int
+directory_check_password_file(const char *datadir, const char *file, struct atr_err *err)
+{
+	char *pw = read_password(datadir, file, err);
+
+	if (pw == NULL)
+		return -1;
+	atr_free_secret(pw);
+	return 0;
+}
+
 /* Builds a dconf from cfg; datadir NULL: check only (files not read). */
 static struct dconf *
 dconf_new(const struct atr_config *cfg, const char *datadir, struct atr_err *err)

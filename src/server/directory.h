@@ -39,6 +39,11 @@ struct outbound;
  * 0, or -1 with err (ATR_E_CONFIG, field the setting). */
 int directory_check_config(const struct atr_config *cfg, struct atr_err *err);
 
+/* Checks that the bind password file (relative: inside datadir) can be
+ * read as atriumd will read it when the settings are applied: 0, or -1
+ * with err (field directory_bind_password_file). */
+int directory_check_password_file(const char *datadir, const char *file, struct atr_err *err);
+
 /* A directory client trusting ts (borrowed; outlives it), with ob
  * (borrowed) for the test's chain fetch; not configured until
  * directory_configure(). NULL without memory. */

@@ -66,6 +66,9 @@ expect_match "saying what to set" "$OUT" "directory_urls"
 
 printf '%s\n' "$SVCPW" >"$DATA/directory-bind.pass"
 chmod 600 "$DATA/directory-bind.pass"
+expect_exit "a bind password file atriumd cannot read is refused" 1 "$ATRIUM" admin directory set \
+	bind_password_file=no-such.pass "${AS[@]}"
+expect_match "naming the file" "$OUT" "directory_bind_password_file.*no-such.pass"
 expect_exit "a URL that is not LDAP is refused" 1 "$ATRIUM" admin directory set urls=https://127.0.0.1:1 "${AS[@]}"
 expect_match "naming the setting" "$OUT" "directory_urls"
 expect_exit "admin directory set configures ldaps, without a restart" 0 "$ATRIUM" admin directory set \
