@@ -966,6 +966,19 @@ fail:
 static int
 pg_profile_columns(struct pg_conn *c, struct atr_err *err)
 {
+	PGresult *res = pg_query(c, err, "reading the users' columns", 0,
+	    "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()"
+	    " AND table_name = 'users' AND column_name IN ('display_name', 'email', 'source')", "");
+	int64_t have;
+
+	if (res == NULL)
+		return -1;
+	have = pg_int(res, 0, 0);
+	PQclear(res);
+	/* ALTER TABLE locks the table even when it changes nothing: only when
+	 * a column is missing, so a node starting does not stall the others. */
+	if (have == 3)
+		return 0;
 	return pg_cmd(c, err, "adding the directory columns",
 	    "ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT NOT NULL DEFAULT '',"
 	    " ADD COLUMN IF NOT EXISTS email TEXT NOT NULL DEFAULT '',"

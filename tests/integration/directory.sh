@@ -193,6 +193,14 @@ expect_eq "bob can no longer log in" "$(login bob "$BOBPW")" 401
 grep -q "failed login for 'bob' from 127.0.0.1: no longer in the directory" "$DATA.log" &&
 	ok "and the log says why" || not_ok "and the log says why" "$(tail -3 "$DATA.log")"
 
+# ---- directory first ------------------------------------------------------------------
+expect_exit "login order directory,local" 0 "$ATRIUM" admin directory set login_order=directory,local "${AS[@]}"
+expect_eq "a directory user logs in" "$(login alice "$NEWPW")" 200
+expect_eq "a local account the directory does not know still logs in" \
+	"$(login admin "$ATRIUM_ADMIN_PASSWORD")" 200
+expect_eq "and a wrong local password is still refused" "$(login admin wrong-password-1)" 401
+expect_exit "back to local,directory" 0 "$ATRIUM" admin directory set login_order= "${AS[@]}"
+
 # ---- the directory down ---------------------------------------------------------------
 kill "$SLAPD_A"
 for _ in $(seq 50); do kill -0 "$SLAPD_A" 2>/dev/null || break; sleep 0.1; done
