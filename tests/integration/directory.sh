@@ -116,6 +116,18 @@ expect_eq "an empty password is never sent as a bind: 401" "$(login alice "")" 4
 expect_eq "the console takes a directory admin" "$(console_login alice "$ALICEPW")" 200
 expect_eq "and refuses a directory user who is not one" "$(console_login bob "$BOBPW")" 403
 
+# ---- Basic authentication is for local accounts -------------------------------------
+TOKEN=$(login_token admin "$ATRIUM_ADMIN_PASSWORD")
+check "an admin sets a local password on a directory account" test "$(api PUT /api/v1/users/bob/password \
+	-o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"password":"local-pass-12345"}')" = 204
+TOKEN=
+secret local-pass-12345
+expect_eq "Basic authentication with it is refused (a directory account)" "$(curl -sS -o "$T/body" \
+	-w '%{http_code}' -u bob:local-pass-12345 "$BASE/api/v1/projects")" 401
+expect_match "saying how to log in" "$(body)" "directory account: log in with POST /api/v1/session"
+expect_eq "and the local password does not log in either" "$(login bob local-pass-12345)" 401
+expect_eq "the directory password still does" "$(login bob "$BOBPW")" 200
+
 # ---- a group change is applied at the next login -----------------------------------
 cat >"$T/mod.ldif" <<EOF
 dn: cn=atrium-admins,ou=groups,$SUFFIX
