@@ -836,7 +836,10 @@ fill_filter(const char *filter, const char *user, const char *dn)
 		ber_memfree(ue.bv_val);
 		return NULL;
 	}
-	cap += 8 * (ue.bv_len + de.bv_len + 2);
+	/* Exactly the room needed: a filter cut short could mean less. */
+	for (const char *p = filter; (p = strchr(p, '{')) != NULL; p++)
+		cap += strncmp(p, "{user}", 6) == 0 ? ue.bv_len : strncmp(p, "{dn}", 4) == 0 ?
+		    de.bv_len : 0;
 	if ((out = malloc(cap)) != NULL) {
 		for (const char *p = filter; *p != '\0';) {
 			const char *v = NULL;
@@ -890,6 +893,10 @@ groups_add(struct groups *g, const char *dn, size_t dnlen, const char *cn)
 			return;
 	if (g->n == DIRECTORY_GROUPS_MAX)
 		return;
+	/* A DN too long to keep whole is matched by its cn only, never by a
+	 * cut-off prefix. */
+	if (dnlen >= sizeof(g->dn[0]))
+		dnlen = 0;
 	snprintf(g->dn[g->n], sizeof(g->dn[0]), "%.*s", (int)dnlen, dn);
 	snprintf(g->cn[g->n], sizeof(g->cn[0]), "%s", cn);
 	g->n++;
@@ -959,7 +966,7 @@ map_groups(const struct dconf *c, const struct groups *g, int *mapped)
 
 	for (size_t i = 0; i < g->n; i++)
 		for (size_t k = 0; k < c->nrules; k++)
-			if ((strcasecmp(c->rules[k].group, g->dn[i]) == 0 ||
+			if (((g->dn[i][0] != '\0' && strcasecmp(c->rules[k].group, g->dn[i]) == 0) ||
 				(g->cn[i][0] != '\0' && strcasecmp(c->rules[k].group, g->cn[i]) == 0)) &&
 			    c->rules[k].rank > best)
 				best = c->rules[k].rank;
@@ -1224,6 +1231,10 @@ directory_test(struct directory *d, const char *user)
 		json_t *s = test_server(d, c, &c->servers[i], user, ujson);
 		ok |= s != NULL && json_is_true(json_object_get(s, "ok"));
 		json_array_append_new(servers, s);
+	}
+	if (user != NULL && user[0] != '\0' && ujson != NULL && json_object_size(ujson) == 0) {
+		json_object_set_new(ujson, "name", json_string(user));
+		json_object_set_new(ujson, "error", json_string("no directory server could be asked"));
 	}
 	out = json_pack("{s:b,s:b,s:o}", "ok", ok, "configured", c != NULL && c->nservers > 0,
 	    "servers", servers);
