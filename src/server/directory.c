@@ -370,6 +370,12 @@ directory_new(const char *datadir, struct truststore *ts, struct outbound *ob)
 	/* libldap reads ldap.conf, ~/.ldaprc and LDAP* variables at its first
 	 * use; none of them may weaken or change what is configured here. */
 	setenv("LDAPNOINIT", "1", 1);
+	{
+		/* libldap's global initialisation, once, here on the main
+		 * thread rather than in the first logins racing on the pool. */
+		int version;
+		ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version);
+	}
 	d->ts = ts;
 	d->ob = ob;
 	pthread_mutex_init(&d->mu, NULL);

@@ -158,6 +158,16 @@ expect_eq "alice logs in over StartTLS" "$(login alice "$NEWPW")" 200
 grep -q "directory: ldap://127.0.0.1:$LDAP_A answered for 'alice'" "$DATA.log" &&
 	ok "through the StartTLS server" || not_ok "through the StartTLS server" "$(tail -3 "$DATA.log")"
 
+# ---- concurrent logins on the job pool ------------------------------------------------
+par=()
+for i in $(seq 12); do
+	curl -sS -o /dev/null -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+		-d "{\"user\":\"alice\",\"password\":\"$NEWPW\"}" "$BASE/api/v1/session" >"$T/par.$i" &
+	par+=($!)
+done
+wait "${par[@]}" # only the curls: slapd and atriumd are children too
+expect_eq "12 concurrent directory logins all succeed" "$(cat "$T"/par.* | sort | uniq -c | tr -s ' ')" " 12 200"
+
 # ---- directory test output ------------------------------------------------------------
 expect_exit "admin directory test --user alice" 0 "$ATRIUM" admin directory test --user alice "${AS[@]}"
 expect_match "says StartTLS" "$OUT" "ldap://127.0.0.1:$LDAP_A \\(StartTLS\\)"
