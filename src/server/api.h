@@ -57,10 +57,12 @@ void api_directory_test(struct req *r);
  * directory login makes or refreshes the account. 0 with *u the account;
  * -1 with r answered: 401 wrong name or password, 403 no role, 429 too
  * many attempts, 503 (ATR_E_DIRECTORY) when the directory could not be
- * asked and nothing else decided. Blocks: job pool only (R_SLOW).
+ * asked and nothing else decided. kind ("login", "admin login") names the
+ * attempt in the log. Blocks: job pool only (R_SLOW).
  */
 struct store_user;
-int api_login_check(struct req *r, const char *user, const char *password, struct store_user *u);
+int api_login_check(struct req *r, const char *user, const char *password, const char *kind,
+    struct store_user *u);
 
 void api_session_create(struct req *r);
 void api_session_delete(struct req *r);

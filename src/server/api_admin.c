@@ -43,7 +43,7 @@ api_admin_login(struct req *r)
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}");
 	/* Local accounts or the directory, as the API's login (api_session.c). */
-	if (api_login_check(r, user, password, &u) == -1)
+	if (api_login_check(r, user, password, "admin login", &u) == -1)
 		return;
 	if (strcmp(u.role, "admin") != 0) {
 		atr_warn("admin login refused for '%s' from %s: not an admin", user, req_peer(r));

@@ -39,7 +39,8 @@ sync_directory_user(struct req *r, const char *user, const struct directory_user
 }
 
 int
-api_login_check(struct req *r, const char *user, const char *password, struct store_user *u)
+api_login_check(struct req *r, const char *user, const char *password, const char *kind,
+    struct store_user *u)
 {
 	struct directory *d = req_runtime(r)->directory;
 	struct store_user_profile prof;
@@ -99,19 +100,22 @@ api_login_check(struct req *r, const char *user, const char *password, struct st
 		return -1;
 	}
 	if (derr.code == ATR_E_FORBIDDEN) {
-		atr_warn("directory login refused for '%s' from %s: %s", user, req_peer(r),
+		atr_warn("directory %s refused for '%s' from %s: %s", kind, user, req_peer(r),
 		    atr_err_msg(&derr));
 		resp_error(r, ATR_E_FORBIDDEN, "%s", atr_err_msg(&derr));
 		return -1;
 	}
 	if (dir_account && !dir_on)
-		atr_warn("failed login for '%s' from %s: a directory account, and directory sign-in "
-			 "is off (directory_urls)", user, req_peer(r));
+		atr_warn("failed %s for '%s' from %s: a directory account, and directory sign-in "
+			 "is off (directory_urls)", kind, user, req_peer(r));
 	else if (dir_account && derr.code == ATR_E_NOT_FOUND)
-		atr_warn("failed login for '%s' from %s: no longer in the directory", user,
+		atr_warn("failed %s for '%s' from %s: no longer in the directory", kind, user,
 		    req_peer(r));
+	else if (derr.code == ATR_E_BAD_LOGIN)
+		atr_warn("failed %s for '%s' from %s: %s (the directory)", kind, user, req_peer(r),
+		    atr_err_msg(&derr));
 	else
-		atr_warn("failed login for '%s' from %s", user, req_peer(r));
+		atr_warn("failed %s for '%s' from %s", kind, user, req_peer(r));
 	resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
 	return -1;
 }
@@ -134,7 +138,7 @@ api_session_create(struct req *r)
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	if (api_login_check(r, user, password, &u) == -1)
+	if (api_login_check(r, user, password, "login", &u) == -1)
 		return;
 	if (atr_random_bytes(raw, sizeof(raw)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "no randomness for a token");
