@@ -278,11 +278,11 @@
   /* ---- routing --------------------------------------------------------------- */
 
   const views = ['login', 'overview', 'settings', 'certificate', 'users', 'projects', 'revisions',
-    'trust', 'integrations'];
+    'trust', 'integrations', 'directory'];
   const titles = {
     overview: 'Overview', settings: 'Server Settings', certificate: 'Certificate',
     users: 'Users', projects: 'Projects', revisions: 'Revisions', trust: 'Trusted certificates',
-    integrations: 'Integrations'
+    integrations: 'Integrations', directory: 'Directory'
   };
 
   function hideViews() {
@@ -314,7 +314,8 @@
     projects: loadProjects,
     revisions: loadRevisions,
     trust: loadTrust,
-    integrations: loadIntegrations
+    integrations: loadIntegrations,
+    directory: loadDirectory
   };
 
   async function route() {
@@ -1663,6 +1664,135 @@
     } catch (e) {
       /* The server names the field at fault; the keystore's password is part of its field. */
       fieldError(form, e.field, statusMsg(e), $('int-add-error'));
+  /* ---- directory --------------------------------------------------------------------- */
+
+  /* The form's fields, one row per setting (docs/directory.md). */
+  const dirFields = [
+    ['directory_urls', 'Servers', 'Tried in order, separated by spaces: ldaps://HOST:636 or ldap://HOST:389 (StartTLS). Empty: directory sign-in is off.'],
+    ['directory_bind_dn', 'Bind DN', 'The service account that searches users and groups; empty: anonymous.'],
+    ['directory_bind_password_file', 'Bind password file', 'A file on the server holding its password (first line); the password itself never goes through the console.'],
+    ['directory_user_base', 'User search base', 'ou=people,dc=example,dc=com'],
+    ['directory_user_filter', 'User filter', '{user} is the name typed at login: (uid={user}), or (sAMAccountName={user}) for Active Directory.'],
+    ['directory_display_name_attr', 'Display name attribute', ''],
+    ['directory_email_attr', 'Email attribute', ''],
+    ['directory_group_base', 'Group search base', 'Empty: only the users\' memberOf values count.'],
+    ['directory_group_filter', 'Group filter', '{dn} is the user\'s DN, {user} the login name.'],
+    ['directory_group_map', 'Groups to roles', 'GROUP:ROLE pairs separated by ";" (a cn or a DN; admin or user): atrium-admins:admin; modelers:user'],
+    ['directory_default_role', 'Default role', 'For users whose groups map to none: user, admin or none (they cannot log in).'],
+    ['directory_ca_file', 'CA file', 'PEM CA certificates trusted for the directory alone; empty: the trusted certificates.'],
+    ['directory_connect_timeout', 'Connect timeout (s)', ''],
+    ['directory_read_timeout', 'Read timeout (s)', ''],
+    ['directory_login_order', 'Login order', 'local,directory or directory,local']
+  ];
+
+  function renderDirectory(d) {
+    const box = $('dir-fields');
+    if (!box.firstChild) {
+      dirFields.forEach(([key, label, hint]) => {
+        const f = el('div', { cls: 'field' });
+        const l = el('label', null, label);
+        l.htmlFor = 'dir-' + key;
+        const i = el('input');
+        i.id = 'dir-' + key;
+        i.name = key;
+        i.type = 'text';
+        i.autocomplete = 'off';
+        i.spellcheck = false;
+        f.append(l, i);
+        if (hint) f.append(el('p', { cls: 'hint' }, hint));
+        const e = el('p', { cls: 'field-error' });
+        e.dataset.for = key;
+        e.hidden = true;
+        f.append(e);
+        box.append(f);
+      });
+    }
+    dirFields.forEach(([key]) => { $('dir-' + key).value = d.settings[key] || ''; });
+    const badge = $('dir-badge');
+    badge.textContent = d.enabled ? 'On' : 'Off';
+    badge.className = 'badge ' + (d.enabled ? 'state-ok' : 'state-warn');
+  }
+
+  async function loadDirectory() {
+    clearErrors($('view-directory'));
+    renderDirectory(await api('GET', 'directory'));
+  }
+
+  async function onDirectorySave(ev) {
+    ev.preventDefault();
+    const form = $('dir-form');
+    clearErrors(form);
+    const settings = {};
+    dirFields.forEach(([key]) => {
+      const v = $('dir-' + key).value.trim();
+      settings[key] = v === '' ? null : v;
+    });
+    try {
+      const d = await busy($('dir-save'), 'Saving…', () => api('PUT', 'directory', { settings: settings }));
+      renderDirectory(d);
+      flash('Directory settings saved and applied. Test them below.');
+    } catch (e) {
+      fieldError(form, e.body && e.body.field, statusMsg(e), $('dir-error'));
+    }
+  }
+
+  /* One server of a test answer, as a small table of what was seen. */
+  function dirServerCard(s) {
+    const div = el('div', { cls: 'card-inner' });
+    div.append(el('h3', null, s.url + ' (' + s.mode + ')'));
+    const rows = [];
+    if (s.tls_version) rows.push(['TLS', s.tls_version + ', ' + (s.cipher || '')]);
+    if (s.certificate) {
+      rows.push(['Certificate', s.certificate.subject]);
+      rows.push(['Issued by', s.certificate.issuer]);
+      rows.push(['Names', s.certificate.names]);
+      rows.push(['Name compared', s.certificate.compared]);
+      rows.push(['Valid', fmtTime(s.certificate.not_before) + ' to ' + fmtTime(s.certificate.not_after)]);
+      rows.push(['SHA-256', s.certificate.sha256]);
+    }
+    (s.chain || []).forEach((c, i) => rows.push(['Chain [' + (i + 1) + ']', c.subject + ' (issuer ' + c.issuer + ')']));
+    if (s.verified) rows.push(['Verified', 'chain and name']);
+    if (s.bind) rows.push(['Bind', s.bind]);
+    rows.push([s.error ? 'Failed' : 'Result', s.error || 'ok']);
+    const t = el('table', { cls: 'table' });
+    const tb = el('tbody');
+    rows.forEach(([k, v]) => {
+      const tr = el('tr');
+      tr.append(el('th', null, k), el('td', { cls: k === 'Failed' ? 'form-error' : '' }, v));
+      tb.append(tr);
+    });
+    t.append(tb);
+    div.append(t);
+    return div;
+  }
+
+  async function onDirectoryTest(ev) {
+    ev.preventDefault();
+    const form = $('dir-test-form');
+    clearErrors(form);
+    const user = $('dir-test-user').value.trim();
+    const out = $('dir-test-result');
+    show(out, false); /* the last answer goes until the new one is there */
+    try {
+      const r = await busy($('dir-test-submit'), 'Testing…', () =>
+        api('POST', 'directory/test', user ? { user: user } : {}));
+      const parts = [el('p', null, r.ok ? 'At least one server works.' : 'No server works: see each failure and its fix.')];
+      (r.servers || []).forEach((s) => parts.push(dirServerCard(s)));
+      if (r.user) {
+        const u = r.user;
+        parts.push(el('h3', null, 'User ' + u.name));
+        if (u.error) parts.push(el('p', { cls: 'form-error' }, u.error));
+        else {
+          parts.push(el('p', null, u.dn + ' · ' + (u.display_name || '') + ' · ' + (u.email || '')));
+          parts.push(el('p', null, 'Groups: ' + ((u.groups || []).map((g) => g.cn || g.dn).join(', ') || 'none')));
+          parts.push(el('p', null, 'Role: ' + u.role + ' (from ' + u.role_from + ')'));
+        }
+      }
+      out.replaceChildren(...parts);
+      show(out, true);
+    } catch (e) {
+      show(out, false);
+      formError($('dir-test-error'), statusMsg(e));
     }
   }
 
@@ -1703,6 +1833,8 @@
     $('int-secret-done').addEventListener('click', hideSecret);
     $('int-log-close').addEventListener('click', closeLog);
     $('int-log-older').addEventListener('click', () => openLog(state.logOf, true));
+    $('dir-form').addEventListener('submit', onDirectorySave);
+    $('dir-test-form').addEventListener('submit', onDirectoryTest);
     window.addEventListener('hashchange', route);
 
     try {

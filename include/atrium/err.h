@@ -61,6 +61,7 @@
 	X(TLS,              "tls",              502, 1, "the secure connection failed") \
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(OUTBOUND_DENIED,  "outbound_denied",  403, 1, "outbound_allow does not allow connecting there") \
+	X(DIRECTORY,        "directory_unavailable", 503, 1, "the directory could not be reached") \
 	X(DATABASE,         "database",         500, 1, "the database failed")
 
 enum atr_errcode {

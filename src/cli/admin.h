@@ -32,5 +32,7 @@ int cmd_admin_trust(int argc, char **argv);
 
 /* atrium admin integrations ...: where events are delivered (cmd_integrations.c). */
 int cmd_admin_integrations(int argc, char **argv);
+/* atrium admin directory ...: directory sign-in (cmd_directory.c). */
+int cmd_admin_directory(int argc, char **argv);
 
 #endif

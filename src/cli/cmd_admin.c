@@ -745,6 +745,7 @@ static const struct cli_sub admin_subs[] = {
 	{"trust", cmd_admin_trust, "the server's trust store for outbound TLS: list, import, fetch"},
 	{"integrations", cmd_admin_integrations, "where events are delivered, signed: add, list, "
 	    "log, test, ..."},
+	{"directory", cmd_admin_directory, "directory sign-in (LDAPS/StartTLS): show, set, test"},
 	{NULL, NULL, NULL},
 };
 

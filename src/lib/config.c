@@ -136,6 +136,58 @@ static const struct directive table[] = {
 	{"integration_response_max", T_SIZE, "64K", 1024, 16 * 1024 * 1024, NULL, SHOWN,
 	    "Bytes of a receiver's answer read; the rest is not waited for. The first bytes of an "
 	    "error answer are kept in the delivery log."},
+	{"directory_urls", T_STR, "", 0, 0, NULL, SHOWN,
+	    "Directory servers for directory sign-in (docs/directory.md), tried in order, separated "
+	    "by spaces or commas: ldaps://HOST:636, or ldap://HOST:389 with StartTLS (required). "
+	    "Every connection is verified (chain and host name); there is no way to turn that off. "
+	    "Empty: no directory sign-in."},
+	{"directory_bind_dn", T_STR, "", 0, 0, NULL, SHOWN,
+	    "The service account that searches the directory for users and groups "
+	    "(cn=atrium,ou=services,dc=example,dc=com). Empty: search anonymously."},
+	{"directory_bind_password_file", T_STR, "", 0, 0, NULL, SHOWN,
+	    "A file holding the service account's password (first line), readable by atriumd only; "
+	    "read when settings are applied. The password is never logged."},
+	{"directory_user_base", T_STR, "", 0, 0, NULL, SHOWN,
+	    "Where users are searched (the whole subtree): ou=people,dc=example,dc=com."},
+	{"directory_user_filter", T_STR, "(uid={user})", 0, 0, NULL, SHOWN,
+	    "The filter that finds a user by the name typed at login; {user} is replaced by that "
+	    "name, escaped. Active Directory: (sAMAccountName={user}). Add conditions to keep "
+	    "accounts out, e.g. (&(uid={user})(!(pwdAccountLockedTime=*)))."},
+	{"directory_display_name_attr", T_STR, "displayName", 0, 0, NULL, SHOWN,
+	    "The user attribute copied to the Atrium account's display name (cn when the user has "
+	    "none)."},
+	{"directory_email_attr", T_STR, "mail", 0, 0, NULL, SHOWN,
+	    "The user attribute copied to the Atrium account's email."},
+	{"directory_group_base", T_STR, "", 0, 0, NULL, SHOWN,
+	    "Where groups are searched: ou=groups,dc=example,dc=com. Empty: only the user's "
+	    "memberOf values count."},
+	{"directory_group_filter", T_STR, "(|(member={dn})(uniqueMember={dn})(memberUid={user}))", 0,
+	    0, NULL, SHOWN,
+	    "The filter that finds a user's groups; {dn} is the user's DN and {user} the login "
+	    "name, both escaped."},
+	{"directory_group_map", T_STR, "", 0, 0, NULL, SHOWN,
+	    "Directory groups to Atrium roles: GROUP:ROLE pairs separated by ';', where GROUP is "
+	    "a group's cn or its whole DN and ROLE is admin or user "
+	    "(atrium-admins:admin; modelers:user). The highest role of a user's groups wins; "
+	    "roles are refreshed at every login."},
+	{"directory_default_role", T_ENUM, "user", 0, 0, "user|admin|none", SHOWN,
+	    "The role of a directory user whose groups map to none: user, admin, or none (such "
+	    "users cannot log in)."},
+	{"directory_ca_file", T_STR, "", 0, 0, NULL, SHOWN,
+	    "A PEM file of the CA certificates trusted for the directory alone. Empty: the server "
+	    "trust store (DIR/tls/truststore.p12, with the system roots when "
+	    "outbound_system_roots is on)."},
+	{"directory_connect_timeout", T_INT, "5", 1, 300, NULL, SHOWN,
+	    "Seconds to wait for a directory server to accept a connection before trying the next."},
+	{"directory_read_timeout", T_INT, "10", 1, 300, NULL, SHOWN,
+	    "Seconds to wait for each answer of a directory server."},
+	{"directory_login_order", T_ENUM, "local,directory", 0, 0,
+	    "local,directory|directory,local", SHOWN,
+	    "Which is asked first at login. local,directory: a local account is checked with its "
+	    "local password only and never reaches the directory; other names go to the "
+	    "directory. directory,local: the directory decides every name it knows (a local "
+	    "account of that name becomes a directory account at its first directory login); "
+	    "local passwords are checked for names it does not know, and while it is down."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };

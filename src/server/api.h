@@ -46,6 +46,24 @@ void api_metrics(struct req *r);
 void api_server_info(struct req *r);
 void api_ca_crl(struct req *r);
 
+void api_directory_get(struct req *r);
+void api_directory_put(struct req *r);
+void api_directory_test(struct req *r);
+
+/*
+ * Checks user's password for a login (the API's and the console's): the
+ * local password of a local account, or the directory (directory.h), in
+ * directory_login_order, inside the failed-login limit (logins.h). A
+ * directory login makes or refreshes the account. 0 with *u the account;
+ * -1 with r answered: 401 wrong name or password, 403 no role, 429 too
+ * many attempts, 503 (ATR_E_DIRECTORY) when the directory could not be
+ * asked and nothing else decided. kind ("login", "admin login") names the
+ * attempt in the log. Blocks: job pool only (R_SLOW).
+ */
+struct store_user;
+int api_login_check(struct req *r, const char *user, const char *password, const char *kind,
+    struct store_user *u);
+
 void api_session_create(struct req *r);
 void api_session_delete(struct req *r);
 

@@ -31,12 +31,10 @@ api_admin_login(struct req *r)
 	struct atr_err err;
 	json_t *body = req_json(r, &err);
 	const char *user, *password;
-	char hash[PASSWORD_HASH_MAX], token[65], token_hash[65], csrf[33], cookie[200];
+	char token[65], token_hash[65], csrf[33], cookie[200];
 	unsigned char raw[32], md[32];
 	struct store_user u;
-	struct login_try attempt;
 	int64_t now = atr_now_ms() / 1000;
-	int found, ok;
 
 	if (body == NULL)
 		return resp_err(r, &err);
@@ -44,17 +42,9 @@ api_admin_login(struct req *r)
 	password = json_string_value(json_object_get(body, "password"));
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	found = store_user_get(req_store(r), user, &u, hash, sizeof(hash), &err) == 0;
-	if (!found && err.code != ATR_E_NOT_FOUND)
-		return resp_err(r, &err);
-	if (logins_begin(r, &attempt, user, found) == -1)
+	/* Local accounts or the directory, as the API's login (api_session.c). */
+	if (api_login_check(r, user, password, "admin login", &u) == -1)
 		return;
-	ok = password_verify(password, found ? hash : password_dummy_hash) && found;
-	logins_end(r, &attempt, ok);
-	if (!ok) {
-		atr_warn("failed admin login for '%s' from %s", user, req_peer(r));
-		return resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
-	}
 	if (strcmp(u.role, "admin") != 0) {
 		atr_warn("admin login refused for '%s' from %s: not an admin", user, req_peer(r));
 		return resp_error(r, ATR_E_FORBIDDEN,

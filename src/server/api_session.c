@@ -6,10 +6,119 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/directory.h"
 #include "server/logins.h"
 #include "server/password.h"
 #include "server/sessions.h"
 #include "server/runtime.h"
+
+/* A directory login's account, made or refreshed (display name, email,
+ * role from the groups): 0, or -1 with r answered. */
+static int
+sync_directory_user(struct req *r, const char *user, const struct directory_user *du, int found,
+    struct store_user *u)
+{
+	struct atr_err err;
+	int created = 0;
+
+	if (!found && api_new_name(req_store(r), "user", user, &err) == -1) {
+		atr_warn("directory user '%s' from %s cannot get an account: %s", user, req_peer(r),
+		    atr_err_msg(&err));
+		resp_err(r, &err);
+		return -1;
+	}
+	if (store_user_sync_directory(req_store(r), user, du->role, du->display_name, du->email,
+		atr_now_ms() / 1000, &created, &err) == -1 ||
+	    store_user_get(req_store(r), user, u, NULL, 0, &err) == -1) {
+		resp_err(r, &err);
+		return -1;
+	}
+	atr_info("directory: %s answered for '%s' (role %s%s)", du->server, user, du->role,
+	    created ? "; account created" : "");
+	return 0;
+}
+
+int
+api_login_check(struct req *r, const char *user, const char *password, const char *kind,
+    struct store_user *u)
+{
+	struct directory *d = req_runtime(r)->directory;
+	struct store_user_profile prof;
+	struct directory_user du;
+	struct atr_err err, derr;
+	struct login_try attempt;
+	char hash[PASSWORD_HASH_MAX];
+	int found, dir_account, dir_on, steps[2], ok = 0, decided = 0, down = 0, checked = 0;
+	int via_dir = 0;
+
+	atr_err_clear(&derr);
+	found = store_user_get(req_store(r), user, u, hash, sizeof(hash), &err) == 0;
+	if (!found && err.code != ATR_E_NOT_FOUND)
+		return resp_err(r, &err), -1;
+	if (found && store_user_get_profile(req_store(r), user, &prof, &err) == -1) {
+		atr_wipe(hash, sizeof(hash));
+		return resp_err(r, &err), -1;
+	}
+	dir_account = found && strcmp(prof.source, "directory") == 0;
+	dir_on = d != NULL && directory_enabled(d);
+	/* 0: the local password, 1: the directory; in directory_login_order. */
+	steps[0] = dir_on && directory_first(d) ? 1 : 0;
+	steps[1] = !steps[0];
+	if (logins_begin(r, &attempt, user, found) == -1) {
+		atr_wipe(hash, sizeof(hash));
+		return -1;
+	}
+	for (int i = 0; i < 2 && !decided; i++) {
+		if (steps[i] == 0 && found && !dir_account) {
+			/* A local account: its own password decides. */
+			ok = password_verify(password, hash);
+			decided = checked = 1;
+		} else if (steps[i] == 1 && dir_on) {
+			if (directory_login(d, user, password, &du, &derr) == 0) {
+				ok = decided = via_dir = 1;
+			} else if (derr.code == ATR_E_DIRECTORY) {
+				atr_warn("directory login of '%s' from %s: %s", user, req_peer(r),
+				    atr_err_msg(&derr));
+				down = 1;
+			} else if (derr.code != ATR_E_NOT_FOUND && derr.code != ATR_E_CONFIG) {
+				decided = 1; /* wrong password, refused account */
+			}
+			checked = 1;
+		}
+	}
+	if (!checked)
+		password_verify(password, password_dummy_hash); /* the same time for every name */
+	atr_wipe(hash, sizeof(hash));
+	/* A directory that could not be asked is not a wrong password. */
+	logins_end(r, &attempt, ok || (down && !decided));
+	if (ok && via_dir)
+		return sync_directory_user(r, user, &du, found, u);
+	if (ok)
+		return 0;
+	if (down && !decided) {
+		resp_error(r, ATR_E_DIRECTORY, "%s", atr_err_msg(&derr));
+		return -1;
+	}
+	if (derr.code == ATR_E_FORBIDDEN) {
+		atr_warn("directory %s refused for '%s' from %s: %s", kind, user, req_peer(r),
+		    atr_err_msg(&derr));
+		resp_error(r, ATR_E_FORBIDDEN, "%s", atr_err_msg(&derr));
+		return -1;
+	}
+	if (dir_account && !dir_on)
+		atr_warn("failed %s for '%s' from %s: a directory account, and directory sign-in "
+			 "is off (directory_urls)", kind, user, req_peer(r));
+	else if (dir_account && derr.code == ATR_E_NOT_FOUND)
+		atr_warn("failed %s for '%s' from %s: no longer in the directory", kind, user,
+		    req_peer(r));
+	else if (derr.code == ATR_E_BAD_LOGIN)
+		atr_warn("failed %s for '%s' from %s: %s (the directory)", kind, user, req_peer(r),
+		    atr_err_msg(&derr));
+	else
+		atr_warn("failed %s for '%s' from %s", kind, user, req_peer(r));
+	resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
+	return -1;
+}
 
 void
 api_session_create(struct req *r)
@@ -17,12 +126,10 @@ api_session_create(struct req *r)
 	struct atr_err err;
 	json_t *body = req_json(r, &err);
 	const char *user, *password;
-	char hash[PASSWORD_HASH_MAX], token[65], token_hash[65], expires_text[32];
+	char token[65], token_hash[65], expires_text[32];
 	unsigned char raw[32], md[32];
 	struct store_user u;
-	struct login_try attempt;
 	int64_t expires;
-	int found, ok;
 
 	if (body == NULL)
 		return resp_err(r, &err);
@@ -31,17 +138,8 @@ api_session_create(struct req *r)
 	if (user == NULL || password == NULL)
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	found = store_user_get(req_store(r), user, &u, hash, sizeof(hash), &err) == 0;
-	if (!found && err.code != ATR_E_NOT_FOUND)
-		return resp_err(r, &err);
-	if (logins_begin(r, &attempt, user, found) == -1)
+	if (api_login_check(r, user, password, "login", &u) == -1)
 		return;
-	ok = password_verify(password, found ? hash : password_dummy_hash) && found;
-	logins_end(r, &attempt, ok);
-	if (!ok) {
-		atr_warn("failed login for '%s' from %s", user, req_peer(r));
-		return resp_error(r, ATR_E_BAD_LOGIN, "wrong user name or password");
-	}
 	if (atr_random_bytes(raw, sizeof(raw)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "no randomness for a token");
 	atr_hex(raw, sizeof(raw), token);

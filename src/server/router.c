@@ -105,6 +105,9 @@ static const struct route admin_routes[] = {
 	{HTTP_GET, "/admin/api/integrations/*/log", ADMIN, api_integration_log, NULL},
 	{HTTP_POST, "/admin/api/integrations/*/deliveries/*/redeliver", ADMIN | R_SLOW,
 	    api_integration_redeliver, NULL},
+	{HTTP_GET, "/admin/api/directory", ADMIN, api_directory_get, NULL},
+	{HTTP_PUT, "/admin/api/directory", ADMIN | R_SLOW, api_directory_put, NULL},
+	{HTTP_POST, "/admin/api/directory/test", ADMIN | R_SLOW, api_directory_test, NULL},
 	{HTTP_GET, "/", 0, api_admin_static, NULL},
 	{HTTP_GET, "/*", 0, api_admin_static, NULL},
 };
@@ -246,6 +249,17 @@ parse_authorization(struct req *r)
 	return -1;
 }
 
+/* Whether r's user (just read from the store) is a directory account. */
+static int
+directory_account(struct req *r)
+{
+	struct store_user_profile p;
+	struct atr_err err;
+
+	return store_user_get_profile(r->sc, r->user.name, &p, &err) == 0 &&
+	    strcmp(p.source, "directory") == 0;
+}
+
 /* Reads the console's session cookie: sets token_hash and csrf. */
 static int
 cookie_session(struct req *r)
@@ -332,6 +346,15 @@ authorize(struct req *r)
 			return -1;
 		ok = password_verify(r->basic_pass, found ? hash : password_dummy_hash) && found;
 		logins_end(r, &attempt, ok);
+		if (ok && directory_account(r)) {
+			/* Its password is the directory's, checked at login only
+			 * (docs/directory.md); a local hash set on it is not one. */
+			atr_warn("Basic login refused for '%s' from %s: a directory account",
+			    r->basic_user, req_peer(r));
+			resp_error(r, ATR_E_BAD_LOGIN, "'%s' is a directory account: log in with "
+			    "POST /api/v1/session and send its token", r->basic_user);
+			return -1;
+		}
 		if (!ok) {
 			atr_warn("failed Basic login for '%s' from %s", r->basic_user,
 			    req_peer(r));

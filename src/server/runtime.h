@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+struct directory;
 struct outbound;
 struct settings;
 struct store;
@@ -60,6 +61,7 @@ struct runtime {
 	struct settings *settings; /* changing settings at run time (settings.h) */
 	struct truststore *trust;  /* outbound TLS: the server's trust store (truststore.h) */
 	struct outbound *outbound; /* where the server may connect out to (outbound.h) */
+	struct directory *directory; /* directory sign-in (directory.h) */
 	int64_t started;      /* seconds since 1970 */
 
 	/* Settings the loops and handlers read while running; written on reload. */

@@ -33,6 +33,7 @@
 #include "server/server.h"
 #include "server/server_int.h"
 #include "server/notify.h"
+#include "server/directory.h"
 #include "server/outbound.h"
 #include "server/settings.h"
 #include "server/truststore.h"
@@ -426,7 +427,8 @@ server_load_config(const char *confpath, const struct atr_config *overrides,
 	}
 	if (atr_config_load_env(cfg, err) == -1 ||
 	    (overrides != NULL && atr_config_merge(cfg, overrides, err) == -1) ||
-	    outbound_check_allow(atr_config_str(cfg, "outbound_allow"), err) == -1)
+	    outbound_check_allow(atr_config_str(cfg, "outbound_allow"), err) == -1 ||
+	    directory_check_config(cfg, err) == -1)
 		goto fail;
 	{
 		int64_t ms[INTEGRATION_RETRIES_MAX];
@@ -477,6 +479,9 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	if (srv->rt.outbound != NULL &&
 	    outbound_set_allow(srv->rt.outbound, atr_config_str(cfg, "outbound_allow"), &oerr) == -1)
 		atr_error("outbound_allow kept as it was: %s", atr_err_msg(&oerr));
+	if (srv->rt.directory != NULL &&
+	    directory_configure(srv->rt.directory, cfg, &oerr) == -1)
+		atr_error("directory settings kept as they were: %s", atr_err_msg(&oerr));
 	{
 		struct rlimit rl;
 		int64_t want = atr_config_int(cfg, "max_connections") + 64;
@@ -753,6 +758,12 @@ server_new(const char *datadir, const char *confpath, struct atr_config *overrid
 	if ((srv->rt.trust = truststore_new(datadir, atr_config_bool(srv->cfg,
 		 "outbound_system_roots"), err)) == NULL)
 		goto fail;
+	if ((srv->rt.directory = directory_new(datadir, srv->rt.trust, srv->rt.outbound)) == NULL) {
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		goto fail;
+	}
+	if (directory_configure(srv->rt.directory, srv->cfg, err) == -1)
+		goto fail;
 	atr_tls_rotate_tickets();
 	/* The certificate serves the TLS port and the admin console. */
 	if (tls_state_load(srv->rt.tls, srv->cfg, err) == -1) {
@@ -1028,6 +1039,7 @@ server_free(struct server *srv)
 	store_close(srv->rt.store);
 	settings_free(srv->rt.settings);
 	tls_state_free(srv->rt.tls);
+	directory_free(srv->rt.directory);
 	truststore_free(srv->rt.trust);
 	outbound_free(srv->rt.outbound);
 	atr_config_free(srv->cfg);

@@ -117,6 +117,22 @@ store_user_set_role(struct store_conn *sc, const char *name, const char *role, s
 }
 
 int
+store_user_get_profile(struct store_conn *sc, const char *name, struct store_user_profile *p,
+    struct atr_err *err)
+{
+	return sc->st->ops->user_get_profile(sc, name, p, err);
+}
+
+int
+store_user_sync_directory(struct store_conn *sc, const char *name, const char *role,
+    const char *display_name, const char *email, int64_t now, int *created,
+    struct atr_err *err)
+{
+	return sc->st->ops->user_sync_directory(sc, name, role, display_name, email, now, created,
+	    err);
+}
+
+int
 store_session_create(struct store_conn *sc, const char *token_hash, const char *user, int64_t expires, struct atr_err *err)
 {
 	return sc->st->ops->session_create(sc, token_hash, user, expires, err);

@@ -94,6 +94,31 @@ int store_user_set_password(struct store_conn *sc, const char *name, const char 
 int store_user_set_role(struct store_conn *sc, const char *name, const char *role,
     struct atr_err *err);
 
+/*
+ * Where an account comes from, and what the directory says of it
+ * (directory sign-in, directory.h). Accounts made by store_user_create()
+ * are "local" with an empty display name and email.
+ */
+#define STORE_PROFILE_TEXT_MAX 256
+struct store_user_profile {
+	char display_name[STORE_PROFILE_TEXT_MAX + 1];
+	char email[STORE_PROFILE_TEXT_MAX + 1];
+	char source[12]; /* "local" or "directory" */
+};
+/* ATR_E_NOT_FOUND when there is no such user. */
+int store_user_get_profile(struct store_conn *sc, const char *name, struct store_user_profile *p,
+    struct atr_err *err);
+/*
+ * A directory login's account: makes name (role, display name, email,
+ * source "directory", and a password hash no password matches) when
+ * there is none, else sets those four on it; *created says which (may be
+ * NULL). At now (seconds) when made. The last admin is not protected
+ * here: the directory's groups decide a directory account's role.
+ */
+int store_user_sync_directory(struct store_conn *sc, const char *name, const char *role,
+    const char *display_name, const char *email, int64_t now, int *created,
+    struct atr_err *err);
+
 /* Sessions, keyed by the hex SHA-256 of the token. */
 int store_session_create(struct store_conn *sc, const char *token_hash, const char *user,
     int64_t expires, struct atr_err *err);

@@ -27,6 +27,11 @@ struct store_ops {
 	int (*user_set_password)(struct store_conn *, const char *, const char *, const char *,
 	    struct atr_err *);
 	int (*user_set_role)(struct store_conn *, const char *, const char *, struct atr_err *);
+	/* Directory sign-in's profile columns (store_user_get_profile(), ...). */
+	int (*user_get_profile)(struct store_conn *, const char *, struct store_user_profile *,
+	    struct atr_err *);
+	int (*user_sync_directory)(struct store_conn *, const char *, const char *, const char *,
+	    const char *, int64_t, int *, struct atr_err *);
 
 	int (*session_create)(struct store_conn *, const char *, const char *, int64_t,
 	    struct atr_err *);

@@ -45,6 +45,7 @@
 #define GC_EVERY 3600
 
 static const struct store_ops pg_ops;
+static int pg_profile_columns(struct pg_conn *c, struct atr_err *err);
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS users("
@@ -660,6 +661,8 @@ ensure_schema(struct pg_conn *c, struct atr_err *err)
 			atr_info("upgraded the Atrium tables in database %s from schema %lld to %d",
 			    PQdb(c->db), (long long)version, SCHEMA_VERSION);
 	}
+	if (pg_profile_columns(c, err) == -1)
+		goto fail;
 	return pg_commit(c, err);
 fail:
 	pg_rollback(c);
@@ -978,6 +981,81 @@ pg_user_set_role(struct store_conn *sc, const char *name, const char *role, stru
 fail:
 	pg_rollback(c);
 	return -1;
+}
+
+/* ---- directory sign-in: the users' profile columns */
+
+/* The hash of a directory account: no password matches it. */
+#define DIRECTORY_HASH "!directory"
+
+/*
+ * Adds users.display_name, email and source where they are missing, in
+ * ensure_schema()'s transaction (under its advisory lock). Additive, with
+ * defaults: nodes that do not know them go on working, so the schema
+ * version stays.
+ */
+static int
+pg_profile_columns(struct pg_conn *c, struct atr_err *err)
+{
+	PGresult *res = pg_query(c, err, "reading the users' columns", 0,
+	    "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()"
+	    " AND table_name = 'users' AND column_name IN ('display_name', 'email', 'source')", "");
+	int64_t have;
+
+	if (res == NULL)
+		return -1;
+	have = pg_int(res, 0, 0);
+	PQclear(res);
+	/* ALTER TABLE locks the table even when it changes nothing: only when
+	 * a column is missing, so a node starting does not stall the others. */
+	if (have == 3)
+		return 0;
+	return pg_cmd(c, err, "adding the directory columns",
+	    "ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT NOT NULL DEFAULT '',"
+	    " ADD COLUMN IF NOT EXISTS email TEXT NOT NULL DEFAULT '',"
+	    " ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT 'local'", "");
+}
+
+static int
+pg_user_get_profile(struct store_conn *sc, const char *name, struct store_user_profile *p,
+    struct atr_err *err)
+{
+	PGresult *res = pg_query(PGC(sc), err, "reading a user", 0,
+	    "SELECT display_name, email, source FROM users WHERE name = $1", "t", name);
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
+	}
+	copy_text(p->display_name, sizeof(p->display_name), res, 0, 0);
+	copy_text(p->email, sizeof(p->email), res, 0, 1);
+	copy_text(p->source, sizeof(p->source), res, 0, 2);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_user_sync_directory(struct store_conn *sc, const char *name, const char *role,
+    const char *display_name, const char *email, int64_t now, int *created,
+    struct atr_err *err)
+{
+	PGresult *res = pg_query(PGC(sc), err, "syncing a directory user", 0,
+	    "INSERT INTO users(name, hash, role, created, display_name, email, source)"
+	    " VALUES ($1, $2, $3, $4, $5, $6, 'directory')"
+	    " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role,"
+	    " display_name = EXCLUDED.display_name, email = EXCLUDED.email,"
+	    " source = 'directory', hash = EXCLUDED.hash"
+	    " RETURNING (xmax = 0)",
+	    "tttitt", name, DIRECTORY_HASH, role, now, display_name, email);
+
+	if (res == NULL)
+		return -1;
+	if (created != NULL)
+		*created = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
 }
 
 /* ---- sessions */
@@ -1533,6 +1611,8 @@ static const struct store_ops pg_ops = {
 	.user_delete = pg_user_delete,
 	.user_set_password = pg_user_set_password,
 	.user_set_role = pg_user_set_role,
+	.user_get_profile = pg_user_get_profile,
+	.user_sync_directory = pg_user_sync_directory,
 	.session_create = pg_session_create,
 	.session_lookup = pg_session_lookup,
 	.session_delete = pg_session_delete,

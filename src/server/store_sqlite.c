@@ -41,6 +41,7 @@ struct sq_reader {
 
 static const struct store_ops sqlite_ops;
 static struct store_ops sqlite_async_ops; /* sqlite_ops, blocking: see store_sqlite_open */
+static int sq_profile_columns(struct store_conn *sc, struct atr_err *err);
 
 #define SQS(st) ((struct sq_store *)(st))
 
@@ -138,6 +139,10 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	if (sqlite3_exec(SQ(sc)->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(SQ(sc)->db, sq_events_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		sq_db_fail(sc, err, "creating the schema");
+		sq_conn_close(sc);
+		goto fail;
+	}
+	if (sq_profile_columns(sc, err) == -1) {
 		sq_conn_close(sc);
 		goto fail;
 	}
@@ -466,6 +471,94 @@ sq_user_set_role(struct store_conn *sc, const char *name, const char *role,
 		sq_prep(sc, err, "UPDATE users SET role = ? WHERE name = ?", "tt", role, name)) == -1)
 		goto fail;
 	return sq_exec(sc, "COMMIT", err);
+fail:
+	sq_exec(sc, "ROLLBACK", NULL);
+	return -1;
+}
+
+/* ---- directory sign-in: the users' profile columns */
+
+/* The hash of a directory account: no password matches it. */
+#define DIRECTORY_HASH "!directory"
+
+/* Adds users.display_name, email and source to a store made before they
+ * existed (each an ADD COLUMN with a default, so older rows read as
+ * local accounts). */
+static int
+sq_profile_columns(struct store_conn *sc, struct atr_err *err)
+{
+	static const char *const cols[][2] = {
+		{"display_name", "ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT ''"},
+		{"email", "ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''"},
+		{"source", "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		sqlite3_stmt *q = sq_prep(sc, err,
+		    "SELECT count(*) FROM pragma_table_info('users') WHERE name = ?", "t", cols[i][0]);
+		int have;
+
+		if (q == NULL)
+			return -1;
+		have = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
+		sq_release(sc, q);
+		if (!have && sq_exec(sc, cols[i][1], err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+sq_user_get_profile(struct store_conn *sc, const char *name, struct store_user_profile *p,
+    struct atr_err *err)
+{
+	sqlite3_stmt *s = sq_prep(sc, err,
+	    "SELECT display_name, email, source FROM users WHERE name = ?", "t", name);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		sq_copy_text(p->display_name, sizeof(p->display_name), sqlite3_column_text(s, 0));
+		sq_copy_text(p->email, sizeof(p->email), sqlite3_column_text(s, 1));
+		sq_copy_text(p->source, sizeof(p->source), sqlite3_column_text(s, 2));
+		sq_release(sc, s);
+		return 0;
+	}
+	sq_release(sc, s);
+	if (rc == SQLITE_DONE)
+		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
+	return sq_db_fail(sc, err, "reading a user");
+}
+
+static int
+sq_user_sync_directory(struct store_conn *sc, const char *name, const char *role,
+    const char *display_name, const char *email, int64_t now, int *created,
+    struct atr_err *err)
+{
+	int made;
+
+	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (sq_run(sc, err, "updating a directory user",
+		sq_prep(sc, err,
+		    "UPDATE users SET role = ?, display_name = ?, email = ?, source = 'directory',"
+		    " hash = ? WHERE name = ?",
+		    "ttttt", role, display_name, email, DIRECTORY_HASH, name)) == -1)
+		goto fail;
+	made = sqlite3_changes(SQ(sc)->db) == 0;
+	if (made && sq_run(sc, err, "adding a directory user",
+			sq_prep(sc, err,
+			    "INSERT INTO users(name, hash, role, created, display_name, email, source)"
+			    " VALUES (?,?,?,?,?,?,'directory')",
+			    "tttitt", name, DIRECTORY_HASH, role, now, display_name, email)) == -1)
+		goto fail;
+	if (sq_exec(sc, "COMMIT", err) == -1)
+		goto fail;
+	if (created != NULL)
+		*created = made;
+	return 0;
 fail:
 	sq_exec(sc, "ROLLBACK", NULL);
 	return -1;
@@ -1212,6 +1305,8 @@ static const struct store_ops sqlite_ops = {
 	.user_delete = sq_user_delete,
 	.user_set_password = sq_user_set_password,
 	.user_set_role = sq_user_set_role,
+	.user_get_profile = sq_user_get_profile,
+	.user_sync_directory = sq_user_sync_directory,
 	.session_create = sq_session_create,
 	.session_lookup = sq_session_lookup,
 	.session_delete = sq_session_delete,

@@ -367,6 +367,53 @@ t_users(void **state)
 	assert_string_equal(u.name, "Zoë Ünal");
 }
 
+/* Directory sign-in's accounts: made, refreshed, converted, never matched
+ * by a password (store_user_sync_directory, store_user_get_profile). */
+static void
+t_directory_users(void **state)
+{
+	struct fx *f = *state;
+	struct store_user u;
+	struct store_user_profile p;
+	char hash[128];
+	int created = -1;
+
+	OK(store_user_create(f->sc, "carol", "hash-of-carol", "user", &e_));
+	OK(store_user_get_profile(f->sc, "carol", &p, &e_));
+	assert_string_equal(p.source, "local");
+	assert_string_equal(p.display_name, "");
+	assert_string_equal(p.email, "");
+	OK(store_user_sync_directory(f->sc, "dora", "admin", "Dora D.", "dora@corp.test", NOW,
+	    &created, &e_));
+	assert_int_equal(created, 1);
+	OK(store_user_get(f->sc, "dora", &u, hash, sizeof(hash), &e_));
+	assert_string_equal(u.role, "admin");
+	assert_int_equal(u.created, NOW);
+	assert_string_equal(hash, "!directory");
+	OK(store_user_get_profile(f->sc, "dora", &p, &e_));
+	assert_string_equal(p.source, "directory");
+	assert_string_equal(p.display_name, "Dora D.");
+	assert_string_equal(p.email, "dora@corp.test");
+	/* The next login refreshes it. */
+	OK(store_user_sync_directory(f->sc, "dora", "user", "Dora Dee", "", NOW + 5, &created, &e_));
+	assert_int_equal(created, 0);
+	OK(store_user_get(f->sc, "dora", &u, NULL, 0, &e_));
+	assert_string_equal(u.role, "user");
+	assert_int_equal(u.created, NOW);
+	OK(store_user_get_profile(f->sc, "dora", &p, &e_));
+	assert_string_equal(p.display_name, "Dora Dee");
+	assert_string_equal(p.email, "");
+	/* A local account taken over by the directory loses its password. */
+	OK(store_user_sync_directory(f->sc, "carol", "user", "Carol C.", "c@corp.test", NOW, NULL,
+	    &e_));
+	OK(store_user_get(f->sc, "carol", &u, hash, sizeof(hash), &e_));
+	assert_string_equal(hash, "!directory");
+	OK(store_user_get_profile(f->sc, "carol", &p, &e_));
+	assert_string_equal(p.source, "directory");
+	FAILS(ATR_E_NOT_FOUND, "there is no user named 'nobody'",
+	    store_user_get_profile(f->sc, "nobody", &p, &e));
+}
+
 static void
 t_last_admin(void **state)
 {
@@ -1598,6 +1645,7 @@ static const struct {
 } cases[] = {
 	{"users: create, get, list, roles", t_users},
 	{"users: the last admin is kept", t_last_admin},
+	{"users: directory accounts made, refreshed, and without a usable password", t_directory_users},
 	{"sessions: lookup, expiry, purge, end with the user", t_sessions},
 	{"password change ends other sessions", t_password_change},
 	{"projects: create, get, list, delete", t_projects},
