@@ -1664,6 +1664,9 @@
     } catch (e) {
       /* The server names the field at fault; the keystore's password is part of its field. */
       fieldError(form, e.field, statusMsg(e), $('int-add-error'));
+    }
+  }
+
   /* ---- directory --------------------------------------------------------------------- */
 
   /* The form's fields, one row per setting (docs/directory.md). */

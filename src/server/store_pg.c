@@ -1041,7 +1041,13 @@ pg_user_sync_directory(struct store_conn *sc, const char *name, const char *role
     const char *display_name, const char *email, int64_t now, int *created,
     struct atr_err *err)
 {
-	PGresult *res = pg_query(PGC(sc), err, "syncing a directory user", 0,
+	struct pg_conn *c = PGC(sc);
+	PGresult *res;
+	int made;
+
+	if (pg_begin(c, err) == -1)
+		return -1;
+	res = pg_query(c, err, "syncing a directory user", 0,
 	    "INSERT INTO users(name, hash, role, created, display_name, email, source)"
 	    " VALUES ($1, $2, $3, $4, $5, $6, 'directory')"
 	    " ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role,"
@@ -1049,13 +1055,24 @@ pg_user_sync_directory(struct store_conn *sc, const char *name, const char *role
 	    " source = 'directory', hash = EXCLUDED.hash"
 	    " RETURNING (xmax = 0)",
 	    "tttitt", name, DIRECTORY_HASH, role, now, display_name, email);
-
 	if (res == NULL)
-		return -1;
-	if (created != NULL)
-		*created = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		goto fail;
+	made = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
+	/* A first directory login makes the account: user.created, as any other. */
+	if (made && pg_event_write(sc, "user.created", NULL,
+			event_data("{s:s, s:s, s:s}", "user", name, "role", role, "created_by",
+			    "directory"),
+			err) == -1)
+		goto fail;
+	if (pg_commit(c, err) == -1)
+		goto fail;
+	if (created != NULL)
+		*created = made;
 	return 0;
+fail:
+	pg_rollback(c);
+	return -1;
 }
 
 /* ---- sessions */

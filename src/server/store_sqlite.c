@@ -554,6 +554,12 @@ sq_user_sync_directory(struct store_conn *sc, const char *name, const char *role
 			    " VALUES (?,?,?,?,?,?,'directory')",
 			    "tttitt", name, DIRECTORY_HASH, role, now, display_name, email)) == -1)
 		goto fail;
+	/* A first directory login makes the account: user.created, as any other. */
+	if (made && sq_event_write(sc, "user.created", NULL,
+			event_data("{s:s, s:s, s:s}", "user", name, "role", role, "created_by",
+			    "directory"),
+			err) == -1)
+		goto fail;
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
 	if (created != NULL)

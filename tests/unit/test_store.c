@@ -378,7 +378,7 @@ t_directory_users(void **state)
 	char hash[128];
 	int created = -1;
 
-	OK(store_user_create(f->sc, "carol", "hash-of-carol", "user", &e_));
+	OK(store_user_create(f->sc, "carol", "hash-of-carol", "user", NULL, &e_));
 	OK(store_user_get_profile(f->sc, "carol", &p, &e_));
 	assert_string_equal(p.source, "local");
 	assert_string_equal(p.display_name, "");
