@@ -529,6 +529,72 @@ if "load_rc" in meta:
                         f"RSS trend {meta.get('load_rss_growth_pct', '?')} % over the second half of the load; "
                         f"{'all checks passed' if not failed else '**checks FAILED: ' + ', '.join(failed) + '**'}.")
 
+# ------------------------------------------------------------------ issue 13: webhooks
+WH_SUMMARY = None
+if "webhooks_rc" in meta:
+    w("## Issue 13: webhooks and commit latency (`bench/webhooks.sh`)")
+    w("")
+    if meta["webhooks_rc"] == "missing":
+        w("`bench/webhooks.sh` is not in the tree: no figures.")
+    elif not runs("wh_base_p99", "atriumd"):
+        w(f"`bench/webhooks.sh` failed in this run (exit status {meta['webhooks_rc']}); see "
+          "`build/bench/raw/webhooks.log`.")
+    else:
+        n_int = meta.get("wh_lat_integrations", "?")
+        w(f"One atriumd (release build, fresh data directory, SQLite) and one local HTTPS receiver (Node, "
+          f"{meta.get('wh_receiver', '?')}; no signature verification); "
+          f"every integration trusts the receiver by pin. Cores: {meta.get('wh_cores', '?')}. One Python "
+          f"client commits {meta.get('wh_commits', '?')} revisions of 1 KiB per measurement, one after the "
+          "other, over one keep-alive plain connection, and times each commit (request sent → 201 read). "
+          f"Each of {meta.get('wh_rounds', '?')} round(s) measures with no integration, then with "
+          f"{n_int} integrations being delivered to (added just before: deliveries run during every commit), "
+          "then removes them; the ratio is taken per round (same client, same server, seconds apart). "
+          "Throughput: each integration paused, "
+          f"{meta.get('wh_events', '?')} events committed, then resumed and timed until the receiver has "
+          "answered every delivery (one request at a time per integration, a new TLS connection each). "
+          "Medians of the rounds [min-max].")
+        w("")
+
+        def per_round(kind, p):
+            return {r["run"]: num(r["value"]) for r in runs(f"wh_{kind}_{p}", "atriumd")}
+
+        def ratios(kind, p):
+            b, d = per_round("base", p), per_round(kind, p)
+            return [d[k] / b[k] for k in b if k in d and b[k]]
+
+        w("| measure | value | ratio to no integration (per round) | goal |")
+        w("| --- | ---: | ---: | --- |")
+        for kind, label in (("base", "no integration"), ("deliv", f"{n_int} integrations, deliveries running"),
+                            ("silent", "1 integration whose receiver never answers")):
+            for p in ("p50", "p99"):
+                _, txt = stat(f"wh_{kind}_{p}", "atriumd", "value", digits=2)
+                rt, goal = "", ""
+                if kind != "base":
+                    rs_ = ratios(kind, p)
+                    if rs_:
+                        m = statistics.median(rs_)
+                        rt = f"{m:.2f} [{min(rs_):.2f}-{max(rs_):.2f}]" if len(rs_) > 1 else f"{m:.2f}"
+                        if p == "p99":
+                            ok = m <= 1.10
+                            goal = "≤ 1.10: " + ("met" if ok else "**NOT met**")
+                            if kind == "deliv":
+                                WH_SUMMARY = (f"Issue 13: commit p99 with deliveries running is {m:.2f}x the p99 with "
+                                              f"no integration (median of the rounds; goal ≤ 1.10: "
+                                              f"{'met' if ok else '**NOT met**'}).")
+                w(f"| commit latency {p}, {label} (ms) | {txt} | {rt} | {goal} |")
+        for k in ("1", "20"):
+            _, txt = stat(f"wh_eps_{k}", "atriumd", "value", digits=0)
+            srv = [num(r["server_cpu_s"]) * 1e6 / num(r["units"]) for r in runs(f"wh_eps_{k}", "atriumd")
+                   if num(r["units"])]
+            per = f" (server CPU {fmt(statistics.median(srv), 0)} µs per delivery)" if srv else ""
+            w(f"| events/s delivered, {k} integration{'s' if k != '1' else ''}{per} | {txt} | | |")
+        w("")
+        w("- The latency rows' notes (in \"Every run\") say how many deliveries the receiver answered during "
+          "the commits. With the cores pinned, atriumd's core also carries the deliverer's TLS handshakes "
+          "(one per delivery): that CPU is the server's own cost. The receiver and the client share the other "
+          "core (the receiver at a lower priority, `WH_RECV_NICE`, standing in for another machine); other "
+          "processes on the machine are not pinned (see \"other CPU\" in the noise table).")
+        w("")
 # ------------------------------------------------------------------ noise
 w("## Noise")
 w("")
@@ -624,6 +690,10 @@ if LOAD_SUMMARY:
     if not summary:
         summary += ["## Summary", ""]
     summary += [LOAD_SUMMARY, ""]
+if WH_SUMMARY:
+    if not summary:
+        summary += ["## Summary", ""]
+    summary += [WH_SUMMARY, ""]
 lines[SUMMARY_AT:SUMMARY_AT] = summary
 
 with open(out_path, "w") as f:

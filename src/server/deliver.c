@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@
 #define RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
 #define ERROR_BODY_MAX 300        /* bytes of an error answer kept in the log */
 #define DUE_MAX 256               /* heads started per round */
+#define NICE 10                   /* this thread's niceness: see run() */
 
 struct xfer {
 	struct xfer *next;
@@ -720,6 +722,14 @@ run(void *arg)
 {
 	struct deliverer *d = arg;
 	int64_t last_status = 0, last_purge = atr_now_ms(), last_cert = 0;
+
+	/* Deliveries are background work, a TLS handshake each: on a busy
+	 * core a commit's thread goes first (Linux: niceness is per thread).
+	 * The store's write lock is held here only for microseconds (see
+	 * store_sqlite_events.c), and waiters sleep, so this never holds up
+	 * a commit for long. Best effort. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), NICE) == -1)
+		atr_debug("deliveries: cannot lower the thread's priority: %s", strerror(errno));
 
 	while (!atomic_load(&d->stop)) {
 		int64_t now = atr_now_ms(), when = 0;

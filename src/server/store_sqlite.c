@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -171,6 +172,29 @@ sq_describe(const struct store *st)
 	return ((const struct sq_store *)st)->describe;
 }
 
+/* Waits for another connection's write lock. SQLite's own busy_timeout
+ * sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries, so a commit that
+ * meets a write transaction held for a fraction of a millisecond (the
+ * deliverer's claims and finishes) came back after 1 to 30 ms: commit p99
+ * went from 5 to 50 ms while deliveries ran. Tries in steps of 20 us
+ * doubling to BUSY_STEP_MAX_US instead, for about BUSY_TOTAL_US (sleeps only
+ * overshoot) before SQLITE_BUSY. */
+#define BUSY_STEP_MAX_US 500
+#define BUSY_TOTAL_US (30LL * 1000 * 1000)
+
+static int
+sq_busy(void *arg, int count)
+{
+	long us = count < 5 ? 20L << count : BUSY_STEP_MAX_US;
+	struct timespec ts = {0, us * 1000};
+
+	(void)arg;
+	if ((int64_t)count * BUSY_STEP_MAX_US > BUSY_TOTAL_US)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static struct store_conn *
 sq_conn_open(struct store *base, struct atr_err *err)
 {
@@ -192,7 +216,7 @@ sq_conn_open(struct store *base, struct atr_err *err)
 		sq_conn_close(&c->base);
 		return NULL;
 	}
-	sqlite3_busy_timeout(c->db, 30000);
+	sqlite3_busy_handler(c->db, sq_busy, NULL);
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		sq_db_fail(&c->base, err, "configuring the connection");
 		sq_conn_close(&c->base);

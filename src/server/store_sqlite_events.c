@@ -576,8 +576,30 @@ sq_delivery_next_time(struct store_conn *sc, int64_t *when_ms, struct atr_err *e
 	return 0;
 }
 
-int
-sq_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
+/*
+ * Claims and finishes are committed without their own fsync (WAL with
+ * synchronous=NORMAL, on this connection for that one transaction), so the
+ * deliverer holds SQLite's single write lock for microseconds, not for an
+ * fdatasync, and commits waiting for it wait less. Why that is safe: the
+ * WAL is appended in order and every commit of a change (synchronous=FULL)
+ * fdatasyncs the whole file, frames before its own included; a power cut
+ * loses at most the WAL's unsynced tail, i.e. only the deliverer's latest
+ * bookkeeping, never a change, its event or its deliveries (written in the
+ * change's transaction). A lost claim makes the delivery due again; a lost
+ * finish leaves it pending, sent again once its lease runs out: either way
+ * the same delivery again, with the same webhook-id (receivers de-duplicate
+ * on it), and at worst an attempt missing from the log -- never a delivery
+ * lost. A crash of the process alone loses nothing (the WAL is in the page
+ * cache).
+ */
+static int
+sync_relaxed(struct store_conn *sc, int relaxed, struct atr_err *err)
+{
+	return sq_exec(sc, relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
+}
+
+static int
+claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
     int64_t lease_until_ms, struct atr_err *err)
 {
 	/* One statement: SQLite's write lock makes it atomic between
@@ -605,10 +627,9 @@ outcome_known(const char *outcome)
 	return 0;
 }
 
-int
-sq_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
-    const struct store_attempt *a, const char *integration_state, const char *reason,
-    struct atr_err *err)
+static int
+finish(struct store_conn *sc, int64_t id, const char *node, const struct store_attempt *a,
+    const char *integration_state, const char *reason, struct atr_err *err)
 {
 	sqlite3_stmt *s;
 	int64_t iid = 0;
@@ -666,6 +687,32 @@ sq_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		return rollback(sc);
 	return 1;
+}
+
+int
+sq_delivery_claim(struct store_conn *sc, int64_t id, const char *node, int64_t now_ms,
+    int64_t lease_until_ms, struct atr_err *err)
+{
+	int rc;
+
+	if (sync_relaxed(sc, 1, err) == -1)
+		return -1;
+	rc = claim(sc, id, node, now_ms, lease_until_ms, err);
+	/* back to FULL before anything else runs on this connection */
+	return sync_relaxed(sc, 0, rc == -1 ? NULL : err) == -1 ? -1 : rc;
+}
+
+int
+sq_delivery_finish(struct store_conn *sc, int64_t id, const char *node,
+    const struct store_attempt *a, const char *integration_state, const char *reason,
+    struct atr_err *err)
+{
+	int rc;
+
+	if (sync_relaxed(sc, 1, err) == -1)
+		return -1;
+	rc = finish(sc, id, node, a, integration_state, reason, err);
+	return sync_relaxed(sc, 0, rc == -1 ? NULL : err) == -1 ? -1 : rc;
 }
 
 /* The id of integration name; ATR_E_NOT_FOUND. */
