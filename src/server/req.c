@@ -446,6 +446,18 @@ reset_response(struct req *r)
 	r->rstatic = NULL;
 	r->rstatic_len = 0;
 	r->ctype[0] = '\0';
+	r->evstream = 0;
+}
+
+void
+resp_event_stream(struct req *r, const char *project, int64_t after)
+{
+	reset_response(r);
+	r->status = 200;
+	snprintf(r->ctype, sizeof(r->ctype), "text/event-stream; charset=utf-8");
+	snprintf(r->evs_project, sizeof(r->evs_project), "%s", project != NULL ? project : "");
+	r->evs_after = after;
+	r->evstream = 1;
 }
 
 void

@@ -132,18 +132,31 @@ queue_delivery(struct pg_conn *c, int64_t iid, int64_t evid, int64_t now, int64_
 	return 0;
 }
 
+/* Event ids must become visible in id order, or a change stream that
+ * reads "after the last id seen" skips one that commits late: so every
+ * transaction that writes events takes one transaction-level advisory lock
+ * first (held to its commit) and its ids are drawn after the previous
+ * writer's commit. It serializes only the tail of event-writing
+ * transactions (event insert to commit), across all nodes. */
+#define EVENT_ORDER_LOCK 0x41747269756d4576LL /* "AtriumEv" */
+
 static int
 insert_event(struct pg_conn *c, const char *type, const char *project, const char *data,
     int64_t now, int64_t *evid, struct atr_err *err)
 {
-	PGresult *res = pg_query(c, err, "writing an event", 0,
+	PGresult *res;
+
+	if (pg_cmd(c, err, "ordering events", "SELECT pg_advisory_xact_lock($1)", "i",
+		(int64_t)EVENT_ORDER_LOCK) == -1)
+		return -1;
+	res = pg_query(c, err, "writing an event", 0,
 	    "INSERT INTO events(type, project, time, data) VALUES ($1, $2, $3, $4) RETURNING id",
 	    "ttit", type, project != NULL ? project : "", now, data);
-
 	if (res == NULL)
 		return -1;
 	*evid = pg_int(res, 0, 0);
 	PQclear(res);
+	c->base.wrote++;
 	return 0;
 }
 
@@ -231,6 +244,19 @@ pg_event_list(struct store_conn *sc, int64_t after, int limit,
 		if (each(&ev, arg) != 0)
 			break;
 	}
+	PQclear(res);
+	return 0;
+}
+
+int
+pg_event_last(struct store_conn *sc, int64_t *id, struct atr_err *err)
+{
+	PGresult *res = pg_query(PGC(sc), err, "reading the last event", 0,
+	    "SELECT coalesce(max(id), 0) FROM events", "");
+
+	if (res == NULL)
+		return -1;
+	*id = pg_int(res, 0, 0);
 	PQclear(res);
 	return 0;
 }
