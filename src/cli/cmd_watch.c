@@ -99,7 +99,7 @@ summarize(const char *type, json_t *data, char *out, size_t n)
 		/* A kind this client does not know yet: its data as it is. */
 		compact = json_dumps(data, JSON_COMPACT);
 		snprintf(out, n, "%s", compact != NULL ? compact : "");
-		free(compact);
+		cli_json_dump_free(compact);
 		return;
 	}
 	while (*f != '\0' && strlen(out) + 1 < n) {
@@ -137,7 +137,7 @@ show(struct watch *w)
 		char *line = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (line != NULL)
 			printf("%s\n", line);
-		free(line);
+		cli_json_dump_free(line);
 	} else {
 		p = json_string_value(json_object_get(doc, "time"));
 		cli_format_time(p != NULL ? p : "", when, sizeof(when));

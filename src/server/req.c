@@ -509,6 +509,8 @@ resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	va_list ap;
 
 	err.code = code;
+	err.field[0] = '\0'; /* no setting: never a stack byte as "field" */
+	err.core = 0;
 	if (fmt == NULL) {
 		snprintf(err.msg, sizeof(err.msg), "%s", atr_errcode_text(code));
 	} else {
