@@ -70,6 +70,9 @@ struct evs_loop {
 	struct job_inbox *inbox;
 	struct job_pool *pool;
 	struct evs_watcher *head;
+	/* Removed while a catch-up read was out: freed when it comes back,
+	 * or by evs_loop_free() when the loop stopped before it could. */
+	struct evs_watcher *zombies;
 };
 
 struct catchup {
@@ -166,25 +169,44 @@ watcher_free(struct evs_watcher *w)
 	free(w);
 }
 
+static void
+list_remove(struct evs_watcher **head, struct evs_watcher *w)
+{
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		*head = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+}
+
+static void
+list_push(struct evs_watcher **head, struct evs_watcher *w)
+{
+	w->prev = NULL;
+	w->next = *head;
+	if (*head != NULL)
+		(*head)->prev = w;
+	*head = w;
+}
+
 /* Takes w off its loop; frees it unless a job still holds it. */
 static void
 watcher_unlink(struct evs_watcher *w)
 {
 	struct evs_loop *l = w->l;
 
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		l->head = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
+	list_remove(&l->head, w);
 	w->bev = NULL;
 	atomic_fetch_sub(&l->h->nwatchers, 1);
 	atomic_fetch_sub(&l->h->rt->event_watchers, 1);
-	if (w->pending)
+	if (w->pending) {
 		w->dead = 1;
-	else
+		list_push(&l->zombies, w);
+	} else {
 		watcher_free(w);
+	}
 }
 
 /* The server ends w's stream: gives the connection back to its owner. */
@@ -298,6 +320,7 @@ catchup_done(struct job *j)
 
 	w->pending = 0;
 	if (w->dead) {
+		list_remove(&w->l->zombies, w);
 		watcher_free(w);
 		return;
 	}
@@ -366,10 +389,7 @@ evs_watch_add(struct evs_loop *l, struct bufferevent *bev, const struct evs_want
 	w->end = end;
 	w->ctx = ctx;
 	w->last_write = mono_ms();
-	w->next = l->head;
-	if (l->head != NULL)
-		l->head->prev = w;
-	l->head = w;
+	list_push(&l->head, w);
 	catchup_submit(w, 1);
 	return w;
 }
@@ -481,6 +501,12 @@ evs_loop_free(struct evs_loop *l)
 	h = l->h;
 	while (l->head != NULL)
 		watcher_unlink(l->head);
+	/* The pool has stopped: no catch-up read is still out. */
+	while (l->zombies != NULL) {
+		struct evs_watcher *w = l->zombies;
+		list_remove(&l->zombies, w);
+		watcher_free(w);
+	}
 	pthread_mutex_lock(&h->mu);
 	for (int i = 0; i < h->nloops; i++)
 		if (h->loops[i] == l) {

@@ -54,7 +54,8 @@ void evs_hub_free(struct evs_hub *h);
  * read. NULL when out of memory. On the loop's thread from then on. */
 struct evs_loop *evs_loop_new(struct evs_hub *h, struct job_inbox *inbox,
     struct job_pool *pool);
-/* Frees the loop's side once its connections are gone. NULL-safe. */
+/* Frees the loop's side once its connections are gone and the job pool
+ * has stopped (catch-up reads still queued for it are freed). NULL-safe. */
 void evs_loop_free(struct evs_loop *l);
 /* Once a second, from the loop's sweep: heartbeats. */
 void evs_loop_tick(struct evs_loop *l);
