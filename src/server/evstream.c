@@ -28,6 +28,7 @@
 #define HUB_PAGE 256        /* events per hub read */
 #define REPLAY_PAGE 500     /* events per catch-up read */
 #define OUT_MAX (1 << 20)   /* a watcher with this much unsent is dropped */
+#define HOLE_MS 5000        /* how long a missing id may be a transaction still committing */
 
 struct frame {
 	int64_t id;
@@ -59,7 +60,8 @@ struct evs_hub {
 	pthread_mutex_t mu; /* guards kicked, stop, loops and watcher registration */
 	pthread_cond_t cv;
 	int kicked, stop;
-	_Atomic int64_t last;
+	_Atomic int64_t last;  /* every event up to here is read (and posted) */
+	int64_t hole, hole_seen; /* PostgreSQL: the first missing id after last, when seen */
 	atomic_int nwatchers;
 	struct evs_loop **loops;
 	int nloops, cap;
@@ -84,6 +86,8 @@ struct catchup {
 	int more;       /* a full page came: read again */
 	int failed;
 	int64_t horizon; /* ms: events older than this may have been purged */
+	int64_t limit;   /* read no further than the hub's position (gap-free) */
+	int hit_limit;
 };
 
 struct evs_watcher {
@@ -239,6 +243,10 @@ collect(const struct store_event *ev, void *arg)
 	char *text;
 	size_t len;
 
+	if (ev->id > cu->limit) {
+		cu->hit_limit = 1;
+		return 1;
+	}
 	cu->pos = ev->id;
 	cu->more++;
 	if (!visible(&cu->w->want, ev->type, ev->project))
@@ -278,6 +286,7 @@ catchup_work(struct job *j, struct store_conn *sc)
 
 	cu->more = 0;
 	cu->failed = 0;
+	cu->hit_limit = 0;
 	if (cu->first && cu->pos < 0) {
 		/* From now on. */
 		if (store_event_last(sc, &cu->pos, &err) == -1)
@@ -302,7 +311,10 @@ catchup_work(struct job *j, struct store_conn *sc)
 	}
 	if (store_event_list(sc, cu->pos, REPLAY_PAGE, collect, cu, &err) == -1)
 		goto fail;
-	cu->more = cu->more == REPLAY_PAGE;
+	cu->more = cu->more == REPLAY_PAGE && !cu->hit_limit;
+	/* Everything up to the hub's position has been seen. */
+	if (!cu->more && cu->pos < cu->limit)
+		cu->pos = cu->limit;
 	return;
 fail:
 	atr_warn("reading events for a change stream failed: %s", atr_err_msg(&err));
@@ -355,6 +367,7 @@ catchup_submit(struct evs_watcher *w, int first)
 	w->cu.pos = w->pos;
 	w->cu.first = first;
 	w->cu.horizon = atr_now_ms() - (int64_t)days * 86400000;
+	w->cu.limit = atomic_load(&w->l->h->last);
 	w->pending = 1;
 	job_submit(w->l->pool, &w->cu.job);
 }
@@ -530,12 +543,48 @@ kick(void *arg)
 	pthread_mutex_unlock(&h->mu);
 }
 
+struct reading {
+	struct evs_hub *h;
+	struct batch *b;
+	int64_t prev;  /* the last id taken (or read past) */
+	int holes;     /* ids may commit out of order (PostgreSQL) */
+	int stopped;   /* at a hole that may still fill */
+	int rows;      /* taken */
+};
+
+/*
+ * PostgreSQL draws event ids from a sequence, so a transaction can commit
+ * after one with a larger id: reading "after the last id" would then skip
+ * it for good. So a reading stops before a missing id and waits for it,
+ * for HOLE_MS from when the hub first saw it missing; after that the id
+ * is taken to be one a rolled-back transaction used, and skipped. Events
+ * behind a hole wait (they come with the next poll); nothing is missed
+ * unless a transaction takes longer than HOLE_MS from its event to its
+ * commit. SQLite serializes writers and never leaves a hole.
+ */
 static int
 gather(const struct store_event *ev, void *arg)
 {
-	struct batch *b = arg;
+	struct reading *rd = arg;
+	struct batch *b = rd->b;
 	struct frame *f = &b->f[b->n];
 
+	if (rd->holes && ev->id != rd->prev + 1) {
+		int64_t now = mono_ms();
+		if (rd->h->hole != rd->prev + 1) {
+			rd->h->hole = rd->prev + 1;
+			rd->h->hole_seen = now;
+		}
+		if (now - rd->h->hole_seen < HOLE_MS) {
+			rd->stopped = 1;
+			return 1;
+		}
+		atr_debug("change streams: event ids %lld to %lld never committed; going on",
+		    (long long)(rd->prev + 1), (long long)(ev->id - 1));
+	}
+	rd->h->hole = 0;
+	rd->prev = ev->id;
+	rd->rows++;
 	b->max_id = ev->id;
 	if ((f->text = frame_text(ev, &f->len)) == NULL)
 		return 0; /* unreadable data: skipped, as integrations do */
@@ -556,9 +605,10 @@ hub_read(struct evs_hub *h)
 	for (;;) {
 		struct batch *b = calloc(1, sizeof(*b));
 		int64_t from = atomic_load(&h->last);
+		struct reading rd = {h, b, from, store_is_blocking(h->rt->store), 0, 0};
 		if (b == NULL)
 			return -1;
-		if (store_event_list(h->sc, from, HUB_PAGE, gather, b, &err) == -1) {
+		if (store_event_list(h->sc, from, HUB_PAGE, gather, &rd, &err) == -1) {
 			atr_warn("reading new events for the change streams failed: %s",
 			    atr_err_msg(&err));
 			free(b);
@@ -587,7 +637,7 @@ hub_read(struct evs_hub *h)
 		/* After the posts: a watcher that sees this is caught up. */
 		atomic_store(&h->last, b->max_id);
 		{
-			int full = b->n == HUB_PAGE;
+			int full = rd.rows == HUB_PAGE && !rd.stopped;
 			batch_unref(b);
 			if (!full)
 				return 0;
@@ -634,8 +684,10 @@ hub_main(void *arg)
 			if (store_event_last(h->sc, &lastid, &err) == -1)
 				lastid = -1;
 			pthread_mutex_lock(&h->mu);
-			if (lastid >= 0 && atomic_load(&h->nwatchers) == 0)
+			if (lastid >= 0 && atomic_load(&h->nwatchers) == 0) {
 				atomic_store(&h->last, lastid);
+				h->hole = 0;
+			}
 			continue;
 		}
 		pthread_mutex_unlock(&h->mu);

@@ -132,26 +132,14 @@ queue_delivery(struct pg_conn *c, int64_t iid, int64_t evid, int64_t now, int64_
 	return 0;
 }
 
-/* Event ids must become visible in id order, or a change stream that
- * reads "after the last id seen" skips one that commits late: so every
- * transaction that writes events takes one transaction-level advisory lock
- * first (held to its commit) and its ids are drawn after the previous
- * writer's commit. It serializes only the tail of event-writing
- * transactions (event insert to commit), across all nodes. */
-#define EVENT_ORDER_LOCK 0x41747269756d4576LL /* "AtriumEv" */
-
 static int
 insert_event(struct pg_conn *c, const char *type, const char *project, const char *data,
     int64_t now, int64_t *evid, struct atr_err *err)
 {
-	PGresult *res;
-
-	if (pg_cmd(c, err, "ordering events", "SELECT pg_advisory_xact_lock($1)", "i",
-		(int64_t)EVENT_ORDER_LOCK) == -1)
-		return -1;
-	res = pg_query(c, err, "writing an event", 0,
+	PGresult *res = pg_query(c, err, "writing an event", 0,
 	    "INSERT INTO events(type, project, time, data) VALUES ($1, $2, $3, $4) RETURNING id",
 	    "ttit", type, project != NULL ? project : "", now, data);
+
 	if (res == NULL)
 		return -1;
 	*evid = pg_int(res, 0, 0);
