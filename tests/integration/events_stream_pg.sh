@@ -2,8 +2,9 @@
 # Change streams with two atriumd nodes on one PostgreSQL database: a
 # watcher on node B gets node A's commits (B polls every events_poll_ms),
 # and while both nodes commit at once, in parallel, each node's watcher
-# gets every event exactly once, in id order, none skipped (event ids
-# commit in order: store_pg_events.c). The delay from A's 201 to B's
+# gets every event exactly once, in id order, none skipped (events
+# are sent up to a gap-free horizon: evstream.c), also one whose
+# transaction commits after a larger id's. The delay from A's 201 to B's
 # watcher is printed as a diagnostic, not checked (bench/events.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
@@ -66,4 +67,18 @@ got_b=$(grep '^id: ' "$T/b.sse" | sed 's/^id: //' | tr '\n' ' ' | sed 's/ $//')
 expect_eq "121 events were written" "$(wc -w <<<"$want")" 121
 expect_eq "node A's watcher got every event once, in id order, none skipped" "$got_a" "$want"
 expect_eq "node B's watcher too" "$got_b" "$want"
+
+# Out of order for sure: a transaction takes an event id, a commit through
+# the API takes the next one and commits first, then the first commits.
+pg_sql "$PG_PORT_main" atrium "BEGIN; INSERT INTO events(type, project, time, data)
+	VALUES ('project.created', 'late', 0, '{\"project\":\"late\"}'); SELECT pg_sleep(2); COMMIT" \
+	>/dev/null &
+late=$!
+sleep 0.5
+BASE=$A api POST "/api/v1/projects/north/revisions?base=31&message=overtakes" --data-binary 'o' >/dev/null
+wait "$late"
+for _ in $(seq 100); do grep -q '"project":"late"' "$T/b.sse" && break; sleep 0.1; done
+order=$(grep -E '^data: .*("late"|overtakes)' "$T/b.sse" | sed -E 's/.*"id":([0-9]+).*"project":"([a-z]+)".*/\2/' | tr '\n' ' ')
+expect_eq "an event whose transaction commits after a larger id's is not skipped, and comes in id order" \
+	"$order" "late north "
 finish
