@@ -3,6 +3,7 @@
 # `atrium watch`: a project, a commit and a lock arrive with their ids;
 # ?project filters; a non-admin does not get user.* events; a resume with
 # Last-Event-ID after a dropped connection gets exactly what it missed;
+# the TLS port streams too;
 # an id no longer kept answers event: gap; heartbeats; 200 watchers all
 # get a commit; events_max_watchers (changed by SIGHUP) answers 503; a
 # shutdown ends the streams cleanly; the CLI reconnects across a restart.
@@ -67,7 +68,12 @@ wait_for plant 'keep-alive'
 wait_for alice 'keep-alive'
 expect_match "it is text/event-stream" "$(tr -d '\r' <"$T/all.head")" 'Content-Type: text/event-stream'
 
+curl -sN --cacert "$T/data/tls/ca.crt" -H "Authorization: Bearer $ADMIN" \
+	"https://localhost:$TLS_PORT/api/v1/events" >"$T/tls.sse" 2>"$T/tls.err" &
+_pids+=("$!")
+wait_for tls 'keep-alive'
 api POST /api/v1/projects -d '{"name":"other"}' >/dev/null
+check "the TLS port streams too" wait_for tls '"project":"other"'
 api POST "/api/v1/projects/plant/revisions?base=0&message=first" --data-binary 'one' >/dev/null
 api POST /api/v1/projects/plant/locks -d '{"element":"Pump-1"}' >/dev/null
 api DELETE /api/v1/projects/plant/locks/Pump-1 >/dev/null
