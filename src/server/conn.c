@@ -818,7 +818,7 @@ conn_respond(struct req *r)
 	}
 	if (r->status == 0)
 		resp_error(r, ATR_E_INTERNAL, "the handler gave no answer");
-	if (r->evstream && stream_start(c, r) == 0)
+	if (r->evstream && r->method != HTTP_HEAD && stream_start(c, r) == 0)
 		return;
 	status = r->status;
 	if (c->lp->draining)
