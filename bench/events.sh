@@ -82,6 +82,7 @@ per=$(python3 -c "print(round(($rss1 - $rss0) / $WATCHERS, 2))")
 
 if [ "$EVENTS_PG" = 1 ]; then
 	. "$top/tests/integration/pg_lib.sh"
+	trap _bench_cleanup EXIT # pg_lib.sh set its own; ours calls it
 	pg_certs >/dev/null 2>&1 && pg_start bench on || { echo "bench/events.sh: PostgreSQL did not start" >&2; exit 1; }
 	pg_sql "$PG_PORT_bench" postgres "CREATE DATABASE atrium" >/dev/null
 	URL=$(pg_url "$PG_PORT_bench" atrium)
