@@ -15,6 +15,7 @@ int cmd_logout(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_checkout(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_keytool(int argc, char **argv);
 int cmd_certs(int argc, char **argv);

@@ -63,6 +63,11 @@ struct xfer {
 	int io_errno;			/* a read or write of the file failed with this */
 	int in_short;			/* the file ended before in_size bytes */
 	int too_big;			/* the JSON answer passed REPLY_MAX */
+	/* A stream (cli_http_stream): a 200 body goes to sink as it comes. */
+	int (*sink)(const char *data, size_t len, void *arg);
+	void *sink_arg;
+	const char *extra_hdr;		/* one more request header line, or NULL */
+	int sink_stopped;		/* sink asked to stop */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -134,12 +139,18 @@ on_write(char *data, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * n;
 
-	if (x->out_fd != -1 && !x->status_known) {
+	if ((x->out_fd != -1 || x->sink != NULL) && !x->status_known) {
 		long code = 0;
 
 		curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &code);
 		x->to_file = code == 200;
 		x->status_known = 1;
+	}
+	if (x->to_file && x->sink != NULL) {
+		if (x->sink(data, len, x->sink_arg) == 0)
+			return len;
+		x->sink_stopped = 1;
+		return 0;
 	}
 	if (x->to_file) {
 		const char *p = data;
@@ -660,7 +671,10 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 	}
 	curl_easy_reset(c);
 	h->errbuf[0] = '\0';
-	if (headers_add(&hdr, x->out_fd != -1 ? "Accept: */*" : "Accept: application/json") == -1 ||
+	if (headers_add(&hdr, x->sink != NULL ? "Accept: text/event-stream"
+				      : x->out_fd != -1 ? "Accept: */*"
+							: "Accept: application/json") == -1 ||
+	    (x->extra_hdr != NULL && headers_add(&hdr, x->extra_hdr) == -1) ||
 	    (h->auth != NULL && headers_add(&hdr, h->auth) == -1))
 		goto nomem;
 	if (body != NULL && headers_add(&hdr, "Content-Type: application/json") == -1)
@@ -707,6 +721,12 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
+	/* A stream's body is not an answer to parse: it ended when the server
+	 * closed (or the sink stopped); anything else is reported as usual. */
+	if (x->sink != NULL && x->to_file && (rc == CURLE_OK || x->sink_stopped)) {
+		ret = 0;
+		goto out;
+	}
 	/* atriumd answers a plain request on its TLS port so, in plain text. */
 	if (!h->tls && rep->status == 400 && x->body.p != NULL &&
 	    strstr(x->body.p, "port of the Atrium server speaks TLS") != NULL) {
@@ -844,6 +864,26 @@ cli_http_download(struct cli_http *h, const char *path, int fd,
 	digest_hex(x.md, dl->sha256);
 	snprintf(dl->etag, sizeof(dl->etag), "%s", x.etag);
 	EVP_MD_CTX_free(x.md);
+	if (rc == -1)
+		return -1;
+	return expect_status(h, rep, 200, err);
+}
+
+int
+cli_http_stream(struct cli_http *h, const char *path, const char *header,
+    int (*each)(const char *data, size_t len, void *arg), void *arg, struct cli_reply *rep,
+    struct atr_err *err)
+{
+	struct xfer x = {.in_fd = -1, .out_fd = -1, .sink = each, .sink_arg = arg,
+	    .extra_hdr = header};
+	struct sigsave ss;
+	int rc;
+
+	signals_catch(&ss);
+	rc = perform(h, "GET", path, NULL, 0, &x, rep, err);
+	signals_restore(&ss);
+	if (interrupted)
+		return 1;
 	if (rc == -1)
 		return -1;
 	return expect_status(h, rep, 200, err);

@@ -137,4 +137,17 @@ int cli_reply_expired(const struct cli_reply *rep);
 int cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err);
 
+/*
+ * GETs path as a stream (text/event-stream): while the answer is 200,
+ * each piece of its body goes to each(data, len, arg) as it arrives (each
+ * returns 0 to go on, -1 to stop). header, when not NULL, is one more
+ * request header line ("Last-Event-ID: 42"). Returns 0 when a 200 stream
+ * ended (the server closed it, or each stopped it), 1 when Ctrl-C (or
+ * TERM, HUP) ended it, else -1 as cli_http_call() does (a broken
+ * connection has rep->status 0).
+ */
+int cli_http_stream(struct cli_http *h, const char *path, const char *header,
+    int (*each)(const char *data, size_t len, void *arg), void *arg, struct cli_reply *rep,
+    struct atr_err *err);
+
 #endif

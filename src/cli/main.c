@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{"project", cmd_project, "list, create, delete projects; show a project's log"},
 	{"commit", cmd_commit, "commit a file as a project's next revision"},
 	{"checkout", cmd_checkout, "download a revision of a project"},
+	{"watch", cmd_watch, "print the server's change events as they happen"},
 	{"user", cmd_user, "add, list, delete users; change a password"},
 	{"keytool", cmd_keytool, "Java keytool's commands, without Java"},
 	{"certs", cmd_certs, "the Server Certificates tool: show, trust, import, list, remove"},

@@ -68,6 +68,14 @@ static const struct directive table[] = {
 	    "database round trips. Also the database connection pool size."},
 	{"max_connections", T_INT, "10000", 1, 1000000, NULL, SHOWN,
 	    "Open connections above this are refused."},
+	{"events_heartbeat", T_INT, "15", 1, 3600, NULL, SHOWN,
+	    "Seconds between the keep-alive comments of an idle change stream "
+	    "(GET /api/v1/events), so that proxies keep it open."},
+	{"events_max_watchers", T_INT, "2000", 1, 1000000, NULL, SHOWN,
+	    "Change streams open at once; more are answered 503."},
+	{"events_poll_ms", T_INT, "500", 50, 60000, NULL, SHOWN,
+	    "With PostgreSQL: how often, in milliseconds, a node with open change streams looks "
+	    "for events other nodes wrote (its own commits are seen at once)."},
 	{"idle_timeout", T_INT, "60", 1, 86400, NULL, SHOWN,
 	    "Seconds an idle keep-alive connection is kept open, and a client that stops "
 	    "reading a response is waited for."},

@@ -119,4 +119,7 @@ void api_integration_test(struct req *r);
 void api_integration_log(struct req *r);
 void api_integration_redeliver(struct req *r);
 
+/* api_events.c */
+void api_events_stream(struct req *r);
+
 #endif

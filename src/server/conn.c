@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "atrium/log.h"
+#include "server/evstream.h"
 #include "server/req_int.h"
 #include "server/server_int.h"
 
@@ -50,6 +51,7 @@ enum conn_state {
 	C_WAIT,  /* a handler (or begin step) is running */
 	C_WRITE, /* sending a response */
 	C_LINGER, /* answered and closing: reading what the client still sends */
+	C_STREAM, /* a change stream: the hub writes events until either side ends */
 };
 
 struct conn {
@@ -88,6 +90,7 @@ struct conn {
 	off_t foff, fleft;
 	struct evbuffer_file_segment *seg;
 	struct store_blob_reader *rd; /* content read on the job pool */
+	struct evs_watcher *watch;    /* C_STREAM: our watcher (evstream.h) */
 
 	/* Jobs that point at this connection; it is freed only when none is
 	 * outstanding (the request's own job is state C_WAIT). */
@@ -724,6 +727,79 @@ release_file(struct conn *c)
 	c->fleft = 0;
 }
 
+static void request_finished(struct conn *c);
+
+/* The hub ends our stream (evstream.h): the watcher is already gone. */
+static void
+stream_ended(void *ctx, int abort)
+{
+	struct conn *c = ctx;
+
+	c->watch = NULL;
+	if (abort || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return;
+	}
+	c->state = C_WRITE; /* write_cb closes once the rest is out */
+}
+
+/* Our side ends a stream (shutdown): flush what the hub wrote, close. */
+static void
+stream_end(struct conn *c)
+{
+	evs_watch_remove(c->watch);
+	stream_ended(c, 0);
+}
+
+/*
+ * A change stream's response: headers without a length (the body ends
+ * with the connection), then the connection belongs to a watcher: the
+ * hub writes events and keep-alives, reads are only watched for the
+ * client's end, and no read timeout applies (the write timeout still
+ * drops a client that stops reading). 0, or -1 with a 503 set on r when
+ * events_max_watchers streams are open or the server is stopping.
+ */
+static int
+stream_start(struct conn *c, struct req *r)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evs_want want;
+	struct timeval wr = {atomic_load(&c->srv->rt.idle_timeout), 0};
+
+	snprintf(want.project, sizeof(want.project), "%s", r->evs_project);
+	want.after = r->evs_after;
+	want.admin = req_is_admin(r);
+	c->watch = c->lp->draining || c->lp->evs == NULL
+	    ? NULL
+	    : evs_watch_add(c->lp->evs, c->bev, &want, stream_ended, c);
+	if (c->watch == NULL) {
+		resp_error(r, ATR_E_UNAVAILABLE,
+		    c->lp->draining ? "the server is stopping; connect again in a moment"
+				    : "too many change streams are open (events_max_watchers, %d); "
+				      "try again later",
+		    atomic_load(&c->srv->rt.events_max_watchers));
+		c->close_after = 1;
+		return -1;
+	}
+	atomic_fetch_add(&c->srv->rt.responses[2], 1);
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+	    "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n", r->ctype);
+	if (c->tls)
+		evbuffer_add_printf(out, "Strict-Transport-Security: max-age=31536000\r\n");
+	evbuffer_add_printf(out, "Connection: close\r\n\r\n");
+	c->state = C_STREAM;
+	c->close_after = 1;
+	c->responded = 1;
+	c->deadline = 0;
+	bufferevent_set_timeouts(c->bev, NULL, &wr);
+	c->read_timeout = 0;
+	/* What is left of the request is no longer needed (a few KiB a stream). */
+	req_free(c->req);
+	c->req = NULL;
+	return 0;
+}
+
 /* The request's finish callback: sends the response r holds. */
 static void
 conn_respond(struct req *r)
@@ -742,6 +818,8 @@ conn_respond(struct req *r)
 	}
 	if (r->status == 0)
 		resp_error(r, ATR_E_INTERNAL, "the handler gave no answer");
+	if (r->evstream && r->method != HTTP_HEAD && stream_start(c, r) == 0)
+		return;
 	status = r->status;
 	if (c->lp->draining)
 		c->close_after = 1;
@@ -1052,8 +1130,14 @@ conn_parse(struct conn *c)
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_parse(arg);
+	struct conn *c = arg;
+
+	if (c->state == C_STREAM) {
+		/* A stream's client has nothing more to say: drop it. */
+		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	conn_parse(c);
 }
 
 static void
@@ -1275,6 +1359,10 @@ conn_free(struct conn *c)
 	if (c->bulk != NULL) {
 		event_free(c->bulk); /* before the socket closes under it */
 		c->bulk = NULL;
+	}
+	if (c->watch != NULL) {
+		evs_watch_remove(c->watch); /* before the bufferevent goes */
+		c->watch = NULL;
 	}
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
@@ -1513,6 +1601,10 @@ conn_close_idle(struct loop *lp)
 
 	for (; c != NULL; c = next) {
 		next = c->next;
+		if (c->state == C_STREAM && c->watch != NULL) {
+			stream_end(c); /* ends cleanly: what was written goes out first */
+			continue;
+		}
 		if (c->bev == NULL || c->state == C_LINGER ||
 		    (c->state == C_READ && c->req == NULL &&
 			evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))

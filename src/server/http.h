@@ -84,6 +84,10 @@ int req_upload_flush(struct req *r, struct atr_err *err);
 /* Sends a copy of len bytes of text with the given content type. */
 void resp_text(struct req *r, int status, const char *content_type, const char *text,
     size_t len);
+/* Answers with a live change stream (200, text/event-stream) of the
+ * events the caller may see: of project ("" or NULL: every project), after
+ * event id after (-1: from now). The connection keeps it (evstream.h). */
+void resp_event_stream(struct req *r, const char *project, int64_t after);
 /* Sends a static buffer (not copied; must outlive the response). */
 void resp_static(struct req *r, int status, const void *data, size_t len,
     const char *content_type);

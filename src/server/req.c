@@ -446,6 +446,18 @@ reset_response(struct req *r)
 	r->rstatic = NULL;
 	r->rstatic_len = 0;
 	r->ctype[0] = '\0';
+	r->evstream = 0;
+}
+
+void
+resp_event_stream(struct req *r, const char *project, int64_t after)
+{
+	reset_response(r);
+	r->status = 200;
+	snprintf(r->ctype, sizeof(r->ctype), "text/event-stream; charset=utf-8");
+	snprintf(r->evs_project, sizeof(r->evs_project), "%s", project != NULL ? project : "");
+	r->evs_after = after;
+	r->evstream = 1;
 }
 
 void
@@ -497,6 +509,8 @@ resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	va_list ap;
 
 	err.code = code;
+	err.field[0] = '\0'; /* no setting: never a stack byte as "field" */
+	err.core = 0;
 	if (fmt == NULL) {
 		snprintf(err.msg, sizeof(err.msg), "%s", atr_errcode_text(code));
 	} else {

@@ -102,6 +102,11 @@ struct req {
 	off_t roff, rlen;
 	char ctype[80];
 	int head_only;           /* HEAD: headers, no body */
+	/* A change stream (resp_event_stream): the connection hands itself
+	 * to the hub instead of sending a body. */
+	int evstream;
+	int64_t evs_after;
+	char evs_project[STORE_NAME_MAX + 1];
 };
 
 /* req.c */

@@ -58,6 +58,7 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/v1/projects/*/locks", R_AUTH, api_locks_list, NULL},
 	{HTTP_POST, "/api/v1/projects/*/locks", R_AUTH | R_SLOW, api_lock_take, NULL},
 	{HTTP_DELETE, "/api/v1/projects/*/locks/*", R_AUTH | R_SLOW, api_lock_release, NULL},
+	{HTTP_GET, "/api/v1/events", R_AUTH, api_events_stream, NULL}, /* evstream.h */
 	{HTTP_GET, "/api/v1/users", R_AUTH | R_ADMIN, api_users_list, NULL},
 	{HTTP_POST, "/api/v1/users", R_AUTH | R_ADMIN | R_SLOW, api_user_create, NULL},
 	{HTTP_DELETE, "/api/v1/users/*", R_AUTH | R_ADMIN | R_SLOW, api_user_delete, NULL},

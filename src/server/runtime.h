@@ -73,6 +73,9 @@ struct runtime {
 	_Atomic int login_attempts;
 	_Atomic int session_hours;
 	_Atomic int max_connections;
+	_Atomic int events_heartbeat;    /* seconds between a change stream's keep-alives */
+	_Atomic int events_max_watchers; /* open change streams allowed */
+	_Atomic int events_poll_ms;      /* a blocking store: how often streams poll */
 	_Atomic int ports[LK__COUNT]; /* 0: not listening */
 
 	/* Counters for /metrics. */
@@ -83,6 +86,7 @@ struct runtime {
 	_Atomic uint64_t responses[6]; /* by status class 1xx..5xx */
 	_Atomic uint64_t handshakes, handshakes_resumed;
 	_Atomic uint64_t handshake_failures[HF__COUNT];
+	_Atomic int event_watchers;    /* open change streams (evstream.c) */
 
 	/* Integrations: the deliverer's settings (written on reload) ... */
 	_Atomic int integration_timeout;          /* seconds */

@@ -30,6 +30,7 @@
 #include "server/bootstrap.h"
 #include "server/datadir.h"
 #include "server/deliver.h"
+#include "server/evstream.h"
 #include "server/server.h"
 #include "server/server_int.h"
 #include "server/notify.h"
@@ -133,6 +134,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	conn_sweep(arg);
+	evs_loop_tick(((struct loop *)arg)->evs);
 }
 
 static void *
@@ -459,6 +461,9 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atomic_store(&srv->rt.login_attempts, (int)atr_config_int(cfg, "login_attempts"));
 	atomic_store(&srv->rt.session_hours, (int)atr_config_int(cfg, "session_hours"));
 	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
+	atomic_store(&srv->rt.events_heartbeat, (int)atr_config_int(cfg, "events_heartbeat"));
+	atomic_store(&srv->rt.events_max_watchers, (int)atr_config_int(cfg, "events_max_watchers"));
+	atomic_store(&srv->rt.events_poll_ms, (int)atr_config_int(cfg, "events_poll_ms"));
 	{
 		int64_t ms[INTEGRATION_RETRIES_MAX];
 		int n = 0;
@@ -981,6 +986,17 @@ server_run(struct server *srv)
 			return 1;
 		}
 	}
+	{
+		struct atr_err err;
+		if ((srv->evs = evs_hub_start(&srv->rt, &err)) == NULL) {
+			atr_error("cannot start the change streams: %s", atr_err_msg(&err));
+			job_pool_stop(srv->pool);
+			deliverer_stop(dl);
+			return 1;
+		}
+		for (int i = 0; i < srv->nloops; i++)
+			srv->loops[i].evs = evs_loop_new(srv->evs, &srv->loops[i].inbox, srv->pool);
+	}
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
 	log_exposure(srv->cfg);
@@ -990,7 +1006,9 @@ server_run(struct server *srv)
 
 	event_base_dispatch(srv->main_base);
 
-	/* Drain: stop accepting, finish what is in flight, then stop. */
+	/* Drain: stop accepting, finish what is in flight, then stop. The
+	 * hub first, so no batch is posted to a loop that has stopped. */
+	evs_hub_stop(srv->evs);
 	broadcast(srv, loop_drain);
 	for (int i = 0; i < srv->nloops; i++)
 		pthread_join(srv->loops[i].thread, NULL);
@@ -1019,6 +1037,7 @@ server_free(struct server *srv)
 				event_free(lp->accept_ev[k]);
 		if (lp->base != NULL)
 			conn_free_all(lp);
+		evs_loop_free(lp->evs);
 		if (lp->drain_timer != NULL)
 			event_free(lp->drain_timer);
 		if (lp->sweep != NULL)
@@ -1035,6 +1054,7 @@ server_free(struct server *srv)
 	if (srv->main_base != NULL)
 		event_base_free(srv->main_base);
 	free(srv->loops);
+	evs_hub_free(srv->evs);
 	job_pool_free(srv->pool);
 	store_close(srv->rt.store);
 	settings_free(srv->rt.settings);

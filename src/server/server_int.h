@@ -26,6 +26,8 @@
 #include "server/tlsstate.h"
 
 struct apply_req;
+struct evs_hub;
+struct evs_loop;
 struct conn;
 struct loop;
 struct server;
@@ -40,6 +42,7 @@ struct loop {
 	struct job_inbox inbox; /* finished jobs come back here */
 	struct event *drain_timer;
 	struct event *sweep;    /* once a second: handshake and header deadlines */
+	struct evs_loop *evs;   /* its change streams (evstream.h) */
 	struct conn *conns;     /* every open connection, for draining */
 	int nconns;
 	int draining;
@@ -64,7 +67,8 @@ struct server {
 	int nloops;
 
 	struct job_pool *pool;
-	int npool;                    /* its threads (store_threads) */
+	int npool;
+	struct evs_hub *evs;          /* the change streams' hub (evstream.h) */                    /* its threads (store_threads) */
 
 	struct listener lst[LK__COUNT];
 	char bind[256];

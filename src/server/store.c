@@ -6,15 +6,19 @@
 #include "server/store_int.h"
 
 /* Calls the event hook when the call that just returned rc committed
- * deliveries (the backend counted them in sc->queued). */
+ * deliveries (the backend counted them in sc->queued), and the change hook
+ * when it committed events (sc->wrote). */
 static int
 after(struct store_conn *sc, int rc)
 {
-	int queued = sc->queued;
+	int queued = sc->queued, wrote = sc->wrote;
 
 	sc->queued = 0;
+	sc->wrote = 0;
 	if (rc != -1 && queued > 0 && sc->st->event_hook != NULL)
 		sc->st->event_hook(sc->st->event_hook_arg);
+	if (rc != -1 && wrote > 0 && sc->st->change_hook != NULL)
+		sc->st->change_hook(sc->st->change_hook_arg);
 	return rc;
 }
 
@@ -61,6 +65,7 @@ store_conn_open(struct store *st, struct atr_err *err)
 	if (sc != NULL) {
 		sc->events = 1;
 		sc->queued = 0;
+		sc->wrote = 0;
 	}
 	return sc;
 }
@@ -283,6 +288,19 @@ store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg)
 {
 	st->event_hook_arg = arg;
 	st->event_hook = hook;
+}
+
+void
+store_set_change_hook(struct store *st, void (*hook)(void *arg), void *arg)
+{
+	st->change_hook_arg = arg;
+	st->change_hook = hook;
+}
+
+int
+store_event_last(struct store_conn *sc, int64_t *id, struct atr_err *err)
+{
+	return sc->st->ops->event_last(sc, id, err);
 }
 
 void

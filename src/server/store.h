@@ -236,7 +236,8 @@ void store_blob_reader_close(struct store_blob_reader *rd);
  * integration from 1 without gaps (`seq`). Events are stamped with the
  * clock (atr_now_ms()) and new deliveries are due at once. When a transaction that queued
  * deliveries has committed, the store calls the hook set with
- * store_set_event_hook() on the committing thread.
+ * store_set_event_hook() on the committing thread; after every one that
+ * wrote events, the hook set with store_set_change_hook().
  */
 #define STORE_EVENT_TYPE_MAX 40
 #define STORE_URL_MAX 2048
@@ -255,6 +256,14 @@ struct store_event {
 /* Called after a commit that queued deliveries (any thread; must be cheap
  * and must not call the store). One hook per store; NULL removes it. */
 void store_set_event_hook(struct store *st, void (*hook)(void *arg), void *arg);
+
+/* Called after every commit that wrote events, whether or not it queued
+ * deliveries (the live change streams, evstream.h). Same rules as the
+ * event hook; NULL removes it. */
+void store_set_change_hook(struct store *st, void (*hook)(void *arg), void *arg);
+
+/* The highest event id written so far (0 when none). */
+int store_event_last(struct store_conn *sc, int64_t *id, struct atr_err *err);
 
 /* Whether the calls on sc write events (default 1). 0 for a migration,
  * which replays history that already happened. */

@@ -81,6 +81,7 @@ struct store_ops {
 	    struct atr_err *);
 	int (*event_list)(struct store_conn *, int64_t, int,
 	    int (*)(const struct store_event *, void *), void *, struct atr_err *);
+	int (*event_last)(struct store_conn *, int64_t *, struct atr_err *);
 	int (*integration_create)(struct store_conn *, struct store_integration *,
 	    struct atr_err *);
 	int (*integration_get)(struct store_conn *, const char *, struct store_integration *,
@@ -114,12 +115,15 @@ struct store {
 	const struct store_ops *ops;
 	void (*event_hook)(void *arg); /* store_set_event_hook() */
 	void *event_hook_arg;
+	void (*change_hook)(void *arg); /* store_set_change_hook() */
+	void *change_hook_arg;
 };
 
 struct store_conn {
 	struct store *st;
 	int events; /* store_conn_set_events(); 1 from store_conn_open() */
 	int queued; /* deliveries queued by the current call (store.c calls the hook) */
+	int wrote;  /* events written by the current call (the change hook) */
 };
 
 /* Every writer and reader starts with its store, so calls can dispatch. */

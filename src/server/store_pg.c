@@ -1655,6 +1655,7 @@ static const struct store_ops pg_ops = {
 	.blob_reader_close = pg_blob_reader_close,
 	.event_add = pg_event_add,
 	.event_list = pg_event_list,
+	.event_last = pg_event_last,
 	.integration_create = pg_integration_create,
 	.integration_get = pg_integration_get,
 	.integration_list = pg_integration_list,

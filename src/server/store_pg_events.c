@@ -144,6 +144,7 @@ insert_event(struct pg_conn *c, const char *type, const char *project, const cha
 		return -1;
 	*evid = pg_int(res, 0, 0);
 	PQclear(res);
+	c->base.wrote++;
 	return 0;
 }
 
@@ -231,6 +232,19 @@ pg_event_list(struct store_conn *sc, int64_t after, int limit,
 		if (each(&ev, arg) != 0)
 			break;
 	}
+	PQclear(res);
+	return 0;
+}
+
+int
+pg_event_last(struct store_conn *sc, int64_t *id, struct atr_err *err)
+{
+	PGresult *res = pg_query(PGC(sc), err, "reading the last event", 0,
+	    "SELECT coalesce(max(id), 0) FROM events", "");
+
+	if (res == NULL)
+		return -1;
+	*id = pg_int(res, 0, 0);
 	PQclear(res);
 	return 0;
 }

@@ -153,6 +153,7 @@ int pg_event_write(struct store_conn *sc, const char *type, const char *project,
     struct atr_err *err);
 int pg_event_add(struct store_conn *, const char *, const char *, const char *, int64_t,
     struct atr_err *);
+int pg_event_last(struct store_conn *, int64_t *, struct atr_err *);
 int pg_event_list(struct store_conn *, int64_t, int, int (*)(const struct store_event *, void *),
     void *, struct atr_err *);
 int pg_integration_create(struct store_conn *, struct store_integration *, struct atr_err *);

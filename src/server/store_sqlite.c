@@ -1362,6 +1362,7 @@ static const struct store_ops sqlite_ops = {
 	.blob_reader_close = sq_blob_reader_close,
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
+	.event_last = sq_event_last,
 	.integration_create = sq_integration_create,
 	.integration_get = sq_integration_get,
 	.integration_list = sq_integration_list,

@@ -108,6 +108,7 @@ insert_event(struct store_conn *sc, const char *type, const char *project, const
 		    "ttit", type, project != NULL ? project : "", now, data)) == -1)
 		return -1;
 	*evid = sqlite3_last_insert_rowid(SQ(sc)->db);
+	sc->wrote++;
 	return 0;
 }
 
@@ -224,6 +225,23 @@ sq_event_list(struct store_conn *sc, int64_t after, int limit,
 	sq_release(sc, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sq_db_fail(sc, err, "listing events");
+	return 0;
+}
+
+int
+sq_event_last(struct store_conn *sc, int64_t *id, struct atr_err *err)
+{
+	sqlite3_stmt *s = sq_prep(sc, err, "SELECT coalesce(max(id), 0) FROM events", "");
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	*id = 0;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0);
+	sq_release(sc, s);
+	if (rc != SQLITE_ROW)
+		return sq_db_fail(sc, err, "reading the last event");
 	return 0;
 }
 

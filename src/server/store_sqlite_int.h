@@ -67,6 +67,7 @@ int sq_event_write(struct store_conn *sc, const char *type, const char *project,
 
 int sq_event_add(struct store_conn *, const char *, const char *, const char *, int64_t,
     struct atr_err *);
+int sq_event_last(struct store_conn *, int64_t *, struct atr_err *);
 int sq_event_list(struct store_conn *, int64_t, int, int (*)(const struct store_event *, void *),
     void *, struct atr_err *);
 int sq_integration_create(struct store_conn *, struct store_integration *, struct atr_err *);
