@@ -595,6 +595,26 @@ if "webhooks_rc" in meta:
           "core (the receiver at a lower priority, `WH_RECV_NICE`, standing in for another machine); other "
           "processes on the machine are not pinned (see \"other CPU\" in the noise table).")
         w("")
+# ------------------------------------------------------------------ fragments
+# Parts whose scripts write their own markdown table: shown as they wrote it.
+FRAGMENTS = [
+    ("events_rc", "events.md", "Issue 14: live change streams (`bench/events.sh`)"),
+    ("chunking_rc", os.path.join("chunking", "table.md"), "Issue 20: the delta mechanism (`bench/chunking.sh`)"),
+]
+for key, rel, title in FRAGMENTS:
+    if key not in meta:
+        continue
+    w(f"## {title}")
+    w("")
+    path = os.path.join(res_dir, rel)
+    if meta[key] == "missing":
+        w("The script is not in the tree: no figures.")
+    elif meta[key] != "0" or not os.path.exists(path):
+        w(f"The script failed in this run (exit status {meta[key]}); see `build/bench/raw/`.")
+    else:
+        with open(path) as frag:
+            w(frag.read().rstrip("\n"))
+    w("")
 # ------------------------------------------------------------------ noise
 w("## Noise")
 w("")

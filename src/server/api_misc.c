@@ -228,8 +228,11 @@ api_metrics(struct req *r)
 	    (unsigned long long)atomic_load(&rt->timed_out));
 	fprintf(out, "# HELP atrium_open_connections Connections open now.\n"
 		     "# TYPE atrium_open_connections gauge\n"
-		     "atrium_open_connections %d\n",
-	    atomic_load(&rt->open_conns));
+		     "atrium_open_connections %d\n"
+		     "# HELP atrium_event_streams Live change streams open now (GET /api/v1/events).\n"
+		     "# TYPE atrium_event_streams gauge\n"
+		     "atrium_event_streams %d\n",
+	    atomic_load(&rt->open_conns), atomic_load(&rt->event_watchers));
 	fprintf(out, "# HELP atrium_tls_handshakes_total TLS handshakes completed.\n"
 		     "# TYPE atrium_tls_handshakes_total counter\n"
 		     "atrium_tls_handshakes_total{resumed=\"false\"} %llu\n"

@@ -133,8 +133,8 @@ store_user_sync_directory(struct store_conn *sc, const char *name, const char *r
     const char *display_name, const char *email, int64_t now, int *created,
     struct atr_err *err)
 {
-	return sc->st->ops->user_sync_directory(sc, name, role, display_name, email, now, created,
-	    err);
+	return after(sc, sc->st->ops->user_sync_directory(sc, name, role, display_name, email, now,
+	    created, err));
 }
 
 int
