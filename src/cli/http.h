@@ -137,4 +137,22 @@ int cli_reply_expired(const struct cli_reply *rep);
 int cli_reply_error(const struct cli_http *h, const struct cli_reply *rep,
     struct atr_err *err);
 
+/* A raw answer (cli_http_raw()). */
+struct cli_raw {
+	unsigned char *data; /* the body; free with cli_raw_free() */
+	size_t len;
+	char encoding[16];   /* its Content-Encoding, "" when none */
+};
+
+/*
+ * Sends method to path with body[0..len) as application/octet-stream (or
+ * no body when NULL) and the extra header lines (NULL-ended; may be NULL).
+ * A 2xx answer's bytes go to *out when out is not NULL; any other answer
+ * is read as for cli_http_call(). Results as for cli_http_call().
+ */
+int cli_http_raw(struct cli_http *h, const char *method, const char *path, const void *body,
+    size_t len, const char *const *headers, long expect, struct cli_raw *out,
+    struct cli_reply *rep, struct atr_err *err);
+void cli_raw_free(struct cli_raw *r);
+
 #endif
