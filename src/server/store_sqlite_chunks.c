@@ -639,7 +639,7 @@ collect_chunk(struct store_conn *sc, const unsigned char *bin, int64_t cutoff)
 		return;
 	atr_hex(bin, 32, hex);
 	sq_chunk_path(SQ(sc)->st->chunkdir, hex, path, sizeof(path));
-	if (stat(path, &sb) == 0 && sb.st_mtim.tv_sec < cutoff)
+	if (stat(path, &sb) == 0 && sb.st_mtim.tv_sec <= cutoff)
 		unlink(path);
 }
 
@@ -660,7 +660,7 @@ sq_chunks_collect(struct store_conn *sc, char (*shas)[65], int n)
 		if (s == NULL)
 			continue;
 		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) < cutoff) {
+		if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) <= cutoff) {
 			len = sqlite3_column_bytes(s, 0);
 			if ((list = malloc((size_t)len + 1)) != NULL)
 				memcpy(list, sqlite3_column_blob(s, 0), (size_t)len);
