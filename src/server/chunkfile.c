@@ -69,7 +69,8 @@ chunkfile_payload(const unsigned char *img, size_t n, int *zstd, const unsigned 
 {
 	uint32_t len = 0;
 
-	if (n < CHUNKFILE_HEADER || memcmp(img, magic, 4) != 0 || img[4] != 1 || img[5] > 1)
+	if (n < CHUNKFILE_HEADER || memcmp(img, magic, 4) != 0 || img[4] != 1 || img[5] > 1 ||
+	    img[6] != 0 || img[7] != 0)
 		return atr_err_set(err, ATR_E_IO, "not a chunk file (bad header)");
 	for (int i = 0; i < 4; i++)
 		len |= (uint32_t)img[8 + i] << (8 * i);
