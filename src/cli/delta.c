@@ -152,34 +152,67 @@ no_protocol(const struct cli_reply *rep)
 	return rep->status == 404 || rep->status == 405 || code == ATR_E_NOT_SUPPORTED;
 }
 
-/* Sends chunk r of fd, compressed when that pays. */
+#define BATCH_MAX (2 * 1024 * 1024 - 64 * 1024) /* under the server's 2 MiB body */
+
+/* New chunks on their way: records for POST /api/v1/chunks. */
+struct batch {
+	unsigned char *buf; /* BATCH_MAX */
+	size_t len;
+	uint64_t raw, chunks;
+};
+
+static int
+flush_batch(struct cli_http *h, struct batch *b, struct cli_delta_stats *st, struct atr_err *err)
+{
+	static const char *const hdr[] = {"Expect:", NULL};
+	struct cli_reply rep;
+	int rc;
+
+	if (b->len == 0)
+		return 0;
+	rc = cli_http_raw(h, "POST", "/api/v1/chunks", b->buf, b->len, hdr, 200, NULL, &rep, err);
+	cli_reply_clear(&rep);
+	if (rc == 0) {
+		st->moved += b->chunks;
+		st->raw_bytes += b->raw;
+		st->wire_bytes += b->len;
+	}
+	b->len = b->raw = b->chunks = 0;
+	return rc;
+}
+
+/* Adds chunk r of fd to the batch, compressed when that pays; sends the
+ * batch when it is full. */
 static int
 put_chunk(struct cli_http *h, int fd, const struct ref *r, unsigned char *raw, unsigned char *z,
-    size_t zcap, struct cli_delta_stats *st, struct atr_err *err)
+    size_t zcap, struct batch *b, struct cli_delta_stats *st, struct atr_err *err)
 {
-	static const char *const zhdr[] = {"Content-Encoding: zstd", NULL};
-	struct cli_reply rep;
-	char *path;
-	size_t zn;
-	int rc, use_z;
+	size_t zn, n;
+	int use_z;
+	unsigned char *rec;
 
 	if (read_exact(fd, raw, r->size, r->off) == -1)
 		return atr_err_set(err, ATR_E_IO, "cannot read the file: %s",
 		    errno ? strerror(errno) : "it became shorter");
 	zn = ZSTD_compress(z, zcap, raw, r->size, ZSTD_LEVEL);
 	use_z = !ZSTD_isError(zn) && zn < r->size - r->size / 8;
-	if ((path = cli_api_path("chunks", r->sha, NULL)) == NULL)
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
-	rc = cli_http_raw(h, "PUT", path, use_z ? z : raw, use_z ? zn : r->size,
-	    use_z ? zhdr : NULL, 204, NULL, &rep, err);
-	cli_reply_clear(&rep);
-	free(path);
-	if (rc == 0) {
-		st->moved++;
-		st->raw_bytes += r->size;
-		st->wire_bytes += use_z ? zn : r->size;
+	n = use_z ? zn : r->size;
+	if (b->len + 37 + n > BATCH_MAX && flush_batch(h, b, st, err) == -1)
+		return -1;
+	rec = b->buf + b->len;
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		sscanf(r->sha + 2 * i, "%2x", &v);
+		rec[i] = (unsigned char)v;
 	}
-	return rc;
+	rec[32] = (unsigned char)use_z;
+	for (int i = 0; i < 4; i++)
+		rec[33 + i] = (unsigned char)((uint32_t)n >> (8 * i));
+	memcpy(rec + 37, use_z ? z : raw, n);
+	b->len += 37 + n;
+	b->raw += r->size;
+	b->chunks++;
+	return 0;
 }
 
 static int
@@ -196,10 +229,11 @@ send_missing(struct cli_http *h, int fd, const struct reflist *l, json_t *miss,
 	size_t zcap = ZSTD_compressBound(ATR_CHUNK_MAX_DEFAULT), i;
 	unsigned char *raw = malloc(ATR_CHUNK_MAX_DEFAULT), *z = malloc(zcap);
 	struct ref *sorted = malloc((l->n + 1) * sizeof(*sorted));
+	struct batch b = {malloc(BATCH_MAX), 0, 0, 0};
 	json_t *v;
 	int rc = -1;
 
-	if (raw == NULL || z == NULL || sorted == NULL) {
+	if (raw == NULL || z == NULL || sorted == NULL || b.buf == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto out;
 	}
@@ -214,14 +248,15 @@ send_missing(struct cli_http *h, int fd, const struct reflist *l, json_t *miss,
 		if ((r = bsearch(&key, sorted, l->n, sizeof(*sorted), cmp_sha)) == NULL ||
 		    r->size == 0)
 			continue; /* not ours, or sent already */
-		if (put_chunk(h, fd, r, raw, z, zcap, st, err) == -1)
+		if (put_chunk(h, fd, r, raw, z, zcap, &b, st, err) == -1)
 			goto out;
 		*done += r->size;
 		cli_progress_update(pg, *done);
 		r->size = 0; /* a chunk that occurs twice goes once */
 	}
-	rc = 0;
+	rc = flush_batch(h, &b, st, err);
 out:
+	free(b.buf);
 	free(raw);
 	free(z);
 	free(sorted);

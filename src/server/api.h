@@ -63,6 +63,7 @@ void api_revision_commit(struct req *r);
 /* Chunked content (api_chunks.c, docs/delta.md). */
 void api_chunks_missing(struct req *r);
 void api_chunk_put(struct req *r);
+void api_chunks_put(struct req *r);
 void api_content_create(struct req *r);
 void api_revision_manifest(struct req *r);
 void api_chunk_get(struct req *r);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "atrium/log.h"
+#include "atrium/util.h"
 #include "server/api.h"
 #include "server/chunkfile.h"
 
@@ -115,6 +116,45 @@ api_chunk_put(struct req *r)
 		return resp_err(r, &err);
 	}
 	resp_empty(r, 204);
+}
+
+/*
+ * Several chunks in one body (a commit's new chunks in a few requests, not
+ * one round trip each): records of SHA-256 (32 bytes) | encoding (1 byte:
+ * 0 raw, 1 zstd) | length (4 bytes, little-endian) | the bytes. Each is
+ * stored as by PUT; the first that fails fails the request (those before
+ * it stay stored, which is harmless: putting is idempotent).
+ */
+void
+api_chunks_put(struct req *r)
+{
+	struct atr_err err;
+	const unsigned char *p;
+	size_t len, off = 0;
+	int stored = 0;
+
+	p = req_body(r, &len);
+	while (off < len) {
+		char sha[65];
+		uint32_t n = 0;
+		if (len - off < 37 || p[off + 32] > 1)
+			return resp_error(r, ATR_E_BAD_REQUEST, "chunk record %d is malformed", stored);
+		for (int i = 0; i < 4; i++)
+			n |= (uint32_t)p[off + 33 + i] << (8 * i);
+		if (n > len - off - 37 || n > CHUNKFILE_MAX)
+			return resp_error(r, ATR_E_BAD_REQUEST, "chunk record %d is cut short or too "
+			    "large", stored);
+		atr_hex(p + off, 32, sha);
+		if (store_chunk_put(req_store(r), sha, p + off + 37, n, p[off + 32], &err) == -1) {
+			if (err.code != ATR_E_BAD_REQUEST && err.code != ATR_E_TOO_LARGE &&
+			    err.code != ATR_E_NOT_SUPPORTED)
+				atr_error("storing chunk %.12s... failed: %s", sha, atr_err_msg(&err));
+			return resp_err(r, &err);
+		}
+		off += 37 + n;
+		stored++;
+	}
+	resp_json(r, 200, json_pack("{s:i}", "stored", stored));
 }
 
 void

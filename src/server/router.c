@@ -58,6 +58,7 @@ static const struct route routes[] = {
 	{HTTP_GET, "/api/v1/projects/*/revisions/*/manifest", R_AUTH, api_revision_manifest, NULL},
 	{HTTP_GET, "/api/v1/projects/*/chunks/*", R_AUTH | R_SLOW, api_chunk_get, NULL},
 	{HTTP_POST, "/api/v1/chunks/missing", R_AUTH | R_SLOW | R_UPLOAD, api_chunks_missing, NULL},
+	{HTTP_POST, "/api/v1/chunks", R_AUTH | R_SLOW | R_UPLOAD, api_chunks_put, NULL},
 	{HTTP_PUT, "/api/v1/chunks/*", R_AUTH | R_SLOW | R_UPLOAD, api_chunk_put, NULL},
 	{HTTP_POST, "/api/v1/contents", R_AUTH | R_SLOW | R_UPLOAD, api_content_create, NULL},
 	{HTTP_GET, "/api/v1/projects/*/locks", R_AUTH, api_locks_list, NULL},
