@@ -435,11 +435,32 @@ cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64
 		goto out;
 	}
 	st->chunks = json_array_size(chunks);
-	/* The chunks the file already there holds. */
-	if (have != NULL && (hfd = open(have, O_RDONLY | O_CLOEXEC)) != -1) {
-		if (chunk_file(hfd, &local, NULL, err) == -1)
+	/* The chunks the file already there holds. Without one, or when most
+	 * of the content must be fetched anyway, one whole download costs one
+	 * round trip where chunks cost one each: fall back to it. */
+	if (have == NULL || (hfd = open(have, O_RDONLY | O_CLOEXEC)) == -1) {
+		rc = CLI_DELTA_FALLBACK;
+		goto out;
+	}
+	if (chunk_file(hfd, &local, NULL, err) == -1)
+		goto out;
+	qsort(local.v, local.n, sizeof(*local.v), cmp_have);
+	{
+		uint64_t fetch = 0;
+		json_array_foreach(chunks, i, v) {
+			struct ref key;
+			const char *sha = json_string_value(json_object_get(v, "sha256"));
+			if (sha == NULL || strlen(sha) != 64)
+				continue;
+			memcpy(key.sha, sha, 65);
+			if (local.n == 0 || bsearch(&key, local.v, local.n, sizeof(*local.v),
+			    cmp_have) == NULL)
+				fetch += (uint64_t)json_integer_value(json_object_get(v, "size"));
+		}
+		if (fetch > size / 2) {
+			rc = CLI_DELTA_FALLBACK;
 			goto out;
-		qsort(local.v, local.n, sizeof(*local.v), cmp_have);
+		}
 	}
 	json_array_foreach(chunks, i, v) {
 		const char *sha = json_string_value(json_object_get(v, "sha256"));
