@@ -68,6 +68,10 @@ chunk_file(int fd, struct reflist *l, char whole[65], struct atr_err *err)
 	for (;;) {
 		ssize_t n = pread(fd, buf, READ_PIECE, (off_t)at);
 		size_t off = 0, used;
+		if (cli_http_interrupted()) {
+			atr_err_set(err, ATR_E_NETWORK, "interrupted");
+			goto out;
+		}
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -159,6 +163,7 @@ struct batch {
 	unsigned char *buf; /* BATCH_MAX */
 	size_t len;
 	uint64_t raw, chunks;
+	ZSTD_CCtx *zc;      /* one context for every chunk: no allocation each */
 };
 
 static int
@@ -194,7 +199,7 @@ put_chunk(struct cli_http *h, int fd, const struct ref *r, unsigned char *raw, u
 	if (read_exact(fd, raw, r->size, r->off) == -1)
 		return atr_err_set(err, ATR_E_IO, "cannot read the file: %s",
 		    errno ? strerror(errno) : "it became shorter");
-	zn = ZSTD_compress(z, zcap, raw, r->size, ZSTD_LEVEL);
+	zn = ZSTD_compressCCtx(b->zc, z, zcap, raw, r->size, ZSTD_LEVEL);
 	use_z = !ZSTD_isError(zn) && zn < r->size - r->size / 8;
 	n = use_z ? zn : r->size;
 	if (b->len + 37 + n > BATCH_MAX && flush_batch(h, b, st, err) == -1)
@@ -229,11 +234,11 @@ send_missing(struct cli_http *h, int fd, const struct reflist *l, json_t *miss,
 	size_t zcap = ZSTD_compressBound(ATR_CHUNK_MAX_DEFAULT), i;
 	unsigned char *raw = malloc(ATR_CHUNK_MAX_DEFAULT), *z = malloc(zcap);
 	struct ref *sorted = malloc((l->n + 1) * sizeof(*sorted));
-	struct batch b = {malloc(BATCH_MAX), 0, 0, 0};
+	struct batch b = {malloc(BATCH_MAX), 0, 0, 0, ZSTD_createCCtx()};
 	json_t *v;
 	int rc = -1;
 
-	if (raw == NULL || z == NULL || sorted == NULL || b.buf == NULL) {
+	if (raw == NULL || z == NULL || sorted == NULL || b.buf == NULL || b.zc == NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto out;
 	}
@@ -256,6 +261,7 @@ send_missing(struct cli_http *h, int fd, const struct reflist *l, json_t *miss,
 	}
 	rc = flush_batch(h, &b, st, err);
 out:
+	ZSTD_freeCCtx(b.zc);
 	free(b.buf);
 	free(raw);
 	free(z);
@@ -277,8 +283,8 @@ manifest_body(const struct reflist *l, const char *whole, uint64_t size)
 	return json_pack("{s:s,s:I,s:o}", "sha256", whole, "size", (json_int_t)size, "chunks", a);
 }
 
-int
-cli_delta_commit(struct cli_http *h, const char *commit_path, int fd, uint64_t size,
+static int
+delta_commit(struct cli_http *h, const char *commit_path, int fd, uint64_t size,
     struct cli_progress *pg, char sha256[65], struct cli_reply *rep,
     struct cli_delta_stats *st, struct atr_err *err)
 {
@@ -356,7 +362,7 @@ cmp_have(const void *a, const void *b)
 /* Fetches chunk sha of project into raw (ATR_CHUNK_MAX_DEFAULT), verified. */
 static int
 get_chunk(struct cli_http *h, const char *project, const char *sha, uint32_t size,
-    unsigned char *raw, struct cli_delta_stats *st, struct atr_err *err)
+    unsigned char *raw, ZSTD_DCtx *zd, struct cli_delta_stats *st, struct atr_err *err)
 {
 	static const char *const ae[] = {"Accept-Encoding: zstd", NULL};
 	struct cli_reply rep;
@@ -376,7 +382,7 @@ get_chunk(struct cli_http *h, const char *project, const char *sha, uint32_t siz
 		return -1;
 	st->wire_bytes += body.len;
 	if (strcmp(body.encoding, "zstd") == 0) {
-		len = ZSTD_decompress(raw, ATR_CHUNK_MAX_DEFAULT, body.data, body.len);
+		len = ZSTD_decompressDCtx(zd, raw, ATR_CHUNK_MAX_DEFAULT, body.data, body.len);
 		if (ZSTD_isError(len))
 			len = (size_t)-1;
 	} else {
@@ -394,8 +400,8 @@ get_chunk(struct cli_http *h, const char *project, const char *sha, uint32_t siz
 	return 0;
 }
 
-int
-cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
+static int
+delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
     const char *want, const char *have, int outfd, struct cli_progress *pg,
     struct cli_delta_stats *st, struct atr_err *err)
 {
@@ -403,6 +409,7 @@ cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64
 	struct reflist local = {0};
 	unsigned char *raw = malloc(ATR_CHUNK_MAX_DEFAULT);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ZSTD_DCtx *zd = ZSTD_createDCtx();
 	char num[32], *path = NULL, got[65];
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dn = 0;
@@ -412,7 +419,8 @@ cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
-	if (raw == NULL || md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (raw == NULL || md == NULL || zd == NULL ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto out;
 	}
@@ -476,7 +484,7 @@ cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64
 			r = bsearch(&key, local.v, local.n, sizeof(*local.v), cmp_have);
 		if (r != NULL && r->size == (uint32_t)sz && read_exact(hfd, raw, r->size, r->off) == 0) {
 			/* the chunker hashed it: the same bytes */
-		} else if (get_chunk(h, project, sha, (uint32_t)sz, raw, st, err) == -1) {
+		} else if (get_chunk(h, project, sha, (uint32_t)sz, raw, zd, st, err) == -1) {
 			goto out;
 		}
 		if (write_all(outfd, raw, (size_t)sz) == -1) {
@@ -508,6 +516,34 @@ out:
 	free(local.v);
 	free(path);
 	free(raw);
+	ZSTD_freeDCtx(zd);
 	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* Ctrl-C ends either cleanly (no half file, no half revision) at any step. */
+int
+cli_delta_commit(struct cli_http *h, const char *commit_path, int fd, uint64_t size,
+    struct cli_progress *pg, char sha256[65], struct cli_reply *rep,
+    struct cli_delta_stats *st, struct atr_err *err)
+{
+	int rc;
+
+	cli_http_interruptible(1);
+	rc = delta_commit(h, commit_path, fd, size, pg, sha256, rep, st, err);
+	cli_http_interruptible(0);
+	return rc;
+}
+
+int
+cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
+    const char *want, const char *have, int outfd, struct cli_progress *pg,
+    struct cli_delta_stats *st, struct atr_err *err)
+{
+	int rc;
+
+	cli_http_interruptible(1);
+	rc = delta_checkout(h, project, rev, size, want, have, outfd, pg, st, err);
+	cli_http_interruptible(0);
 	return rc;
 }

@@ -105,6 +105,24 @@ signals_restore(struct sigsave *s)
 		sigaction(xfer_signals[i], &s->old[i], NULL);
 }
 
+static struct sigsave held;
+static int held_depth;
+
+void
+cli_http_interruptible(int on)
+{
+	if (on && held_depth++ == 0)
+		signals_catch(&held);
+	else if (!on && held_depth > 0 && --held_depth == 0)
+		signals_restore(&held);
+}
+
+int
+cli_http_interrupted(void)
+{
+	return interrupted != 0;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {

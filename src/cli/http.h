@@ -155,4 +155,13 @@ int cli_http_raw(struct cli_http *h, const char *method, const char *path, const
     struct cli_reply *rep, struct atr_err *err);
 void cli_raw_free(struct cli_raw *r);
 
+/*
+ * Ctrl-C, TERM and hang-up abort transfers (as during an upload or a
+ * download) from cli_http_interruptible(1) until the matching (0), across
+ * several calls and the work between them; cli_http_interrupted() says
+ * whether one came. Nests.
+ */
+void cli_http_interruptible(int on);
+int cli_http_interrupted(void);
+
 #endif
