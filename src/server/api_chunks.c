@@ -19,6 +19,21 @@
 
 #define CONTENT_CHUNKS_MAX 65536 /* chunks of one content: 4 GiB at 64 KiB */
 
+/* The project in the path, checked as api_project_param() does (not
+ * called: api_projects.c calls this file, and calls go one way). */
+static const char *
+project_param(struct req *r)
+{
+	const char *name = req_param(r, 0);
+	const char *problem = api_name_problem(name);
+
+	if (problem != NULL) {
+		resp_error(r, ATR_E_BAD_NAME, "bad project name: %s", problem);
+		return NULL;
+	}
+	return name;
+}
+
 static int
 is_hex64(const char *s)
 {
@@ -249,7 +264,7 @@ api_revision_manifest(struct req *r)
 	struct atr_err err;
 	struct store_revision rev;
 	struct store_chunk_ref *c = NULL;
-	const char *name = api_project_param(r), *num;
+	const char *name = project_param(r), *num;
 	char *end;
 	long long n = -1;
 	int cnt = 0;
@@ -274,7 +289,7 @@ void
 api_chunk_get(struct req *r)
 {
 	struct atr_err err;
-	const char *name = api_project_param(r), *sha = req_param(r, 1);
+	const char *name = project_param(r), *sha = req_param(r, 1);
 	const char *ae = req_header(r, "Accept-Encoding");
 	unsigned char *data;
 	size_t len;
