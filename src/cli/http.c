@@ -723,7 +723,10 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)XFER_BUFFER);
+	/* The big buffer for streams only: libcurl allocates it per request,
+	 * and a commit by chunks makes hundreds of small ones. */
+	if (x->in_fd != -1 || x->out_fd != -1)
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)XFER_BUFFER);
 	if (h->tls)
 		http_tls_apply(h);
 	if (x->in_fd != -1) {
