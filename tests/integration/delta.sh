@@ -186,6 +186,23 @@ expect_match "the commit, run again, sends only what did not arrive" "$out" "Sen
 api GET /api/v1/projects/solo/revisions/1/content | cmp -s - "$T/noise" && ok "and reads back exactly" ||
 	not_ok "and reads back exactly" "$out"
 
+# Two clients committing the same new chunks at once: both revisions whole.
+for p in duo1 duo2; do "$ATRIUM" project create "$p" >/dev/null; done
+head -c 6000000 /dev/urandom >"$T/duo"
+"$ATRIUM" commit duo1 "$T/duo" -m a --base 0 >"$T/duo1.out" 2>&1 &
+d1=$!
+"$ATRIUM" commit duo2 "$T/duo" -m b --base 0 >"$T/duo2.out" 2>&1
+r2=$?
+wait "$d1"
+r1=$?
+[ "$r1" -eq 0 ] && [ "$r2" -eq 0 ] && ok "two clients commit the same new chunks at once" ||
+	not_ok "two clients commit the same new chunks at once" "$(cat "$T/duo1.out" "$T/duo2.out")"
+for p in duo1 duo2; do
+	api GET "/api/v1/projects/$p/revisions/1/content" | cmp -s - "$T/duo" && ok "$p reads back exactly" ||
+		not_ok "$p reads back exactly"
+	api DELETE "/api/v1/projects/$p" -o /dev/null
+done
+
 # Garbage: a deleted project's own chunks go, shared ones stay.
 out=$("$ATRIUM" commit twin "$R0" -m copy --base 0 2>&1)
 expect_match "a copy of a model in another project sends no chunk" "$out" "Sent 0 of"
