@@ -18,7 +18,7 @@
 
 CC      ?= cc
 PKGS    := openssl libevent libevent_openssl libevent_pthreads jansson sqlite3 libpq libcurl \
-           icu-uc icu-i18n ldap
+           icu-uc icu-i18n ldap libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -62,7 +62,9 @@
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(OUTBOUND_DENIED,  "outbound_denied",  403, 1, "outbound_allow does not allow connecting there") \
 	X(DIRECTORY,        "directory_unavailable", 503, 1, "the directory could not be reached") \
-	X(DATABASE,         "database",         500, 1, "the database failed")
+	X(DATABASE,         "database",         500, 1, "the database failed") \
+	X(NOT_SUPPORTED,    "not_supported",    501, 1, "this server's store cannot do that yet") \
+	X(CHUNKS_MISSING,   "chunks_missing",   409, 1, "some chunks of the content are not on the server; send them first")
 
 enum atr_errcode {
 #define ATR_ERR_ENUM_(name, wire, http, exitc, text) ATR_E_##name,

@@ -20,6 +20,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/delta.h"
 #include "cli/http.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -28,40 +29,47 @@
 
 #define MESSAGE_MAX 4096 /* bytes of a commit message (docs/api.md) */
 
-enum { COMMIT_MESSAGE, COMMIT_BASE };
+enum { COMMIT_MESSAGE, COMMIT_BASE, COMMIT_WHOLE };
 
 static const struct cli_opt commit_opts[] = {
 	[COMMIT_MESSAGE] = {"message", 'm', "MSG", "what changed (required)"},
 	[COMMIT_BASE] = {"base", 0, "N",
 	    "the revision FILE is based on (default: the newest this client has "
 	    "checked out or committed)"},
+	[COMMIT_WHOLE] = {"whole", 0, NULL,
+	    "send the whole file, not only the chunks the server lacks"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage commit_usage = {
-	"atrium commit", "NAME FILE -m MSG [--base N]",
+	"atrium commit", "NAME FILE -m MSG [--base N] [--whole]",
 	"Sends FILE as the next revision of project NAME. The server takes it only\n"
 	"when the base is still the newest revision; otherwise it says who\n"
 	"committed what, and you check that revision out, merge, and commit again\n"
-	"with --base set to it.",
+	"with --base set to it. Only the chunks of FILE the server does not have\n"
+	"yet are sent (docs/delta.md); --whole sends all of it.",
 	commit_opts,
 };
 
-enum { CHECKOUT_REVISION, CHECKOUT_OUTPUT };
+enum { CHECKOUT_REVISION, CHECKOUT_OUTPUT, CHECKOUT_WHOLE };
 
 static const struct cli_opt checkout_opts[] = {
 	[CHECKOUT_REVISION] = {"revision", 'r', "N", "the revision to get (default: the newest)"},
 	[CHECKOUT_OUTPUT] = {"output", 'o', "FILE",
 	    "where to write it (default: ./NAME; a directory gets NAME inside; "
 	    "- for standard output)"},
+	[CHECKOUT_WHOLE] = {"whole", 0, NULL,
+	    "download the whole file, not only the chunks the file there lacks"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage checkout_usage = {
-	"atrium checkout", "NAME [-r N] [-o FILE]",
+	"atrium checkout", "NAME [-r N] [-o FILE] [--whole]",
 	"Downloads a revision of project NAME. The file appears under its name\n"
 	"only when complete and its SHA-256 matches the server's; an interrupted\n"
-	"checkout leaves the old file as it was.",
+	"checkout leaves the old file as it was. The chunks the file already there\n"
+	"holds are taken from it and only the others downloaded; --whole\n"
+	"downloads all of it.",
 	checkout_opts,
 };
 
@@ -94,6 +102,18 @@ conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
 	free(qn);
 }
 
+/* "Sent 3 of 1,110 chunks (190 KiB raw, 40 KiB on the wire)." */
+static void
+delta_report(const char *verb, const struct cli_delta_stats *ds)
+{
+	char raw[32], wire[32];
+
+	cli_format_size(ds->raw_bytes, raw, sizeof(raw));
+	cli_format_size(ds->wire_bytes, wire, sizeof(wire));
+	printf("%s %" PRIu64 " of %" PRIu64 " chunks (%s, %s on the wire; %" PRIu64
+	    " bytes).\n", verb, ds->moved, ds->chunks, raw, wire, ds->wire_bytes);
+}
+
 static int
 commit_main(int argc, char **argv)
 {
@@ -107,7 +127,8 @@ commit_main(int argc, char **argv)
 	char *path = NULL, *emsg = NULL, *label = NULL, sent[65], size_s[32];
 	uint64_t base = 0;
 	json_t *rev;
-	int fd = -1, status;
+	int fd = -1, status, delta, chunked = 0;
+	struct cli_delta_stats ds;
 
 	if (cli_args_get(&commit_usage, argc, argv, 2, 2, &a, &status) == -1)
 		return status;
@@ -152,8 +173,16 @@ commit_main(int argc, char **argv)
 		goto nomem;
 	}
 	pg = cli_progress_new(label, (uint64_t)st.st_size);
-	if (cli_http_upload(c.http, path, fd, (uint64_t)st.st_size, pg, sent, 201, &rep,
-	    &err) == -1) {
+	delta = (a.val[COMMIT_WHOLE] != NULL) ? CLI_DELTA_FALLBACK :
+	    cli_delta_commit(c.http, path, fd, (uint64_t)st.st_size, pg, sent, &rep, &ds, &err);
+	if (delta == CLI_DELTA_FALLBACK) {
+		cli_reply_clear(&rep);
+		delta = cli_http_upload(c.http, path, fd, (uint64_t)st.st_size, pg, sent, 201,
+		    &rep, &err);
+	} else if (delta == 0) {
+		chunked = 1;
+	}
+	if (delta == -1) {
 		cli_progress_finish(pg, 0);
 		status = cli_fail(&err);
 		if (err.code == ATR_E_CONFLICT)
@@ -184,6 +213,8 @@ commit_main(int argc, char **argv)
 	cli_format_size((uint64_t)st.st_size, size_s, sizeof(size_s));
 	printf("Committed %s as %s revision %" JSON_INTEGER_FORMAT " (%s, sha256 %.12s).\n",
 	    file, name, json_integer_value(rev), size_s, sent);
+	if (chunked)
+		delta_report("Sent", &ds);
 	status = CLI_OK;
 	goto out;
 nomem:
@@ -284,7 +315,8 @@ checkout_main(int argc, char **argv)
 	char want_sha[65];
 	uint64_t rev = 0, size;
 	const json_t *jnum, *jsize;
-	int fd = -1, to_stdout, status;
+	int fd = -1, to_stdout, status, delta = CLI_DELTA_FALLBACK;
+	struct cli_delta_stats ds;
 
 	if (cli_args_get(&checkout_usage, argc, argv, 1, 1, &a, &status) == -1)
 		return status;
@@ -356,6 +388,16 @@ checkout_main(int argc, char **argv)
 		goto nomem;
 	}
 	pg = cli_progress_new(label, size);
+	delta = to_stdout || (a.val[CHECKOUT_WHOLE] != NULL) ? CLI_DELTA_FALLBACK :
+	    cli_delta_checkout(c.http, name, rev, size, want_sha, target, fd, pg, &ds, &err);
+	if (delta == -1) {
+		cli_progress_finish(pg, 0);
+		goto fail;
+	}
+	if (delta == 0) {
+		cli_progress_finish(pg, 1);
+		goto written;
+	}
 	if (cli_http_download(c.http, content_path, fd, pg, &dl, &rep, &err) == -1) {
 		cli_progress_finish(pg, 0);
 		goto fail;
@@ -374,6 +416,7 @@ checkout_main(int argc, char **argv)
 		    dl.sha256, want_sha);
 		goto fail;
 	}
+written:
 	if (!to_stdout) {
 		if (fchmod(fd, target_mode(target)) == -1 || fsync(fd) == -1) {
 			atr_err_set(&err, ATR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
@@ -399,6 +442,8 @@ checkout_main(int argc, char **argv)
 	cli_format_size(size, size_s, sizeof(size_s));
 	fprintf(to_stdout ? stderr : stdout, "Checked out %s revision %" PRIu64 " to %s (%s).\n",
 	    name, rev, to_stdout ? "standard output" : target, size_s);
+	if (delta == 0)
+		delta_report("Fetched", &ds);
 	status = CLI_OK;
 	goto out;
 nomem:

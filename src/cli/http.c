@@ -68,6 +68,11 @@ struct xfer {
 	void *sink_arg;
 	const char *extra_hdr;		/* one more request header line, or NULL */
 	int sink_stopped;		/* sink asked to stop */
+	const void *raw_in;		/* cli_http_raw(): a body of raw bytes... */
+	size_t raw_len;
+	const char *const *extra;	/* ...extra header lines (NULL-ended) */
+	int raw_out;			/* ...a 2xx answer is bytes, not JSON */
+	char encoding[16];		/* the answer's Content-Encoding, or "" */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -105,6 +110,24 @@ signals_restore(struct sigsave *s)
 		sigaction(xfer_signals[i], &s->old[i], NULL);
 }
 
+static struct sigsave held;
+static int held_depth;
+
+void
+cli_http_interruptible(int on)
+{
+	if (on && held_depth++ == 0)
+		signals_catch(&held);
+	else if (!on && held_depth > 0 && --held_depth == 0)
+		signals_restore(&held);
+}
+
+int
+cli_http_interrupted(void)
+{
+	return interrupted != 0;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -113,6 +136,19 @@ on_header(char *data, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->etag[0] = '\0'; /* a new answer (after 100 Continue) */
+		x->encoding[0] = '\0';
+		return len;
+	}
+	if (len > 17 && strncasecmp(data, "content-encoding:", 17) == 0) {
+		i = 17;
+		while (i < len && (data[i] == ' ' || data[i] == '\t'))
+			i++;
+		for (j = 0; i < len && j + 1 < sizeof(x->encoding); i++) {
+			if (data[i] == '\r' || data[i] == '\n' || data[i] == ' ')
+				break;
+			x->encoding[j++] = data[i];
+		}
+		x->encoding[j] = '\0';
 		return len;
 	}
 	if (len < 5 || strncasecmp(data, "etag:", 5) != 0)
@@ -677,8 +713,12 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 	    (x->extra_hdr != NULL && headers_add(&hdr, x->extra_hdr) == -1) ||
 	    (h->auth != NULL && headers_add(&hdr, h->auth) == -1))
 		goto nomem;
-	if (body != NULL && headers_add(&hdr, "Content-Type: application/json") == -1)
+	if (body != NULL && headers_add(&hdr, x->raw_in != NULL ?
+	    "Content-Type: application/octet-stream" : "Content-Type: application/json") == -1)
 		goto nomem;
+	for (int i = 0; x->extra != NULL && x->extra[i] != NULL; i++)
+		if (headers_add(&hdr, x->extra[i]) == -1)
+			goto nomem;
 	if (x->in_fd != -1 && headers_add(&hdr, "Content-Type: application/octet-stream") == -1)
 		goto nomem;
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -697,7 +737,10 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)XFER_BUFFER);
+	/* The big buffer for streams only: libcurl allocates it per request,
+	 * and a commit by chunks makes hundreds of small ones. */
+	if (x->in_fd != -1 || x->out_fd != -1)
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)XFER_BUFFER);
 	if (h->tls)
 		http_tls_apply(h);
 	if (x->in_fd != -1) {
@@ -747,6 +790,10 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 		rep->status = 0;
 		goto out;
 	}
+	if (x->raw_out && rep->status >= 200 && rep->status < 300) {
+		ret = 0;
+		goto out_keep;
+	}
 	if (x->body.len > 0) {
 		json_error_t jerr;
 
@@ -763,9 +810,10 @@ perform(struct cli_http *h, const char *method, const char *path, const char *bo
 nomem:
 	atr_err_set(err, ATR_E_NOMEM, NULL);
 out:
+	cli_buf_free(&x->body);
+out_keep:
 	headers_free(hdr);
 	free(url);
-	cli_buf_free(&x->body);
 	return ret;
 }
 
@@ -887,4 +935,37 @@ cli_http_stream(struct cli_http *h, const char *path, const char *header,
 	if (rc == -1)
 		return -1;
 	return expect_status(h, rep, 200, err);
+}
+
+int
+cli_http_raw(struct cli_http *h, const char *method, const char *path, const void *body,
+    size_t len, const char *const *headers, long expect, struct cli_raw *out,
+    struct cli_reply *rep, struct atr_err *err)
+{
+	struct xfer x = {.in_fd = -1, .out_fd = -1, .raw_in = body, .raw_len = len,
+	    .extra = headers, .raw_out = out != NULL};
+	int rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	rc = perform(h, method, path, body, len, &x, rep, err);
+	if (rc == 0 && out != NULL && rep->status >= 200 && rep->status < 300) {
+		out->data = (unsigned char *)x.body.p;
+		out->len = x.body.len;
+		snprintf(out->encoding, sizeof(out->encoding), "%s", x.encoding);
+	} else {
+		cli_buf_free(&x.body);
+	}
+	if (rc == -1)
+		return -1;
+	return expect_status(h, rep, expect, err);
+}
+
+void
+cli_raw_free(struct cli_raw *r)
+{
+	struct cli_buf b = {(char *)r->data, r->len, r->len, 0};
+
+	cli_buf_free(&b);
+	memset(r, 0, sizeof(*r));
 }

@@ -150,4 +150,31 @@ int cli_http_stream(struct cli_http *h, const char *path, const char *header,
     int (*each)(const char *data, size_t len, void *arg), void *arg, struct cli_reply *rep,
     struct atr_err *err);
 
+/* A raw answer (cli_http_raw()). */
+struct cli_raw {
+	unsigned char *data; /* the body; free with cli_raw_free() */
+	size_t len;
+	char encoding[16];   /* its Content-Encoding, "" when none */
+};
+
+/*
+ * Sends method to path with body[0..len) as application/octet-stream (or
+ * no body when NULL) and the extra header lines (NULL-ended; may be NULL).
+ * A 2xx answer's bytes go to *out when out is not NULL; any other answer
+ * is read as for cli_http_call(). Results as for cli_http_call().
+ */
+int cli_http_raw(struct cli_http *h, const char *method, const char *path, const void *body,
+    size_t len, const char *const *headers, long expect, struct cli_raw *out,
+    struct cli_reply *rep, struct atr_err *err);
+void cli_raw_free(struct cli_raw *r);
+
+/*
+ * Ctrl-C, TERM and hang-up abort transfers (as during an upload or a
+ * download) from cli_http_interruptible(1) until the matching (0), across
+ * several calls and the work between them; cli_http_interrupted() says
+ * whether one came. Nests.
+ */
+void cli_http_interruptible(int on);
+int cli_http_interrupted(void);
+
 #endif

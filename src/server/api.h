@@ -78,6 +78,18 @@ void api_revision_content(struct req *r);
 void api_revision_begin(struct req *r);
 void api_revision_commit(struct req *r);
 
+/* Chunked content (api_chunks.c, docs/delta.md). */
+void api_chunks_missing(struct req *r);
+void api_chunk_put(struct req *r);
+void api_chunks_put(struct req *r);
+void api_content_create(struct req *r);
+void api_revision_manifest(struct req *r);
+void api_chunk_get(struct req *r);
+/* A commit naming stored content (X-Atrium-Content: sha256:HEX) instead of
+ * sending it: 1 when the request does (then *size and sha256 are filled,
+ * or it was answered and -1 is returned), 0 when it sends a body. */
+int api_content_ref(struct req *r, int64_t *size, char sha256[65]);
+
 void api_locks_list(struct req *r);
 void api_lock_take(struct req *r);
 void api_lock_release(struct req *r);

@@ -357,6 +357,8 @@ api_revision_begin(struct req *r)
 			    (long long)base, name, (long long)p.head);
 		return conflict(r, name, base, &p.last);
 	}
+	if (req_header(r, "X-Atrium-Content") != NULL)
+		return; /* the content is on the server already (api_chunks.c) */
 	if ((w = store_blob_writer_new(req_runtime(r)->store, &err)) == NULL) {
 		atr_error("cannot start an upload: %s", atr_err_msg(&err));
 		return resp_err(r, &err);
@@ -373,9 +375,14 @@ api_revision_commit(struct req *r)
 	const char *name, *message;
 	char sha256[65];
 	int64_t base, size;
+	int by_ref;
 
 	if (commit_params(r, &name, &base, &message) == -1)
 		return;
+	if ((by_ref = api_content_ref(r, &size, sha256)) == -1)
+		return;
+	if (by_ref)
+		goto commit;
 	if (req_upload_flush(r, &err) == -1) {
 		atr_error("storing a revision of '%s' failed: %s", name, atr_err_msg(&err));
 		return resp_err(r, &err);
@@ -399,6 +406,7 @@ api_revision_commit(struct req *r)
 		atr_error("storing a revision of '%s' failed: %s", name, atr_err_msg(&err));
 		return resp_err(r, &err);
 	}
+commit:
 	if (store_revision_commit(req_store(r), name, base, req_user(r)->name, message,
 		atr_now_ms() / 1000, size, sha256, &head, &err) == -1) {
 		if (err.code == ATR_E_CONFLICT)

@@ -2,7 +2,7 @@
  * Online backup and verified restore of a data directory.
  *
  * A backup is a data directory of its own (atrium.db, blobs/XX/SHA256,
- * tls/, atrium.conf) plus backup.json, the summary, written last. It is
+ * chunks/XX/SHA256 for chunked content, tls/, atrium.conf) plus backup.json, the summary, written last. It is
  * built in DEST.partial and renamed to DEST when complete: a directory
  * named DEST always holds a whole, verified backup, and restore refuses
  * anything without backup.json.
@@ -55,6 +55,9 @@ struct bk {
 	json_t *heads;      /* project name -> last revision in the snapshot */
 	char vanished[300]; /* which content went away, for the message */
 	unsigned char fanout[256]; /* blobs/XX directories made */
+	unsigned char cfanout[256]; /* chunks/XX directories made */
+	struct store_conn *sc;     /* the snapshot's store, while contents are put */
+	int64_t chunks;            /* chunk files linked or copied */
 };
 
 static void
@@ -219,6 +222,77 @@ copy_tree(const char *cmd, unsigned char *buf, const char *src, const char *dst,
 
 /* ---- backup */
 
+/* Links (or copies) chunk sha256 into the backup, once. */
+static int
+put_chunk(struct bk *b, const char *sha256)
+{
+	char from[4400], to[4400], dir[4400];
+	unsigned int xx;
+	struct stat sb;
+
+	snprintf(from, sizeof(from), "%s/chunks/%.2s/%s", b->datadir, sha256, sha256);
+	snprintf(to, sizeof(to), "%s/chunks/%.2s/%s", b->partial, sha256, sha256);
+	if (sscanf(sha256, "%2x", &xx) != 1)
+		return -1;
+	if (!b->cfanout[xx]) {
+		snprintf(dir, sizeof(dir), "%s/chunks/%.2s", b->partial, sha256);
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			fail("backup", "cannot create %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		b->cfanout[xx] = 1;
+	}
+	if (lstat(to, &sb) == 0)
+		return 0;
+	if (!b->copying && link(from, to) == 0)
+		goto added;
+	if (errno == ENOENT)
+		return VANISHED;
+	if (!b->copying && errno != EXDEV && errno != EPERM && errno != EMLINK) {
+		fail("backup", "cannot link %s to %s: %s", from, to, strerror(errno));
+		return -1;
+	}
+	b->copying = 1;
+	if (copy_file(b->buf, from, to) == 0)
+		goto added;
+	if (errno == ENOENT)
+		return VANISHED;
+	fail("backup", "cannot copy %s to %s: %s", from, to, strerror(errno));
+	return -1;
+added:
+	b->chunks++;
+	return 0;
+}
+
+/* The chunks of r when its content is chunked: 0 put, 1 when it is not
+ * chunked, -1 or VANISHED. */
+static int
+put_chunked(struct bk *b, const char *project, const struct store_revision *r)
+{
+	struct store_chunk_ref *refs = NULL;
+	struct atr_err err;
+	char path[4400];
+	int n = 0, rc = 0;
+
+	if (store_content_manifest(b->sc, r->sha256, &refs, &n, &err) == -1)
+		return err.code == ATR_E_NOT_FOUND ? 1 : -1;
+	snprintf(path, sizeof(path), "%s/chunks", b->partial);
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		fail("backup", "cannot create %s: %s", path, strerror(errno));
+		free(refs);
+		return -1;
+	}
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = put_chunk(b, refs[i].sha256);
+	if (rc == VANISHED)
+		snprintf(b->vanished, sizeof(b->vanished), "project '%s' revision %lld: a chunk "
+		    "of its content", project, (long long)r->number);
+	free(refs);
+	if (rc == 0)
+		b->bytes += r->size;
+	return rc;
+}
+
 /* Links (or copies) the content of r into the backup, once per SHA-256. */
 static int
 put_blob(struct bk *b, const char *project, const struct store_revision *r)
@@ -229,6 +303,11 @@ put_blob(struct bk *b, const char *project, const struct store_revision *r)
 
 	store_sqlite_blob_path(b->datadir, r->sha256, from, sizeof(from));
 	store_sqlite_blob_path(b->partial, r->sha256, to, sizeof(to));
+	if (access(from, F_OK) == -1 && errno == ENOENT) {
+		int rc = put_chunked(b, project, r);
+		if (rc != 1)
+			return rc;
+	}
 	if (sscanf(r->sha256, "%2x", &xx) != 1) {
 		fail("backup", "project '%s' revision %lld: its recorded SHA-256 '%s' is not one",
 		    project, (long long)r->number, r->sha256);
@@ -325,6 +404,7 @@ put_blobs(struct bk *b)
 		fail("backup", "reading the snapshot: %s", atr_err_msg(&err));
 		goto out;
 	}
+	b->sc = sc;
 	json_object_foreach(b->heads, name, v) {
 		struct walk w = {b, name, 0};
 		if (store_revision_list(sc, name, each_revision, &w, &err) == -1) {
@@ -338,12 +418,25 @@ put_blobs(struct bk *b)
 	}
 	rc = 0;
 out:
+	b->sc = NULL;
 	store_conn_close(sc);
 	store_close(st);
 	atr_config_free(cfg);
-	/* Opening the snapshot as a store made blobs/tmp: not part of it. */
+	/* Opening the snapshot as a store made blobs/tmp and chunks/tmp: not
+	 * part of it. */
 	snprintf(tmp, sizeof(tmp), "%s/blobs/tmp", b->partial);
 	rmdir(tmp);
+	snprintf(tmp, sizeof(tmp), "%s/chunks/tmp", b->partial);
+	rmdir(tmp);
+	for (int i = 0; rc == 0 && i < 256; i++) {
+		if (!b->cfanout[i])
+			continue;
+		snprintf(tmp, sizeof(tmp), "%s/chunks/%02x", b->partial, i);
+		if (fsync_path(tmp) == -1) {
+			fail("backup", "cannot sync %s: %s", tmp, strerror(errno));
+			rc = -1;
+		}
+	}
 	for (int i = 0; rc == 0 && i < 256; i++) {
 		if (!b->fanout[i])
 			continue;
@@ -388,7 +481,7 @@ backup_store(struct bk *b)
 		    t.problems);
 		return -1;
 	}
-	if (t.revisions != b->revisions || t.blobs != b->blobs) {
+	if (t.revisions != b->revisions || t.blobs != b->blobs || t.chunks != b->chunks) {
 		fail("backup", "the snapshot holds %lld revisions and %lld content files, but "
 			       "%lld and %lld were copied; nothing was kept",
 		    (long long)t.revisions, (long long)t.blobs, (long long)b->revisions,
@@ -412,7 +505,8 @@ fresh_partial(struct bk *b)
 		return -1;
 	}
 	json_object_clear(b->heads);
-	b->users = b->projects = b->revisions = b->blobs = b->bytes = 0;
+	b->users = b->projects = b->revisions = b->blobs = b->bytes = b->chunks = 0;
+	memset(b->cfanout, 0, sizeof(b->cfanout));
 	b->linked = b->copied = b->tls_files = 0;
 	b->vanished[0] = '\0';
 	memset(b->fanout, 0, sizeof(b->fanout));
@@ -446,10 +540,11 @@ summary(const struct bk *b, const char *dest, int pg, int settings, double secon
 		    "not in this backup: back the PostgreSQL database up with pg_dump or "
 		    "pg_basebackup (docs/backup.md)",
 		    "tls_files", (json_int_t)b->tls_files, "settings", settings, "seconds", seconds);
-	j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:I,s:b,s:b,s:f}",
+	j = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:I,s:b,s:b,s:f}",
 	    "format", 1, "backup", dest, "source", b->datadir, "created", created, "store",
 	    "sqlite", "users", (json_int_t)b->users, "projects", (json_int_t)b->projects,
-	    "revisions", (json_int_t)b->revisions, "blobs", (json_int_t)b->blobs, "bytes",
+	    "revisions", (json_int_t)b->revisions, "blobs", (json_int_t)b->blobs, "chunks",
+	    (json_int_t)b->chunks, "bytes",
 	    (json_int_t)b->bytes, "linked", (json_int_t)b->linked, "copied",
 	    (json_int_t)b->copied, "last_revision", b->heads, "tls_files",
 	    (json_int_t)b->tls_files, "settings", settings, "verified", 1, "seconds", seconds);
@@ -581,6 +676,7 @@ verify_tree(const char *dir, const char *src, const json_t *man, struct check_to
 	struct atr_err err;
 	json_int_t revs = json_integer_value(json_object_get(man, "revisions"));
 	json_int_t blobs = json_integer_value(json_object_get(man, "blobs"));
+	json_int_t chunks = json_integer_value(json_object_get(man, "chunks"));
 
 	if (check_store_tree(dir, "this backup cannot bring that revision back; restore another "
 				  "backup",
@@ -594,7 +690,7 @@ verify_tree(const char *dir, const char *src, const json_t *man, struct check_to
 		    t->problems);
 		return -1;
 	}
-	if (t->revisions != revs || t->blobs != blobs) {
+	if (t->revisions != revs || t->blobs != blobs || t->chunks != chunks) {
 		fail("restore", "%s holds %lld revisions and %lld content files, but its %s says "
 				"%lld and %lld; it is not the backup that was made; nothing was changed",
 		    src, (long long)t->revisions, (long long)t->blobs, MANIFEST, (long long)revs,
@@ -609,7 +705,7 @@ static int
 copy_backup(unsigned char *buf, const char *src, const char *dst, int pg, int conf_outside,
     int64_t *files)
 {
-	static const char *const trees[] = {"blobs", "tls"};
+	static const char *const trees[] = {"blobs", "chunks", "tls"};
 	static const char *const plain[] = {"atrium.db", "atrium.conf"};
 	char s[4400], d[4400];
 

@@ -35,6 +35,7 @@
 
 #include "atrium/util.h"
 #include "server/check.h"
+#include "server/chunkfile.h"
 #include "server/datadir.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -50,6 +51,16 @@ struct chk {
 	int quiet;            /* information counted, not written */
 	const char *blob_fix; /* what to do about missing or damaged content */
 	int64_t projects, revisions, blobs, bytes;
+	const char *dir;      /* the data directory (chunks/) */
+	int64_t manifests, chunks; /* chunked contents and chunk files verified */
+	struct seen **seen;   /* chunks verified so far (a hash table), how they fared */
+};
+
+/* A chunk already verified (shared by many contents: hashed once). */
+struct seen {
+	char sha256[65];
+	int ok;
+	struct seen *next;
 };
 
 /* One content file found under DIR/blobs/XX/. */
@@ -392,6 +403,135 @@ check_heads(struct chk *c, sqlite3 *db)
 }
 
 /* Every revision row against the content files in b. */
+#define SEEN_BUCKETS 4096
+
+static struct seen **
+seen_table(struct chk *c)
+{
+	if (c->seen == NULL)
+		c->seen = calloc(SEEN_BUCKETS, sizeof(*c->seen));
+	return c->seen;
+}
+
+/* Verifies chunk sha256 (once): 1 when whole, 0 when missing or damaged
+ * (said as a problem of the revision), -1 without memory. */
+static int
+check_chunk(struct chk *c, const char *name, long long num, const char *sha256,
+    uint32_t size, unsigned char *img, unsigned char *raw)
+{
+	struct seen **t = seen_table(c), *e;
+	unsigned int h;
+	char path[4200];
+	struct atr_err err;
+	size_t len = 0;
+	long n;
+	int ok;
+
+	if (t == NULL)
+		return -1;
+	sscanf(sha256, "%3x", &h);
+	for (e = t[h % SEEN_BUCKETS]; e != NULL; e = e->next)
+		if (strcmp(e->sha256, sha256) == 0)
+			return e->ok;
+	snprintf(path, sizeof(path), "%s/chunks/%.2s/%s", c->dir, sha256, sha256);
+	n = chunkfile_read(path, img, &err);
+	ok = n >= 0 && chunkfile_decode(img, (size_t)n, sha256, raw, CHUNK_RAW_MAX, &len, &err) == 0;
+	if (ok && len != size) {
+		ok = 0;
+		atr_err_set(&err, ATR_E_IO, "it has %zu bytes, the manifest says %u", len, size);
+	}
+	if (!ok)
+		problem(c, "project '%s' revision %lld: its chunk chunks/%.2s/%s is %s (%s); %s",
+		    name, num, sha256, sha256, n < 0 && err.code == ATR_E_NOT_FOUND ? "missing" :
+		    "damaged", atr_err_msg(&err), c->blob_fix);
+	else
+		c->chunks++;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	memcpy(e->sha256, sha256, 65);
+	e->ok = ok;
+	e->next = t[h % SEEN_BUCKETS];
+	t[h % SEEN_BUCKETS] = e;
+	return ok;
+}
+
+static void
+seen_free(struct chk *c)
+{
+	struct seen **t = c->seen;
+
+	for (int i = 0; t != NULL && i < SEEN_BUCKETS; i++)
+		while (t[i] != NULL) {
+			struct seen *e = t[i];
+			t[i] = e->next;
+			free(e);
+		}
+	free(t);
+	c->seen = NULL;
+}
+
+/*
+ * A revision whose content is chunks: its manifest row, every chunk there
+ * and hashing to its name, the lengths adding up to the revision's size.
+ * (The whole content's SHA-256 was checked when the manifest was made,
+ * and a reader checks it again.) 1 when the content is chunked (problems
+ * said), 0 when it has no manifest.
+ */
+static int
+check_manifest(struct chk *c, sqlite3 *db, const char *name, long long num, const char *sha,
+    int64_t size)
+{
+	sqlite3_stmt *s = NULL;
+	unsigned char *img = NULL, *raw = NULL;
+	const unsigned char *list;
+	int64_t total = 0, msize;
+	int len, rc = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT size, chunks FROM manifests WHERE sha256 = ?", -1, &s,
+		NULL) != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return 0; /* a store from before chunks */
+	}
+	sqlite3_bind_text(s, 1, sha, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		goto out;
+	rc = 1;
+	msize = sqlite3_column_int64(s, 0);
+	list = sqlite3_column_blob(s, 1);
+	len = sqlite3_column_bytes(s, 1);
+	if ((img = malloc(CHUNKFILE_MAX)) == NULL || (raw = malloc(CHUNK_RAW_MAX)) == NULL) {
+		problem(c, "out of memory checking project '%s' revision %lld", name, num);
+		goto out;
+	}
+	if (len % 36 != 0) {
+		problem(c, "project '%s' revision %lld: the manifest of its content %s is damaged; "
+			   "restore atrium.db from a backup", name, num, sha);
+		goto out;
+	}
+	for (int i = 0; i + 36 <= len; i += 36) {
+		char hex[65];
+		const unsigned char *e = list + i;
+		uint32_t csize = (uint32_t)e[32] | (uint32_t)e[33] << 8 | (uint32_t)e[34] << 16 |
+		    (uint32_t)e[35] << 24;
+		atr_hex(e, 32, hex);
+		total += csize;
+		if (check_chunk(c, name, num, hex, csize, img, raw) == -1) {
+			problem(c, "out of memory checking project '%s' revision %lld", name, num);
+			goto out;
+		}
+	}
+	if (total != size || msize != size)
+		problem(c, "project '%s' revision %lld: its row records %lld bytes but its "
+			   "manifest %lld and its chunks %lld; restore atrium.db from a backup",
+		    name, num, (long long)size, (long long)msize, (long long)total);
+	c->manifests++;
+out:
+	sqlite3_finalize(s);
+	free(img);
+	free(raw);
+	return rc;
+}
+
 static int
 check_revisions(struct chk *c, sqlite3 *db, struct blobs *b)
 {
@@ -422,6 +562,8 @@ check_revisions(struct chk *c, sqlite3 *db, struct blobs *b)
 		}
 		snprintf(key.sha256, sizeof(key.sha256), "%s", sha);
 		f = b->n > 0 ? bsearch(&key, b->v, b->n, sizeof(*b->v), cmp_blob) : NULL;
+		if (f == NULL && check_manifest(c, db, name, num, sha, size) == 1)
+			continue;
 		if (f == NULL) {
 			problem(c, "project '%s' revision %lld: its content blobs/%.2s/%s is missing; "
 				   "%s (the revision cannot be read)",
@@ -483,6 +625,7 @@ check_tree(struct chk *c, const char *dir, int immutable, struct atr_err *err)
 	sqlite3 *db = NULL;
 	int rc = 2;
 
+	c->dir = dir;
 	snprintf(path, sizeof(path), "%s/atrium.db", dir);
 	/* Read-only: no checkpoint, no schema, nothing written to DIR. A copy
 	 * nobody serves is read as it lies (immutable: not even a -shm file is
@@ -522,10 +665,14 @@ check_tree(struct chk *c, const char *dir, int immutable, struct atr_err *err)
 		goto out;
 	}
 	report_orphans(c, &b);
+	if (c->manifests > 0 && !c->quiet)
+		fprintf(c->out, "%lld chunked content(s) over %lld chunk file(s) verified\n",
+		    (long long)c->manifests, (long long)c->chunks);
 	rc = 0;
 out:
 	sqlite3_close_v2(db);
 	free(b.v);
+	seen_free(c);
 	return rc;
 }
 
@@ -580,6 +727,7 @@ check_store_tree(const char *dir, const char *blob_fix, FILE *out, struct check_
 	t->revisions = c.revisions;
 	t->blobs = c.blobs;
 	t->bytes = c.bytes;
+	t->chunks = c.chunks;
 	return rc == 0 ? 0 : -1;
 }
 

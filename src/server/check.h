@@ -19,7 +19,9 @@
  * changed. It runs SQLite's integrity and foreign-key checks, checks that
  * every project's revisions are numbered 1..head, hashes every blob file
  * and compares it with its name, and checks that every revision row has
- * its blob with the recorded size and SHA-256. Blob files no revision
+ * its blob with the recorded size and SHA-256 -- or, for chunked content,
+ * its manifest, with every chunk present and hashing to its name and the
+ * lengths adding up (docs/delta.md). Blob files no revision
  * uses (a commit cut short by a crash before its row) and unfinished
  * uploads in blobs/tmp are reported as information, not problems.
  *
@@ -42,6 +44,7 @@ struct check_totals {
 	int64_t revisions; /* revision rows */
 	int64_t blobs;     /* content files hashed */
 	int64_t bytes;     /* their bytes */
+	int64_t chunks;    /* chunk files of chunked contents verified */
 };
 
 /*

@@ -34,6 +34,8 @@ const char *req_header(const struct req *r, const char *name);
 /* The body parsed as a JSON object (borrowed); NULL with a 400-worthy
  * sentence in err when it is missing or malformed. */
 json_t *req_json(struct req *r, struct atr_err *err);
+/* The buffered body as bytes (borrowed; "" and 0 when there is none). */
+const void *req_body(struct req *r, size_t *len);
 /* The peer's address as text ("127.0.0.1"). */
 const char *req_peer(const struct req *r);
 

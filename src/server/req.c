@@ -357,6 +357,13 @@ req_json(struct req *r, struct atr_err *err)
 	return r->json;
 }
 
+const void *
+req_body(struct req *r, size_t *len)
+{
+	*len = r->body != NULL ? evbuffer_get_length(r->body) : 0;
+	return *len > 0 ? evbuffer_pullup(r->body, -1) : (const void *)"";
+}
+
 const struct store_user *
 req_user(const struct req *r)
 {

@@ -29,7 +29,7 @@
 #define R_SLOW 0x04   /* always on the job pool */
 #define R_STREAM 0x08 /* body streams to a blob writer after begin() */
 #define R_COOKIE 0x10 /* the console's cookie session (with a CSRF token) counts */
-#define R_UPLOAD 0x20 /* a JSON body up to 2 MiB (a keystore in base64) */
+#define R_UPLOAD 0x20 /* a body up to 2 MiB (a keystore in base64, chunk lists, a chunk) */
 
 struct route {
 	int method;          /* enum http_method; HEAD matches GET */
@@ -55,6 +55,12 @@ static const struct route routes[] = {
 	    api_revision_commit, api_revision_begin},
 	{HTTP_GET, "/api/v1/projects/*/revisions/*", R_AUTH, api_revision_get, NULL},
 	{HTTP_GET, "/api/v1/projects/*/revisions/*/content", R_AUTH, api_revision_content, NULL},
+	{HTTP_GET, "/api/v1/projects/*/revisions/*/manifest", R_AUTH, api_revision_manifest, NULL},
+	{HTTP_GET, "/api/v1/projects/*/chunks/*", R_AUTH | R_SLOW, api_chunk_get, NULL},
+	{HTTP_POST, "/api/v1/chunks/missing", R_AUTH | R_SLOW | R_UPLOAD, api_chunks_missing, NULL},
+	{HTTP_POST, "/api/v1/chunks", R_AUTH | R_SLOW | R_UPLOAD, api_chunks_put, NULL},
+	{HTTP_PUT, "/api/v1/chunks/*", R_AUTH | R_SLOW | R_UPLOAD, api_chunk_put, NULL},
+	{HTTP_POST, "/api/v1/contents", R_AUTH | R_SLOW | R_UPLOAD, api_content_create, NULL},
 	{HTTP_GET, "/api/v1/projects/*/locks", R_AUTH, api_locks_list, NULL},
 	{HTTP_POST, "/api/v1/projects/*/locks", R_AUTH | R_SLOW, api_lock_take, NULL},
 	{HTTP_DELETE, "/api/v1/projects/*/locks/*", R_AUTH | R_SLOW, api_lock_release, NULL},

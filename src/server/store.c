@@ -439,3 +439,66 @@ store_event_purge(struct store_conn *sc, int64_t before_ms, struct atr_err *err)
 {
 	return sc->st->ops->event_purge(sc, before_ms, err);
 }
+
+/* ---- chunked content: backends without it say so */
+
+static int
+no_chunks(const struct store_conn *sc, struct atr_err *err)
+{
+	return atr_err_set(err, ATR_E_NOT_SUPPORTED,
+	    "chunked content is not yet on %s; send the whole file", sc->st->ops->name);
+}
+
+int
+store_chunk_missing(struct store_conn *sc, const char (*shas)[65], int n, unsigned char *missing,
+    struct atr_err *err)
+{
+	if (sc->st->ops->chunk_missing == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->chunk_missing(sc, shas, n, missing, err);
+}
+
+int
+store_chunk_put(struct store_conn *sc, const char *sha256, const void *data, size_t len,
+    int zstd, struct atr_err *err)
+{
+	if (sc->st->ops->chunk_put == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->chunk_put(sc, sha256, data, len, zstd, err);
+}
+
+int
+store_content_create(struct store_conn *sc, const char *sha256, int64_t size,
+    const struct store_chunk_ref *chunks, int n, unsigned char *missing, int *created,
+    struct atr_err *err)
+{
+	if (sc->st->ops->content_create == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->content_create(sc, sha256, size, chunks, n, missing, created, err);
+}
+
+int
+store_content_hold(struct store_conn *sc, const char *sha256, int64_t *size, struct atr_err *err)
+{
+	if (sc->st->ops->content_hold == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->content_hold(sc, sha256, size, err);
+}
+
+int
+store_content_manifest(struct store_conn *sc, const char *sha256,
+    struct store_chunk_ref **chunks, int *n, struct atr_err *err)
+{
+	if (sc->st->ops->content_manifest == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->content_manifest(sc, sha256, chunks, n, err);
+}
+
+int
+store_chunk_get(struct store_conn *sc, const char *project, const char *sha256,
+    int accept_zstd, unsigned char **data, size_t *len, int *zstd, struct atr_err *err)
+{
+	if (sc->st->ops->chunk_get == NULL)
+		return no_chunks(sc, err);
+	return sc->st->ops->chunk_get(sc, project, sha256, accept_zstd, data, len, zstd, err);
+}

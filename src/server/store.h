@@ -425,4 +425,60 @@ int store_event_purge(struct store_conn *sc, int64_t before_ms, struct atr_err *
 int store_sqlite_snapshot(const char *datadir, const char *dest, struct atr_err *err);
 void store_sqlite_blob_path(const char *dir, const char *sha256, char *out, size_t size);
 
+/*
+ * Chunked content (docs/delta.md): a content may be stored as a manifest,
+ * the ordered list of its chunks (SHA-256 and raw length of each), over
+ * chunk files shared by every content and project. Revisions keep naming
+ * the whole content's SHA-256 and size; the blob reader reassembles a
+ * manifest (store_blob_reader_fd() is -1 for it) and verifies each chunk.
+ * A backend without chunks (PostgreSQL, for now) answers these calls with
+ * ATR_E_NOT_SUPPORTED.
+ */
+#define STORE_CHUNKS_PER_ASK 4096 /* hashes per store_chunk_missing() */
+
+struct store_chunk_ref {
+	char sha256[65];
+	uint32_t size;
+};
+
+/* missing[i] = 1 for each shas[i] not stored, else 0. A chunk found is
+ * kept by garbage collection for the grace period from now. */
+int store_chunk_missing(struct store_conn *sc, const char (*shas)[65], int n,
+    unsigned char *missing, struct atr_err *err);
+/*
+ * Stores one chunk, data[0..len): raw, or one zstd frame when zstd is 1.
+ * Verifies its SHA-256 is sha256 (ATR_E_BAD_REQUEST otherwise), and makes
+ * it durable. Idempotent.
+ */
+int store_chunk_put(struct store_conn *sc, const char *sha256, const void *data, size_t len,
+    int zstd, struct atr_err *err);
+/*
+ * Records content sha256 of size bytes as chunks[0..n), in order: checks
+ * every chunk is stored (ATR_E_CHUNKS_MISSING otherwise, with missing[i]
+ * set as for store_chunk_missing(); missing may be NULL), that their
+ * lengths add up to size and their bytes to sha256 (ATR_E_BAD_REQUEST),
+ * and commits the manifest durably. *created: 1 when new, 0 when it was
+ * there already. Either way the content is kept for the grace period.
+ */
+int store_content_create(struct store_conn *sc, const char *sha256, int64_t size,
+    const struct store_chunk_ref *chunks, int n, unsigned char *missing, int *created,
+    struct atr_err *err);
+/* Whether content sha256 has a manifest: its size into *size and it is
+ * kept for the grace period from now (a commit that names it follows).
+ * ATR_E_NOT_FOUND when none. */
+int store_content_hold(struct store_conn *sc, const char *sha256, int64_t *size,
+    struct atr_err *err);
+/* The manifest of content sha256: *chunks malloc'ed (the caller frees),
+ * *n entries. ATR_E_NOT_FOUND when the content is a whole file. */
+int store_content_manifest(struct store_conn *sc, const char *sha256,
+    struct store_chunk_ref **chunks, int *n, struct atr_err *err);
+/*
+ * One chunk, verified, when it belongs to a revision of project
+ * (ATR_E_NOT_FOUND otherwise: a chunk's hash is no way around a project's
+ * permissions). *data malloc'ed; *zstd 1 when it is the stored zstd frame
+ * (only when accept_zstd), else the raw bytes.
+ */
+int store_chunk_get(struct store_conn *sc, const char *project, const char *sha256,
+    int accept_zstd, unsigned char **data, size_t *len, int *zstd, struct atr_err *err);
+
 #endif

@@ -77,6 +77,19 @@ struct store_ops {
 	    int64_t, struct atr_err *);
 	void (*blob_reader_close)(struct store_blob_reader *);
 
+	/* Chunked content; NULL: ATR_E_NOT_SUPPORTED (store.c). */
+	int (*chunk_missing)(struct store_conn *, const char (*)[65], int, unsigned char *,
+	    struct atr_err *);
+	int (*chunk_put)(struct store_conn *, const char *, const void *, size_t, int,
+	    struct atr_err *);
+	int (*content_create)(struct store_conn *, const char *, int64_t,
+	    const struct store_chunk_ref *, int, unsigned char *, int *, struct atr_err *);
+	int (*content_hold)(struct store_conn *, const char *, int64_t *, struct atr_err *);
+	int (*content_manifest)(struct store_conn *, const char *, struct store_chunk_ref **, int *,
+	    struct atr_err *);
+	int (*chunk_get)(struct store_conn *, const char *, const char *, int, unsigned char **,
+	    size_t *, int *, struct atr_err *);
+
 	int (*event_add)(struct store_conn *, const char *, const char *, const char *, int64_t,
 	    struct atr_err *);
 	int (*event_list)(struct store_conn *, int64_t, int,

@@ -38,6 +38,7 @@ struct sq_writer {
 struct sq_reader {
 	struct store_blob_reader base;
 	int fd;
+	struct sq_mreader *m; /* a chunked content instead of a file */
 };
 
 static const struct store_ops sqlite_ops;
@@ -125,7 +126,7 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	}
 	snprintf(st->describe, sizeof(st->describe), "sqlite %s", st->dbpath);
 	snprintf(path, sizeof(path), "%s/tmp", st->blobdir);
-	if (atr_mkdirs(path, 0700, err) == -1)
+	if (atr_mkdirs(path, 0700, err) == -1 || sq_chunks_open(st, datadir, err) == -1)
 		goto fail;
 	/* Leftovers of uploads cut short by a crash: never acknowledged. */
 	if ((d = opendir(path)) != NULL) {
@@ -138,7 +139,8 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 	if ((sc = sq_conn_open(&st->base, err)) == NULL)
 		goto fail;
 	if (sqlite3_exec(SQ(sc)->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(SQ(sc)->db, sq_events_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(SQ(sc)->db, sq_events_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(SQ(sc)->db, sq_chunks_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		sq_db_fail(sc, err, "creating the schema");
 		sq_conn_close(sc);
 		goto fail;
@@ -163,6 +165,7 @@ sq_close(struct store *base)
 	free(st->pins);
 	free(st->dbpath);
 	free(st->blobdir);
+	free(st->chunkdir);
 	free(st);
 }
 
@@ -820,6 +823,7 @@ sq_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
 	remove_unreferenced(sc, shas, n);
+	sq_chunks_collect(sc, shas, n);
 	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
 	return 0;
@@ -1258,6 +1262,30 @@ sq_blob_abort(struct store_blob_writer *base)
 	free(w);
 }
 
+/* A content without a file may be chunks (store_sqlite_chunks.c). */
+static struct store_blob_reader *
+chunked_reader_open(struct store_conn *sc, const char *sha256, int64_t size, struct atr_err *err)
+{
+	struct sq_reader *rd;
+	struct sq_mreader *m = sq_mreader_open(sc, sha256, size, err);
+
+	if (m == NULL) {
+		if (err != NULL && err->code == ATR_E_NOT_FOUND)
+			atr_err_set(err, ATR_E_IO, "the content %s is missing (no file, no manifest)",
+			    sha256);
+		return NULL;
+	}
+	if ((rd = calloc(1, sizeof(*rd))) == NULL) {
+		sq_mreader_close(m);
+		atr_err_set(err, ATR_E_NOMEM, NULL);
+		return NULL;
+	}
+	rd->base.st = sc->st;
+	rd->fd = -1;
+	rd->m = m;
+	return &rd->base;
+}
+
 static struct store_blob_reader *
 sq_blob_reader_open(struct store_conn *sc, const char *sha256, int64_t size, struct atr_err *err)
 {
@@ -1267,7 +1295,9 @@ sq_blob_reader_open(struct store_conn *sc, const char *sha256, int64_t size, str
 	int fd;
 
 	blob_path(SQ(sc)->st, sha256, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT)
+		return chunked_reader_open(sc, sha256, size, err);
+	if (fd == -1) {
 		atr_err_set(err, ATR_E_IO, "the content %s is missing: %s", path, strerror(errno));
 		return NULL;
 	}
@@ -1290,7 +1320,7 @@ sq_blob_reader_open(struct store_conn *sc, const char *sha256, int64_t size, str
 static int
 sq_blob_reader_fd(const struct store_blob_reader *base)
 {
-	if (base->st->ops == &sqlite_async_ops)
+	if (base->st->ops == &sqlite_async_ops || ((const struct sq_reader *)base)->m != NULL)
 		return -1;
 	return ((const struct sq_reader *)base)->fd;
 }
@@ -1303,6 +1333,8 @@ sq_blob_read(struct store_blob_reader *base, struct store_conn *sc, void *buf, s
 	ssize_t got;
 
 	(void)sc;
+	if (rd->m != NULL)
+		return sq_mreader_read(rd->m, buf, n, off, err);
 	do
 		got = pread(rd->fd, buf, n, (off_t)off);
 	while (got == -1 && errno == EINTR);
@@ -1318,6 +1350,7 @@ sq_blob_reader_close(struct store_blob_reader *base)
 
 	if (rd->fd != -1)
 		close(rd->fd);
+	sq_mreader_close(rd->m);
 	free(rd);
 }
 
@@ -1360,6 +1393,12 @@ static const struct store_ops sqlite_ops = {
 	.blob_reader_fd = sq_blob_reader_fd,
 	.blob_read = sq_blob_read,
 	.blob_reader_close = sq_blob_reader_close,
+	.chunk_missing = sq_chunk_missing,
+	.chunk_put = sq_chunk_put,
+	.content_create = sq_content_create,
+	.content_hold = sq_content_hold,
+	.content_manifest = sq_content_manifest,
+	.chunk_get = sq_chunk_get,
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.event_last = sq_event_last,

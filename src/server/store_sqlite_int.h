@@ -23,6 +23,7 @@ struct sq_store {
 	pthread_mutex_t pin_lock;
 	char (*pins)[65]; /* blobs made durable whose row is not committed yet */
 	int npins;
+	char *chunkdir;   /* DIR/chunks (store_sqlite_chunks.c) */
 };
 
 #define STMT_CACHE 160
@@ -95,5 +96,31 @@ int sq_delivery_redeliver(struct store_conn *, const char *, int64_t, int64_t, s
 int sq_delivery_add_test(struct store_conn *, const char *, const char *, int64_t, int64_t *,
     struct atr_err *);
 int sq_event_purge(struct store_conn *, int64_t, struct atr_err *);
+
+/* store_sqlite_chunks.c: chunked content (store.h). */
+extern const char sq_chunks_schema[];
+struct sq_mreader;
+int sq_chunks_open(struct sq_store *st, const char *datadir, struct atr_err *err);
+void sq_chunk_path(const char *chunkdir, const char *sha256, char *out, size_t size);
+int sq_chunk_missing(struct store_conn *, const char (*)[65], int, unsigned char *,
+    struct atr_err *);
+int sq_chunk_put(struct store_conn *, const char *, const void *, size_t, int, struct atr_err *);
+int sq_content_create(struct store_conn *, const char *, int64_t, const struct store_chunk_ref *,
+    int, unsigned char *, int *, struct atr_err *);
+int sq_content_hold(struct store_conn *, const char *, int64_t *, struct atr_err *);
+int sq_content_manifest(struct store_conn *, const char *, struct store_chunk_ref **, int *,
+    struct atr_err *);
+int sq_chunk_get(struct store_conn *, const char *, const char *, int, unsigned char **, size_t *,
+    int *, struct atr_err *);
+/* A content's manifest read as one stream; NULL with ATR_E_NOT_FOUND when
+ * it has none. */
+struct sq_mreader *sq_mreader_open(struct store_conn *sc, const char *sha256, int64_t size,
+    struct atr_err *err);
+int64_t sq_mreader_read(struct sq_mreader *m, void *buf, size_t n, int64_t off,
+    struct atr_err *err);
+void sq_mreader_close(struct sq_mreader *m);
+/* After a project's deletion, with pin_lock held: removes the manifests of
+ * shas no revision references and the chunks no manifest uses. */
+void sq_chunks_collect(struct store_conn *sc, char (*shas)[65], int n);
 
 #endif

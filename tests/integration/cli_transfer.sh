@@ -131,8 +131,12 @@ peak_rss_kb() {
 	fi
 }
 
+# The whole-file stream here (--whole): under ASan, memory freed stays in
+# its quarantine, so the hundreds of requests of a commit by chunks look
+# like growth there; the release build's figure below is the chunked one
+# (this commit stored a whole file, so that one sends every chunk).
 t0=$(date +%s.%N)
-if rss=$(peak_rss_kb "$ATRIUM" commit big big -m "big one"); then ok "commit $BIG_MB MB"; else
+if rss=$(peak_rss_kb "$ATRIUM" commit big big -m "big one" --whole); then ok "commit $BIG_MB MB"; else
 	not_ok "commit $BIG_MB MB" "$(cat "$T/out.txt")"; fi
 t1=$(date +%s.%N)
 echo "# commit of $BIG_MB MB: peak RSS ${rss:-?} KiB (ASan build), $(echo "$t1 - $t0" | bc 2>/dev/null || echo ?) s"
@@ -149,7 +153,7 @@ rm -f big.out
 # The release build's figures, when it is built.
 if [ -x "${ATRIUM_RELEASE:-}" ] && [ -x /usr/bin/time ]; then
 	rss=$(peak_rss_kb "$ATRIUM_RELEASE" commit big big -m "big two") || not_ok "release commit" "$(cat "$T/out.txt")"
-	echo "# commit of $BIG_MB MB: peak RSS ${rss:-?} KiB (release build)"
+	echo "# commit of $BIG_MB MB by chunks: peak RSS ${rss:-?} KiB (release build): $(tail -n1 "$T/out.txt")"
 	expect_eq "release commit's peak RSS stays under 32 MiB" "$([ "${rss:-999999}" -lt 32768 ] && echo yes)" yes
 	rss=$(peak_rss_kb "$ATRIUM_RELEASE" checkout big -o big.out) || not_ok "release checkout" "$(cat "$T/out.txt")"
 	echo "# checkout of $BIG_MB MB: peak RSS ${rss:-?} KiB (release build)"
