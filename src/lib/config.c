@@ -741,15 +741,32 @@ atr_config_print(const struct atr_config *cfg, FILE *out)
 	}
 }
 
+/* Writes s into a markdown table cell: a '|' would end the cell. */
+static void
+put_cell(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '|')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+}
+
 void
 atr_config_print_markdown(FILE *out)
 {
 	fputs("| setting | default | meaning |\n| --- | --- | --- |\n", out);
 	for (size_t i = 0; i < NDIRECTIVES; i++) {
-		if (table[i].def[0] == '\0')
-			fprintf(out, "| `%s` | (empty) | %s |\n", table[i].name, table[i].help);
-		else
-			fprintf(out, "| `%s` | `%s` | %s |\n", table[i].name, table[i].def,
-			    table[i].help);
+		fprintf(out, "| `%s` | ", table[i].name);
+		if (table[i].def[0] == '\0') {
+			fputs("(empty)", out);
+		} else {
+			fputc('`', out);
+			put_cell(out, table[i].def);
+			fputc('`', out);
+		}
+		fputs(" | ", out);
+		put_cell(out, table[i].help);
+		fputs(" |\n", out);
 	}
 }
