@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -237,7 +238,8 @@ accept_any(int preverify_ok, X509_STORE_CTX *ctx)
 int
 clientcert_setup_ctx(struct clientcert *cc, SSL_CTX *ctx, struct atr_err *err)
 {
-	static const unsigned char sid_ctx[] = "atrium-client-cert";
+	unsigned char sid_ctx[32];
+	EVP_MD_CTX *md;
 	STACK_OF(X509_NAME) *names;
 
 	if (!clientcert_enabled(cc))
@@ -245,8 +247,24 @@ clientcert_setup_ctx(struct clientcert *cc, SSL_CTX *ctx, struct atr_err *err)
 	if ((names = sk_X509_NAME_deep_copy(cc->ca_names, X509_NAME_dup, X509_NAME_free)) == NULL)
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	SSL_CTX_set_client_CA_list(ctx, names);
-	/* Resumption with a peer certificate needs a session id context. */
-	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	/* Resumption with a peer certificate needs a session id context. It
+	 * is the mode and the CAs' digest: a session made under another
+	 * policy (optional, no certificate) is not resumed under this one
+	 * (required), it gets a full handshake. */
+	if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, &cc->mode, sizeof(cc->mode)) != 1) {
+		EVP_MD_CTX_free(md);
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	for (int i = 0; i < sk_X509_NAME_num(cc->ca_names); i++) {
+		const unsigned char *der;
+		size_t len;
+		if (X509_NAME_get0_der(sk_X509_NAME_value(cc->ca_names, i), &der, &len) == 1)
+			EVP_DigestUpdate(md, der, len);
+	}
+	EVP_DigestFinal_ex(md, sid_ctx, NULL);
+	EVP_MD_CTX_free(md);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx));
 	if (cc->mode == MODE_REQUIRED) {
 		/* The chain and dates at the handshake; revocation at login
 		 * (its CRLs may need fetching, never on an event loop). */
@@ -440,7 +458,9 @@ crl_fetch(struct outbound *ob, const char *url, char *why, size_t wlen)
 		snprintf(why, wlen, "the distribution point %.300s is not a URL", url);
 		goto out;
 	}
-	snprintf(f.host, sizeof(f.host), "%s", host);
+	/* outbound_allow compares the address without brackets. */
+	snprintf(f.host, sizeof(f.host), "%.*s", (int)strcspn(host + (host[0] == '['), "]"),
+	    host + (host[0] == '['));
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

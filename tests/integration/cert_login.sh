@@ -255,7 +255,15 @@ expect_eq "... a certificate still logs in" "$(cert_login alice)" "200 user=alic
 reload password_login=on
 
 # ---- required: no certificate, no handshake
+# A TLS 1.2 session made without a certificate under optional...
+s_client() { openssl s_client -connect "127.0.0.1:$TLS_PORT" -servername localhost -CAfile "$SCA" -tls1_2 "$@" </dev/null 2>&1; }
+s_client -sess_out "$T/sess.pem" >/dev/null
+expect_match "optional: a session without a certificate resumes" "$(s_client -sess_in "$T/sess.pem")" '(^|
+)Reused, TLSv1.2'
 reload client_certificates=required
+out=$(s_client -sess_in "$T/sess.pem")
+check_fails "required: that session is not resumed (no way round the certificate)" grep -q '^Reused' <<<"$out"
+expect_match "... the full handshake is refused" "$out" 'alert|handshake failure|certificate required'
 curl -sS -o /dev/null --cacert "$SCA" "$TLS/healthz" 2>"$T/req.err"
 rc=$?
 [ "$rc" -ne 0 ] && ok "required: a connection without a certificate is refused at the handshake (curl $rc)" ||
