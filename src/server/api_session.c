@@ -136,9 +136,10 @@ api_cert_login(struct req *r, const char *kind, struct store_user *u)
 	X509 *leaf = req_client_cert(r);
 	struct clientcert_id id;
 	struct directory_user du;
+	struct store_user_profile prof;
 	struct login_try attempt;
 	struct atr_err err;
-	int found = 0, ok = 0, rc = -1;
+	int found = 0, ok = 0, rc = -1, dir_account = 0, dir_on = d != NULL && directory_enabled(d);
 
 	if (!clientcert_enabled(cc)) {
 		resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}: "
@@ -161,6 +162,11 @@ api_cert_login(struct req *r, const char *kind, struct store_user *u)
 		resp_err(r, &err);
 		goto out;
 	}
+	if (found && store_user_get_profile(req_store(r), id.user, &prof, &err) == -1) {
+		resp_err(r, &err);
+		goto out;
+	}
+	dir_account = found && strcmp(prof.source, "directory") == 0;
 	if (logins_begin(r, &attempt, id.user, found) == -1)
 		goto out;
 	if (clientcert_verify(cc, leaf, req_client_chain(r), req_runtime(r)->outbound,
@@ -171,10 +177,12 @@ api_cert_login(struct req *r, const char *kind, struct store_user *u)
 		resp_err(r, &err);
 		goto out;
 	}
-	if (!found && d != NULL && directory_enabled(d)) {
+	/* A directory account is asked again (removed or moved out of every
+	 * group: refused), as at a password login. */
+	if ((!found || dir_account) && dir_on) {
 		if (directory_login(d, id.user, NULL, &du, &err) == 0) {
 			logins_end(r, &attempt, 1);
-			if (sync_directory_user(r, id.user, &du, 0, u) == -1)
+			if (sync_directory_user(r, id.user, &du, found, u) == -1)
 				goto out;
 			ok = 1;
 		} else if (err.code == ATR_E_DIRECTORY || err.code == ATR_E_FORBIDDEN) {
@@ -184,9 +192,19 @@ api_cert_login(struct req *r, const char *kind, struct store_user *u)
 			resp_err(r, &err);
 			goto out;
 		}
-	} else if (found) {
+	} else if (found && !dir_account) {
 		logins_end(r, &attempt, 1);
 		ok = 1;
+	}
+	if (!ok && found) {
+		logins_end(r, &attempt, 0);
+		atr_warn("certificate %s as '%s' from %s refused: a directory account %s (subject %s, "
+			 "serial %s)", kind, id.user, req_peer(r), dir_on ? "no longer in the directory" :
+		    "and directory sign-in is off", id.subject, id.serial);
+		resp_error(r, ATR_E_CLIENT_CERT_NO_USER, "'%s' is a directory account %s", id.user,
+		    dir_on ? "that the directory no longer has" :
+			     "and directory sign-in is off (directory_urls)");
+		goto out;
 	}
 	if (!ok) {
 		logins_end(r, &attempt, 0);
