@@ -224,6 +224,49 @@
     $('login-password').value = '';
     if (msg) formError($('login-error'), msg);
     ($('login-user').value ? $('login-password') : $('login-user')).focus();
+    showCertLogin();
+  }
+
+  /* "Log in with your certificate" when the browser presented one. */
+  async function showCertLogin() {
+    let c = null;
+    try {
+      c = await api('GET', 'login/certificate');
+    } catch (e) {
+      c = null;
+    }
+    const on = !!(c && c.enabled && c.presented);
+    show($('login-cert'), on);
+    if (on) {
+      $('login-cert-subject').textContent = 'Your certificate: ' + c.subject +
+        (c.user ? ' (user ' + c.user + ')' : '');
+    }
+  }
+
+  /* A login's failure, in words: the server's reason for certificates. */
+  function loginFailure(e) {
+    if (e.status === 401 && !/^client_cert_/.test(e.body.code || '')) {
+      return 'Wrong user name or password.';
+    }
+    if (e.status === 429) {
+      const secs = parseInt(e.retryAfter, 10);
+      return 'Too many failed attempts. ' + (secs > 0 ?
+        'Try again in ' + (secs >= 90 ? plural(Math.ceil(secs / 60), 'minute', 'minutes') :
+          plural(secs, 'second', 'seconds')) + '.' : 'Wait a while and try again.');
+    }
+    if (e.status === 403 && !e.body.error) return 'Only admins may use the console.';
+    return e.message;
+  }
+
+  async function onCertLogin() {
+    clearErrors($('login-form'));
+    try {
+      const s = await busy($('login-cert-submit'), 'Logging in…', () => api('POST', 'login', {}));
+      setSession(s);
+      route();
+    } catch (e) {
+      formError($('login-error'), loginFailure(e));
+    }
   }
 
   async function onLogin(ev) {
@@ -249,18 +292,7 @@
       setSession(s);
       route();
     } catch (e) {
-      let msg = e.message;
-      if (e.status === 401) {
-        msg = 'Wrong user name or password.';
-      } else if (e.status === 429) {
-        const secs = parseInt(e.retryAfter, 10);
-        msg = 'Too many failed attempts. ' + (secs > 0 ?
-          'Try again in ' + (secs >= 90 ? plural(Math.ceil(secs / 60), 'minute', 'minutes') :
-            plural(secs, 'second', 'seconds')) + '.' : 'Wait a while and try again.');
-      } else if (e.status === 403 && !e.body.error) {
-        msg = 'Only admins may use the console.';
-      }
-      formError($('login-error'), msg);
+      formError($('login-error'), loginFailure(e));
       $('login-password').focus();
     }
   }
@@ -1803,6 +1835,7 @@
 
   async function start() {
     $('login-form').addEventListener('submit', onLogin);
+    $('login-cert-submit').addEventListener('click', onCertLogin);
     $('logout').addEventListener('click', onLogout);
     $('tls-form').addEventListener('submit', onTlsSave);
     $('tls-force').addEventListener('click', () => resendTls($('tls-force')));

@@ -62,6 +62,13 @@
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(OUTBOUND_DENIED,  "outbound_denied",  403, 1, "outbound_allow does not allow connecting there") \
 	X(DIRECTORY,        "directory_unavailable", 503, 1, "the directory could not be reached") \
+	X(CLIENT_CERT_EXPIRED, "client_cert_expired", 401, 1, "the client certificate has expired or is not valid yet") \
+	X(CLIENT_CERT_REVOKED, "client_cert_revoked", 401, 1, "the client certificate is revoked") \
+	X(CLIENT_CERT_UNTRUSTED, "client_cert_untrusted", 401, 1, "the client certificate's issuer is not trusted (client_ca_file)") \
+	X(CLIENT_CERT_INVALID, "client_cert_invalid", 401, 1, "the client certificate is not valid") \
+	X(CLIENT_CERT_NO_CRL, "client_cert_no_crl", 401, 1, "the client certificate's revocation list could not be had") \
+	X(CLIENT_CERT_NO_USER, "client_cert_no_user", 401, 1, "no user has the client certificate's name") \
+	X(PASSWORD_LOGIN_OFF, "password_login_off", 403, 1, "password login is off: log in with a certificate") \
 	X(DATABASE,         "database",         500, 1, "the database failed") \
 	X(NOT_SUPPORTED,    "not_supported",    501, 1, "this server's store cannot do that yet") \
 	X(CHUNKS_MISSING,   "chunks_missing",   409, 1, "some chunks of the content are not on the server; send them first")

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "atrium/keystore.h"
 #include "atrium/util.h"
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -14,7 +18,10 @@
 #include "cli/session.h"
 #include "cli/url.h"
 
-enum { LOGIN_USER, LOGIN_PLAIN, LOGIN_PASSWORD_STDIN };
+enum {
+	LOGIN_USER, LOGIN_PLAIN, LOGIN_PASSWORD_STDIN, LOGIN_CERT, LOGIN_KEY, LOGIN_KEYSTORE,
+	LOGIN_STOREPASS_FILE,
+};
 
 static const struct cli_opt login_opts[] = {
 	[LOGIN_USER] = {"user", 'u', "USER",
@@ -23,6 +30,13 @@ static const struct cli_opt login_opts[] = {
 	    "plain HTTP, port 3579 by default: no TLS, everything travels unencrypted"},
 	[LOGIN_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
 	    "read the password from the first line of standard input"},
+	[LOGIN_CERT] = {"cert", 0, "FILE",
+	    "log in with a client certificate (PEM, with its chain) instead of a password"},
+	[LOGIN_KEY] = {"key", 0, "FILE", "the client certificate's private key (unencrypted PEM)"},
+	[LOGIN_KEYSTORE] = {"keystore", 0, "FILE",
+	    "log in with the client certificate and key of a PKCS#12 or JKS keystore"},
+	[LOGIN_STOREPASS_FILE] = {"storepass-file", 0, "F",
+	    "the keystore's password: the first line of F (default: a prompt)"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -41,7 +55,12 @@ static const struct cli_usage login_usage = {
 	"port 3579 instead, and warns.\n"
 	"\n"
 	"The password comes from --password-stdin, else $ATRIUM_PASSWORD, else\n"
-	"a prompt on the terminal.",
+	"a prompt on the terminal.\n"
+	"\n"
+	"With --cert FILE --key FILE, or --keystore FILE [--storepass-file F], no\n"
+	"password is sent: the server logs in the user its client_cert_user\n"
+	"makes of the certificate (docs/client-certificates.md). Smart cards\n"
+	"(PKCS#11) are not read: export the certificate, or use a browser.",
 	login_opts,
 };
 
@@ -55,6 +74,86 @@ static const struct cli_usage logout_usage = {
 	"is removed.",
 	logout_opts,
 };
+
+/* The client certificate of --cert/--key or --keystore: 0 with *key and
+ * *chain (the caller's), 1 when none was asked for, -1 with err. */
+static int
+client_cert(const struct cli_args *a, EVP_PKEY **key, STACK_OF(X509) **chain,
+    struct atr_err *err)
+{
+	struct atr_ks *ks = NULL;
+	char *pass = NULL;
+	int rc = -1;
+
+	*key = NULL;
+	*chain = NULL;
+	if (a->val[LOGIN_KEYSTORE] != NULL) {
+		const struct atr_ks_entry *e = NULL;
+		if (a->val[LOGIN_STOREPASS_FILE] != NULL) {
+			unsigned char *buf;
+			size_t len;
+			if (atr_read_file(a->val[LOGIN_STOREPASS_FILE], 4096, &buf, &len, err) == -1)
+				return -1;
+			pass = strndup((char *)buf, strcspn((char *)buf, "\r\n"));
+			atr_wipe(buf, len);
+			free(buf);
+		} else {
+			pass = atr_read_password("Keystore password: ");
+		}
+		if (pass == NULL)
+			return atr_err_set(err, ATR_E_BAD_LOGIN, "no keystore password given");
+		if ((ks = atr_ks_load_file(a->val[LOGIN_KEYSTORE], pass, err)) == NULL)
+			goto out;
+		for (size_t i = 0; i < atr_ks_count(ks) && e == NULL; i++)
+			if (atr_ks_entry_kind(atr_ks_entry_at(ks, i)) == ATR_KS_PRIVATE_KEY)
+				e = atr_ks_entry_at(ks, i);
+		if (e == NULL) {
+			atr_err_set(err, ATR_E_KS_NO_ENTRY, "%s holds no key entry",
+			    a->val[LOGIN_KEYSTORE]);
+			goto out;
+		}
+		if ((*key = atr_ks_entry_key(ks, e, NULL, err)) == NULL)
+			goto out;
+		*chain = X509_chain_up_ref((STACK_OF(X509) *)atr_ks_entry_chain(e));
+	} else if (a->val[LOGIN_CERT] != NULL) {
+		BIO *bio = BIO_new_file(a->val[LOGIN_CERT], "r");
+		X509 *x;
+		*chain = sk_X509_new_null();
+		while (bio != NULL && *chain != NULL &&
+		       (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+			if (sk_X509_push(*chain, x) <= 0)
+				X509_free(x);
+		BIO_free(bio);
+		if ((bio = BIO_new_file(a->val[LOGIN_KEY], "r")) != NULL)
+			*key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		ERR_clear_error();
+		if (*chain == NULL || sk_X509_num(*chain) == 0) {
+			atr_err_set(err, ATR_E_CERT_INVALID, "%s holds no PEM certificate",
+			    a->val[LOGIN_CERT]);
+			goto out;
+		}
+		if (*key == NULL) {
+			atr_err_set(err, ATR_E_CERT_INVALID, "%s holds no unencrypted PEM private key",
+			    a->val[LOGIN_KEY]);
+			goto out;
+		}
+	} else {
+		return 1;
+	}
+	rc = *chain != NULL && sk_X509_num(*chain) > 0 ? 0 :
+	    atr_err_set(err, ATR_E_CERT_INVALID, "the key entry has no certificate");
+out:
+	if (rc == -1) {
+		EVP_PKEY_free(*key);
+		sk_X509_pop_free(*chain, X509_free);
+		*key = NULL;
+		*chain = NULL;
+	}
+	atr_ks_free(ks);
+	atr_free_secret(pass);
+	return rc;
+}
 
 /* The user name to log in as when -u is not given. */
 static char *
@@ -138,11 +237,23 @@ login_main(int argc, char **argv)
 	char *home = NULL, *server = NULL, *user = NULL, *password = NULL;
 	char when[64];
 	json_t *body = NULL;
-	int status = CLI_FAIL;
+	int status = CLI_FAIL, with_cert = 0;
+	EVP_PKEY *ckey = NULL;
+	STACK_OF(X509) *cchain = NULL;
 
 	if (cli_args_get(&login_usage, argc, argv, 0, 1, &a, &status) == -1)
 		return status;
 	status = CLI_FAIL;
+	if ((a.val[LOGIN_CERT] != NULL) != (a.val[LOGIN_KEY] != NULL) ||
+	    (a.val[LOGIN_CERT] != NULL && a.val[LOGIN_KEYSTORE] != NULL) ||
+	    (a.val[LOGIN_STOREPASS_FILE] != NULL && a.val[LOGIN_KEYSTORE] == NULL)) {
+		status = cli_usage_error(&login_usage, "give --cert FILE with --key FILE, or "
+		    "--keystore FILE [--storepass-file F]");
+		goto out;
+	}
+	if ((with_cert = client_cert(&a, &ckey, &cchain, &err)) == -1)
+		goto fail;
+	with_cert = with_cert == 0;
 	if ((home = cli_home(&err)) == NULL)
 		goto fail;
 	/* An old session only supplies defaults: a damaged one is ignored. */
@@ -164,6 +275,15 @@ login_main(int argc, char **argv)
 	} else {
 		status = cli_usage_error(&login_usage, "which server? Give HOST[:PORT]");
 		goto out;
+	}
+	if (with_cert) {
+		/* The server takes the name from the certificate. */
+		if ((body = json_object()) == NULL)
+			goto nomem;
+		if ((h = cli_http_new(server, &err)) == NULL ||
+		    cli_http_set_client_cert(h, ckey, cchain, &err) == -1)
+			goto fail;
+		goto call;
 	}
 	user = a.val[LOGIN_USER] != NULL ? strdup(a.val[LOGIN_USER]) : default_user(&old, server);
 	if (user == NULL || *user == '\0') {
@@ -187,6 +307,7 @@ login_main(int argc, char **argv)
 	}
 	if ((h = cli_http_new(server, &err)) == NULL)
 		goto fail;
+call:
 	/* Logging in again to the same server: another certificate that fails is a change. */
 	if (old.server != NULL && strcmp(old.server, server) == 0)
 		cli_http_set_known(h, old.cert_sha256);
@@ -198,7 +319,7 @@ login_main(int argc, char **argv)
 	}
 	s.server = server;
 	s.user = member(rep.json, "user");
-	if (s.user == NULL && (s.user = strdup(user)) == NULL)
+	if (s.user == NULL && (user == NULL || (s.user = strdup(user)) == NULL))
 		goto nomem;
 	s.role = member(rep.json, "role");
 	s.token = member(rep.json, "token");
@@ -240,6 +361,8 @@ out:
 	cli_session_clear(&old);
 	cli_session_clear(&s);
 	atr_free_secret(password);
+	EVP_PKEY_free(ckey);
+	sk_X509_pop_free(cchain, X509_free);
 	free(user);
 	free(server);
 	free(home);

@@ -14,6 +14,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "atrium/tlsclient.h"
 #include "atrium/util.h"
@@ -44,6 +46,8 @@ struct cli_http {
 	struct atr_tlsc *tlsc;		/* TLS: checks the server's chain in the handshake */
 	struct atr_err tls_err;		/* TLS: why setting up a handshake failed */
 	char errbuf[CURL_ERROR_SIZE];	/* libcurl's detail on the last failure */
+	EVP_PKEY *client_key;		/* TLS: the client certificate's key, or NULL */
+	STACK_OF(X509) *client_chain;	/* TLS: the client certificate, leaf first */
 };
 
 /* One request's state, shared by libcurl's callbacks. */
@@ -319,8 +323,22 @@ on_ssl_ctx(CURL *curl, void *ssl_ctx, void *arg)
 	struct cli_http *h = arg;
 
 	(void)curl;
-	return atr_tlsc_setup(h->tlsc, ssl_ctx, &h->tls_err) == 0 ? CURLE_OK :
-	    CURLE_SSL_CERTPROBLEM;
+	if (atr_tlsc_setup(h->tlsc, ssl_ctx, &h->tls_err) == -1)
+		return CURLE_SSL_CERTPROBLEM;
+	/* The client certificate from memory: PEM files and keystores alike. */
+	if (h->client_key != NULL) {
+		SSL_CTX *ctx = ssl_ctx;
+		if (SSL_CTX_use_certificate(ctx, sk_X509_value(h->client_chain, 0)) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, h->client_key) != 1) {
+			atr_err_set_ssl(&h->tls_err, ATR_E_CERT_MISMATCH,
+			    "the client certificate cannot be used with its key");
+			return CURLE_SSL_CERTPROBLEM;
+		}
+		SSL_CTX_clear_chain_certs(ctx);
+		for (int i = 1; i < sk_X509_num(h->client_chain); i++)
+			SSL_CTX_add1_chain_cert(ctx, sk_X509_value(h->client_chain, i));
+	}
+	return CURLE_OK;
 }
 
 /*
@@ -342,6 +360,33 @@ http_tls_apply(struct cli_http *h)
 	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
+}
+
+int
+cli_http_set_client_cert(struct cli_http *h, EVP_PKEY *key, const STACK_OF(X509) *chain,
+    struct atr_err *err)
+{
+	STACK_OF(X509) *copy;
+
+	if (!h->tls)
+		return atr_err_set(err, ATR_E_USAGE, "a client certificate needs TLS (not --plain)");
+	if (chain == NULL || sk_X509_num(chain) < 1)
+		return atr_err_set(err, ATR_E_CERT_INVALID, "there is no client certificate");
+	if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1) {
+		ERR_clear_error();
+		return atr_err_set(err, ATR_E_CERT_MISMATCH,
+		    "the key does not belong to the client certificate");
+	}
+	if ((copy = X509_chain_up_ref((STACK_OF(X509) *)chain)) == NULL ||
+	    EVP_PKEY_up_ref(key) != 1) {
+		sk_X509_pop_free(copy, X509_free);
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	}
+	EVP_PKEY_free(h->client_key);
+	sk_X509_pop_free(h->client_chain, X509_free);
+	h->client_key = key;
+	h->client_chain = copy;
+	return 0;
 }
 
 /* Discards a probe's body (up to a limit). */
@@ -436,6 +481,8 @@ cli_http_free(struct cli_http *h)
 		curl_easy_cleanup(h->curl);
 	atr_tlsc_free(h->tlsc);
 	atr_trust_free(h->trust);
+	EVP_PKEY_free(h->client_key);
+	sk_X509_pop_free(h->client_chain, X509_free);
 	free(h->server);
 	atr_free_secret(h->auth);
 	free(h);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "atrium/err.h"
 
@@ -62,6 +64,14 @@ void cli_http_free(struct cli_http *h);
  * is copied, and rejected when it holds anything a header cannot).
  */
 int cli_http_set_token(struct cli_http *h, const char *token, struct atr_err *err);
+
+/*
+ * Presents key and chain (leaf first; references are taken) as the client
+ * certificate of every later TLS handshake: certificate login. -1 with
+ * err when h is not TLS or key is not the leaf's.
+ */
+int cli_http_set_client_cert(struct cli_http *h, EVP_PKEY *key, const STACK_OF(X509) *chain,
+    struct atr_err *err);
 
 /* The server URL h talks to (borrowed). */
 const char *cli_http_server(const struct cli_http *h);

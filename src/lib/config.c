@@ -196,6 +196,29 @@ static const struct directive table[] = {
 	    "directory. directory,local: the directory decides every name it knows (a local "
 	    "account of that name becomes a directory account at its first directory login); "
 	    "local passwords are checked for names it does not know, and while it is down."},
+	{"client_certificates", T_ENUM, "off", 0, 0, "off|optional|required", SHOWN,
+	    "Client certificates (smart cards) on the TLS port and the admin console, which share "
+	    "one TLS context: off (never asked for), optional (asked for; a connection without "
+	    "one is served as before) or required (a connection without a certificate issued by "
+	    "client_ca_file is refused at the handshake). docs/client-certificates.md."},
+	{"client_ca_file", T_STR, "", 0, 0, NULL, SHOWN,
+	    "A PEM file of the CA certificates that issue client certificates; required when "
+	    "client_certificates is not off."},
+	{"client_crl_files", T_STR, "", 0, 0, NULL, SHOWN,
+	    "CRL files (PEM or DER, comma-separated) of client_ca_file's CAs, read at start and "
+	    "reload. CRL distribution points named in the certificates are fetched besides."},
+	{"client_crl_check", T_ENUM, "require", 0, 0, "require|if-available", SHOWN,
+	    "require (fail closed): a certificate whose CRL cannot be had (no CRL file, the "
+	    "distribution point down or refused by outbound_allow) cannot log in. if-available "
+	    "(fail open): such a certificate logs in, with a warning in the log."},
+	{"client_cert_user", T_STR, "{CN}", 0, 0, NULL, SHOWN,
+	    "The user name a client certificate logs in as: a template over {CN} (the subject's "
+	    "common name), {email} (the first email SubjectAltName, else the subject's "
+	    "emailAddress), {upn} (the Microsoft UPN otherName SubjectAltName), {uid} (the "
+	    "subject's UID), with other text kept, e.g. {upn} or cert-{CN}."},
+	{"password_login", T_BOOL, "on", 0, 0, NULL, SHOWN,
+	    "Logging in with a password (local or directory). off: certificate login only. The way "
+	    "back in without a certificate: set it on in atrium.conf and reload."},
 	{"log_level", T_ENUM, "info", 0, 0, "debug|info|warn|error", SHOWN,
 	    "Least important log lines written: debug, info, warn or error."},
 };

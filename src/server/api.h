@@ -60,7 +60,20 @@ void api_directory_test(struct req *r);
  * asked and nothing else decided. kind ("login", "admin login") names the
  * attempt in the log. Blocks: job pool only (R_SLOW).
  */
+/*
+ * A login by the client certificate of r's connection (password_login
+ * does not matter): verified by clientcert_verify() (chain to
+ * client_ca_file, dates, CRLs), the name made by client_cert_user, the
+ * local account of that name, else the directory's entry (no password
+ * bind: the certificate vouched; the account is made or refreshed as at
+ * a password login). Inside the failed-login limit. 0 with *u; -1 with r
+ * answered with the reason (ATR_E_CLIENT_CERT_*). Job pool only.
+ */
 struct store_user;
+int api_cert_login(struct req *r, const char *kind, struct store_user *u);
+
+struct store_user;
+/* password_login = off refuses every password (ATR_E_PASSWORD_LOGIN_OFF). */
 int api_login_check(struct req *r, const char *user, const char *password, const char *kind,
     struct store_user *u);
 
@@ -101,6 +114,9 @@ void api_user_password(struct req *r);
 
 /* The admin console's API (api_admin.c, docs/admin-api.md). */
 void api_admin_login(struct req *r);
+/* Whether the connection presented a client certificate, for the login
+ * page's "Log in with your certificate" button (not verified here). */
+void api_admin_login_cert(struct req *r);
 void api_admin_logout(struct req *r);
 void api_admin_session(struct req *r);
 void api_admin_settings(struct req *r);

@@ -17,6 +17,7 @@
 #include "server/api.h"
 #include "server/logins.h"
 #include "server/password.h"
+#include "server/clientcert.h"
 #include "server/runtime.h"
 #include "server/sessions.h"
 #include "server/settings.h"
@@ -40,13 +41,18 @@ api_admin_login(struct req *r)
 		return resp_err(r, &err);
 	user = json_string_value(json_object_get(body, "user"));
 	password = json_string_value(json_object_get(body, "password"));
-	if (user == NULL || password == NULL)
+	if (password == NULL) {
+		/* "Log in with your certificate". */
+		if (api_cert_login(r, "admin login", &u) == -1)
+			return;
+	} else if (user == NULL) {
 		return resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	/* Local accounts or the directory, as the API's login (api_session.c). */
-	if (api_login_check(r, user, password, "admin login", &u) == -1)
+	} else if (api_login_check(r, user, password, "admin login", &u) == -1) {
+		/* Local accounts or the directory, as the API's login (api_session.c). */
 		return;
+	}
 	if (strcmp(u.role, "admin") != 0) {
-		atr_warn("admin login refused for '%s' from %s: not an admin", user, req_peer(r));
+		atr_warn("admin login refused for '%s' from %s: not an admin", u.name, req_peer(r));
 		return resp_error(r, ATR_E_FORBIDDEN,
 		    "only admins may use the console; '%s' is not an admin", u.name);
 	}
@@ -69,6 +75,26 @@ api_admin_login(struct req *r)
 	atr_wipe(token, sizeof(token));
 	atr_wipe(cookie, sizeof(cookie));
 	atr_info("admin '%s' logged in to the console from %s", u.name, req_peer(r));
+}
+
+void
+api_admin_login_cert(struct req *r)
+{
+	struct clientcert *cc = tls_state_clientcert(req_runtime(r)->tls);
+	struct clientcert_id id;
+	struct atr_err err;
+	X509 *leaf = req_client_cert(r);
+	json_t *o;
+
+	if (leaf == NULL || !clientcert_enabled(cc)) {
+		o = json_pack("{s:b,s:b}", "enabled", clientcert_enabled(cc), "presented", 0);
+	} else {
+		int named = clientcert_describe(cc, leaf, &id, &err) == 0;
+		o = json_pack("{s:b,s:b,s:s,s:s,s:s}", "enabled", 1, "presented", 1, "subject",
+		    id.subject, "serial", id.serial, "user", named ? id.user : "");
+	}
+	clientcert_unref(cc);
+	resp_json(r, 200, o);
 }
 
 void

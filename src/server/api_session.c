@@ -6,11 +6,13 @@
 #include "atrium/log.h"
 #include "atrium/util.h"
 #include "server/api.h"
+#include "server/clientcert.h"
 #include "server/directory.h"
 #include "server/logins.h"
 #include "server/password.h"
 #include "server/sessions.h"
 #include "server/runtime.h"
+#include "server/tlsstate.h"
 
 /* A directory login's account, made or refreshed (display name, email,
  * role from the groups): 0, or -1 with r answered. */
@@ -51,6 +53,12 @@ api_login_check(struct req *r, const char *user, const char *password, const cha
 	int found, dir_account, dir_on, steps[2], ok = 0, decided = 0, down = 0, checked = 0;
 	int via_dir = 0;
 
+	if (!atomic_load(&req_runtime(r)->password_login)) {
+		atr_warn("%s of '%s' from %s refused: password_login is off", kind, user, req_peer(r));
+		resp_error(r, ATR_E_PASSWORD_LOGIN_OFF, "password login is off on this server: log "
+		    "in with a client certificate");
+		return -1;
+	}
 	atr_err_clear(&derr);
 	found = store_user_get(req_store(r), user, u, hash, sizeof(hash), &err) == 0;
 	if (!found && err.code != ATR_E_NOT_FOUND)
@@ -120,6 +128,101 @@ api_login_check(struct req *r, const char *user, const char *password, const cha
 	return -1;
 }
 
+int
+api_cert_login(struct req *r, const char *kind, struct store_user *u)
+{
+	struct clientcert *cc = tls_state_clientcert(req_runtime(r)->tls);
+	struct directory *d = req_runtime(r)->directory;
+	X509 *leaf = req_client_cert(r);
+	struct clientcert_id id;
+	struct directory_user du;
+	struct store_user_profile prof;
+	struct login_try attempt;
+	struct atr_err err;
+	int found = 0, ok = 0, rc = -1, dir_account = 0, dir_on = d != NULL && directory_enabled(d);
+
+	if (!clientcert_enabled(cc)) {
+		resp_error(r, ATR_E_BAD_REQUEST, "send {\"user\": \"NAME\", \"password\": \"...\"}: "
+		    "certificate login is off on this server (client_certificates)");
+		goto out;
+	}
+	if (leaf == NULL) {
+		resp_error(r, ATR_E_BAD_REQUEST, "send a password, or connect with a client "
+		    "certificate to log in without one");
+		goto out;
+	}
+	if (clientcert_describe(cc, leaf, &id, &err) == -1) {
+		atr_warn("certificate %s of %s (serial %s) from %s refused: %s", kind, id.subject,
+		    id.serial, req_peer(r), atr_err_msg(&err));
+		resp_err(r, &err);
+		goto out;
+	}
+	found = store_user_get(req_store(r), id.user, u, NULL, 0, &err) == 0;
+	if (!found && err.code != ATR_E_NOT_FOUND) {
+		resp_err(r, &err);
+		goto out;
+	}
+	if (found && store_user_get_profile(req_store(r), id.user, &prof, &err) == -1) {
+		resp_err(r, &err);
+		goto out;
+	}
+	dir_account = found && strcmp(prof.source, "directory") == 0;
+	if (logins_begin(r, &attempt, id.user, found) == -1)
+		goto out;
+	if (clientcert_verify(cc, leaf, req_client_chain(r), req_runtime(r)->outbound,
+		atr_now_ms() / 1000, &err) == -1) {
+		logins_end(r, &attempt, 0);
+		atr_warn("certificate %s as '%s' from %s refused: %s (subject %s, serial %s)", kind,
+		    id.user, req_peer(r), atr_err_msg(&err), id.subject, id.serial);
+		resp_err(r, &err);
+		goto out;
+	}
+	/* A directory account is asked again (removed or moved out of every
+	 * group: refused), as at a password login. */
+	if ((!found || dir_account) && dir_on) {
+		if (directory_login(d, id.user, NULL, &du, &err) == 0) {
+			logins_end(r, &attempt, 1);
+			if (sync_directory_user(r, id.user, &du, found, u) == -1)
+				goto out;
+			ok = 1;
+		} else if (err.code == ATR_E_DIRECTORY || err.code == ATR_E_FORBIDDEN) {
+			logins_end(r, &attempt, err.code == ATR_E_DIRECTORY);
+			atr_warn("certificate %s as '%s' from %s: %s (subject %s, serial %s)", kind,
+			    id.user, req_peer(r), atr_err_msg(&err), id.subject, id.serial);
+			resp_err(r, &err);
+			goto out;
+		}
+	} else if (found && !dir_account) {
+		logins_end(r, &attempt, 1);
+		ok = 1;
+	}
+	if (!ok && found) {
+		logins_end(r, &attempt, 0);
+		atr_warn("certificate %s as '%s' from %s refused: a directory account %s (subject %s, "
+			 "serial %s)", kind, id.user, req_peer(r), dir_on ? "no longer in the directory" :
+		    "and directory sign-in is off", id.subject, id.serial);
+		resp_error(r, ATR_E_CLIENT_CERT_NO_USER, "'%s' is a directory account %s", id.user,
+		    dir_on ? "that the directory no longer has" :
+			     "and directory sign-in is off (directory_urls)");
+		goto out;
+	}
+	if (!ok) {
+		logins_end(r, &attempt, 0);
+		atr_warn("certificate %s from %s refused: no user '%s' (subject %s, serial %s, "
+			 "client_cert_user)", kind, req_peer(r), id.user, id.subject, id.serial);
+		resp_error(r, ATR_E_CLIENT_CERT_NO_USER,
+		    "no user for this certificate: client_cert_user made the name '%s' from %s, and "
+		    "there is no such user", id.user, id.subject);
+		goto out;
+	}
+	atr_info("certificate %s as '%s' from %s (subject %s, serial %s)", kind, u->name,
+	    req_peer(r), id.subject, id.serial);
+	rc = 0;
+out:
+	clientcert_unref(cc);
+	return rc;
+}
+
 void
 api_session_create(struct req *r)
 {
@@ -135,11 +238,16 @@ api_session_create(struct req *r)
 		return resp_err(r, &err);
 	user = json_string_value(json_object_get(body, "user"));
 	password = json_string_value(json_object_get(body, "password"));
-	if (user == NULL || password == NULL)
+	if (password == NULL) {
+		/* No password: the connection's client certificate. */
+		if (api_cert_login(r, "login", &u) == -1)
+			return;
+	} else if (user == NULL) {
 		return resp_error(r, ATR_E_BAD_REQUEST,
 		    "send {\"user\": \"NAME\", \"password\": \"...\"}");
-	if (api_login_check(r, user, password, "login", &u) == -1)
+	} else if (api_login_check(r, user, password, "login", &u) == -1) {
 		return;
+	}
 	if (atr_random_bytes(raw, sizeof(raw)) == -1)
 		return resp_error(r, ATR_E_INTERNAL, "no randomness for a token");
 	atr_hex(raw, sizeof(raw), token);

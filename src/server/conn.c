@@ -192,6 +192,8 @@ on_message_begin(http_parser *p)
 
 	req_free(c->req);
 	c->req = req_new(&owner, &env, c->peer, c->kind == LK_ADMIN);
+	if (c->req != NULL && c->tls && c->bev != NULL)
+		req_set_client_cert(c->req, bufferevent_openssl_get_ssl(c->bev));
 	c->responded = 0;
 	c->headers_done = 0;
 	c->hprev_seq = 0;

@@ -1091,7 +1091,9 @@ directory_login(struct directory *d, const char *user, const char *password,
 		}
 		snprintf(out->server, sizeof(out->server), "%s", s->url);
 		rank = map_groups(c, g, &mapped);
-		brc = simple_bind(ld, out->dn, password);
+		/* No password: a verified client certificate vouched for the
+		 * user (clientcert.c); the entry and its groups still decide. */
+		brc = password != NULL ? simple_bind(ld, out->dn, password) : LDAP_SUCCESS;
 		ldap_unbind_ext_s(ld, NULL, NULL);
 		if (brc == LDAP_INVALID_CREDENTIALS) {
 			atr_err_set(err, ATR_E_BAD_LOGIN, "wrong user name or password");

@@ -79,7 +79,8 @@ struct directory_user {
  * ATR_E_FORBIDDEN when no group maps to a role and
  * directory_default_role is none, ATR_E_DIRECTORY when no server could
  * answer (the reason of each, with its fix), ATR_E_CONFIG when the
- * directory is not configured.
+ * directory is not configured. password NULL: nothing is bound as the
+ * user (a certificate login: the entry and its groups still decide).
  */
 int directory_login(struct directory *d, const char *user, const char *password,
     struct directory_user *out, struct atr_err *err);

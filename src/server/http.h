@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "atrium/err.h"
 #include "server/store.h"
@@ -44,6 +45,11 @@ const struct store_user *req_user(const struct req *r);
 /* Hex SHA-256 of the bearer token used, or NULL (Basic or none). */
 const char *req_token_hash(const struct req *r);
 int req_is_admin(const struct req *r);
+/* The client certificate the connection's TLS peer presented (checked
+ * by clientcert_verify() only when a handler asks), and the untrusted
+ * certificates sent with it; NULL without one. Borrowed. */
+X509 *req_client_cert(const struct req *r);
+STACK_OF(X509) *req_client_chain(const struct req *r);
 /* The CSRF token of the console's cookie session ("" without one). */
 const char *req_csrf(const struct req *r);
 

@@ -61,6 +61,8 @@ req_free(struct req *r)
 	json_decref(r->json);
 	store_blob_abort(r->upload);
 	free(r->basic_user);
+	X509_free(r->client_cert);
+	sk_X509_pop_free(r->client_chain, X509_free);
 	atr_free_secret(r->basic_pass);
 	if (r->rhdrs != NULL)
 		evbuffer_free(r->rhdrs);
@@ -413,6 +415,30 @@ req_settings(struct req *r)
 }
 
 void
+req_set_client_cert(struct req *r, SSL *ssl)
+{
+	STACK_OF(X509) *chain;
+
+	if (ssl == NULL || (r->client_cert = SSL_get1_peer_certificate(ssl)) == NULL)
+		return;
+	/* The server side's chain leaves the leaf out. */
+	if ((chain = SSL_get_peer_cert_chain(ssl)) != NULL)
+		r->client_chain = X509_chain_up_ref(chain);
+}
+
+X509 *
+req_client_cert(const struct req *r)
+{
+	return r->client_cert;
+}
+
+STACK_OF(X509) *
+req_client_chain(const struct req *r)
+{
+	return r->client_chain;
+}
+
+void
 req_set_upload(struct req *r, struct store_blob_writer *w)
 {
 	store_blob_abort(r->upload);
@@ -515,6 +541,7 @@ resp_error(struct req *r, enum atr_errcode code, const char *fmt, ...)
 	struct atr_err err;
 	va_list ap;
 
+	atr_err_clear(&err); /* no field: not whatever the stack held */
 	err.code = code;
 	err.field[0] = '\0'; /* no setting: never a stack byte as "field" */
 	err.core = 0;

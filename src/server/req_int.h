@@ -10,6 +10,7 @@
 #define ATRIUM_SERVER_REQ_INT_H
 
 #include <http_parser.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -90,6 +91,8 @@ struct req {
 	int admin;               /* arrived on the admin port */
 	int wants_basic;         /* Basic credentials to check (slow) */
 	char *basic_user, *basic_pass;
+	X509 *client_cert;       /* the TLS client certificate, or NULL */
+	STACK_OF(X509) *client_chain; /* the certificates sent with it */
 
 	/* The response. */
 	int status;              /* 0: none yet */
@@ -115,6 +118,8 @@ struct req {
 struct req *req_new(const struct req_owner *owner, const struct req_env *env, const char *peer,
     int admin);
 void req_free(struct req *r);
+/* Hands r the client certificate ssl's peer presented (none: nothing). */
+void req_set_client_cert(struct req *r, SSL *ssl);
 /* The owner's context pointer (struct req_owner ctx). */
 void *req_owner_ctx(const struct req *r);
 /* The router is done with r: hands it to the owner's finish callback. */

@@ -77,6 +77,7 @@ static const struct route routes[] = {
 static const struct route admin_routes[] = {
 	{HTTP_GET, "/healthz", 0, api_health, NULL},
 	{HTTP_POST, "/admin/api/login", R_SLOW, api_admin_login, NULL},
+	{HTTP_GET, "/admin/api/login/certificate", 0, api_admin_login_cert, NULL},
 	{HTTP_POST, "/admin/api/logout", R_AUTH | R_COOKIE | R_SLOW, api_admin_logout, NULL},
 	{HTTP_GET, "/admin/api/session", ADMIN, api_admin_session, NULL},
 	{HTTP_GET, "/admin/api/settings", ADMIN, api_admin_settings, NULL},
@@ -344,6 +345,13 @@ authorize(struct req *r)
 	} else if (r->wants_basic) {
 		struct login_try attempt;
 		int found, ok;
+		if (!atomic_load(&req_runtime(r)->password_login)) {
+			atr_warn("Basic login refused for '%s' from %s: password_login is off",
+			    r->basic_user, req_peer(r));
+			resp_error(r, ATR_E_PASSWORD_LOGIN_OFF, "password login is off on this server: "
+			    "log in with a client certificate (POST /api/v1/session without a password)");
+			return -1;
+		}
 		found = store_user_get(r->sc, r->basic_user, &r->user, hash, sizeof(hash), &err) == 0;
 		if (!found && err.code != ATR_E_NOT_FOUND) {
 			resp_err(r, &err);

@@ -71,6 +71,7 @@ struct runtime {
 	_Atomic int handshake_timeout;
 	_Atomic int upload_stall_timeout;
 	_Atomic int login_attempts;
+	_Atomic int password_login; /* 0: certificate login only (password_login = off) */
 	_Atomic int session_hours;
 	_Atomic int max_connections;
 	_Atomic int events_heartbeat;    /* seconds between a change stream's keep-alives */

@@ -459,6 +459,7 @@ apply_settings(struct server *srv, const struct atr_config *cfg)
 	atomic_store(&srv->rt.handshake_timeout, (int)atr_config_int(cfg, "handshake_timeout"));
 	atomic_store(&srv->rt.upload_stall_timeout, (int)atr_config_int(cfg, "upload_stall_timeout"));
 	atomic_store(&srv->rt.login_attempts, (int)atr_config_int(cfg, "login_attempts"));
+	atomic_store(&srv->rt.password_login, atr_config_bool(cfg, "password_login"));
 	atomic_store(&srv->rt.session_hours, (int)atr_config_int(cfg, "session_hours"));
 	atomic_store(&srv->rt.max_connections, (int)atr_config_int(cfg, "max_connections"));
 	atomic_store(&srv->rt.events_heartbeat, (int)atr_config_int(cfg, "events_heartbeat"));

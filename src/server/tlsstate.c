@@ -27,6 +27,7 @@
 #include "atrium/util.h"
 #include "atrium/x509.h"
 #include "server/datadir.h"
+#include "server/clientcert.h"
 #include "server/tlsstate.h"
 
 #define MAX_NAMES 64
@@ -44,6 +45,7 @@ struct tls_state {
 	X509 *leaf;               /* the served certificate, for coverage; guarded by lock */
 	char *chain_pem;          /* the served chain as PEM; guarded by lock */
 	struct tls_coverage names; /* the names clients may use, found at load; guarded by lock */
+	struct clientcert *cc;    /* client certificates' policy (clientcert.h); guarded by lock */
 };
 
 struct tls_state *
@@ -66,6 +68,7 @@ tls_state_free(struct tls_state *ts)
 	if (ts == NULL)
 		return;
 	SSL_CTX_free(ts->ctx);
+	clientcert_unref(ts->cc);
 	free(ts->crl);
 	X509_free(ts->leaf);
 	free(ts->chain_pem);
@@ -948,10 +951,21 @@ install(struct tls_state *ts, const struct atr_config *cfg, int force_local, str
 	STACK_OF(X509) *chain = NULL;
 	X509 *oldleaf = NULL;
 	char *line, *save = NULL, *pem, *oldpem;
+	struct clientcert *cc, *oldcc;
 
 	if (cov == NULL)
 		return atr_err_set(err, ATR_E_NOMEM, NULL);
 	if (prepare(ts, cfg, force_local, NULL, &ctx, &info, cov, &chain, err) == -1) {
+		free(cov);
+		return -1;
+	}
+	/* The same context serves the TLS port and the console: one policy
+	 * of client certificates for both. */
+	if ((cc = clientcert_new(cfg, ts->datadir, err)) == NULL ||
+	    clientcert_setup_ctx(cc, ctx, err) == -1) {
+		clientcert_unref(cc);
+		SSL_CTX_free(ctx);
+		sk_X509_pop_free(chain, X509_free);
 		free(cov);
 		return -1;
 	}
@@ -967,7 +981,10 @@ install(struct tls_state *ts, const struct atr_config *cfg, int force_local, str
 	oldpem = ts->chain_pem;
 	ts->chain_pem = pem;
 	ts->names = *cov;
+	oldcc = ts->cc;
+	ts->cc = cc;
 	pthread_rwlock_unlock(&ts->lock);
+	clientcert_unref(oldcc);
 	SSL_CTX_free(old); /* open connections keep their own reference */
 	X509_free(oldleaf);
 	free(oldpem);
@@ -994,6 +1011,17 @@ tls_state_load(struct tls_state *ts, const struct atr_config *cfg, struct atr_er
 	if (atr_config_str(cfg, "tls_keystore")[0] != '\0')
 		crl_update(ts, NULL);
 	return 0;
+}
+
+struct clientcert *
+tls_state_clientcert(struct tls_state *ts)
+{
+	struct clientcert *cc;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	cc = clientcert_ref(ts->cc);
+	pthread_rwlock_unlock(&ts->lock);
+	return cc;
 }
 
 int

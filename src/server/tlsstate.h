@@ -112,6 +112,10 @@ int tls_state_renew_if_due(struct tls_state *ts, const struct atr_config *cfg,
  * or NULL when TLS has no certificate. Any thread. */
 SSL_CTX *tls_state_ctx(struct tls_state *ts);
 
+/* A new reference to the policy of client certificates in use
+ * (clientcert_unref()), or NULL before the first load. Any thread. */
+struct clientcert *tls_state_clientcert(struct tls_state *ts);
+
 /* A copy of the description of the certificate in use. Any thread.
  * Returns -1 when there is none. */
 int tls_state_info(struct tls_state *ts, struct tls_info *out);
