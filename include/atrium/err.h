@@ -61,7 +61,8 @@
 	X(TLS,              "tls",              502, 1, "the secure connection failed") \
 	X(NETWORK,          "network",          502, 1, "the server could not be reached") \
 	X(OUTBOUND_DENIED,  "outbound_denied",  403, 1, "outbound_allow does not allow connecting there") \
-	X(DATABASE,         "database",         500, 1, "the database failed")
+	X(DATABASE,         "database",         500, 1, "the database failed") \
+	X(LOCKED,           "locked",           423, 1, "an element is locked by someone else")
 
 enum atr_errcode {
 #define ATR_ERR_ENUM_(name, wire, http, exitc, text) ATR_E_##name,

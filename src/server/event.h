@@ -18,6 +18,10 @@
 	X(PROJECT_DELETED, "project.deleted")            \
 	X(LOCK_TAKEN, "lock.taken")                      \
 	X(LOCK_RELEASED, "lock.released")                \
+	X(BRANCH_CREATED, "branch.created")              \
+	X(BRANCH_DELETED, "branch.deleted")              \
+	X(TAG_CREATED, "tag.created")                    \
+	X(TAG_DELETED, "tag.deleted")                    \
 	X(USER_CREATED, "user.created")                  \
 	X(USER_DELETED, "user.deleted")                  \
 	X(CERTIFICATE_RENEWED, "certificate.renewed")    \
