@@ -24,8 +24,8 @@ api_lock_json(const struct store_lock *l)
 	char t[32];
 
 	api_time(l->since, t);
-	return json_pack("{s:s,s:s,s:s,s:s}", "element", l->element, "branch", l->branch, "holder",
-	    l->holder, "since", t);
+	return json_pack("{s:s,s:s,s:s,s:s}", "element", l->element, "holder", l->holder, "since",
+	    t, "branch", l->branch);
 }
 
 const char *

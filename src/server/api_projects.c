@@ -18,9 +18,10 @@ revision_json(const struct store_revision *rev)
 	char t[32];
 
 	api_time(rev->time, t);
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:s}", "number", (json_int_t)rev->number,
-	    "branch", rev->branch, "author", rev->author, "message", rev->message, "time", t,
-	    "size", (json_int_t)rev->size, "sha256", rev->sha256);
+	/* branch last: the fields of before branches keep their order. */
+	return json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s}", "number", (json_int_t)rev->number,
+	    "author", rev->author, "message", rev->message, "time", t, "size",
+	    (json_int_t)rev->size, "sha256", rev->sha256, "branch", rev->branch);
 }
 
 static json_t *
@@ -342,48 +343,12 @@ struct commit_req {
 	const char *message; /* valid until the next req_query() */
 };
 
-/* Checks a commit's parameters; -1 after responding. The message is read
- * last: req_query() reuses its buffer. */
-static int
-commit_params(struct req *r, struct commit_req *c)
-{
-	const char *b, *k;
-	char *end;
-
-	if ((c->name = api_project_param(r)) == NULL || api_branch_query(r, c->branch) == -1)
-		return -1;
-	k = req_query(r, "keep_locks");
-	c->keep_locks = k != NULL && (strcmp(k, "true") == 0 || strcmp(k, "1") == 0);
-	if (k != NULL && !c->keep_locks && strcmp(k, "false") != 0 && strcmp(k, "0") != 0) {
-		resp_error(r, ATR_E_BAD_REQUEST, "keep_locks must be true or false");
-		return -1;
-	}
-	if ((b = req_query(r, "base")) == NULL) {
-		resp_error(r, ATR_E_BAD_REQUEST,
-		    "add ?base=N: the newest revision you have seen (0 for a new project)");
-		return -1;
-	}
-	errno = 0;
-	c->base = strtoll(b, &end, 10);
-	if (errno != 0 || *end != '\0' || end == b || c->base < 0) {
-		resp_error(r, ATR_E_BAD_REQUEST, "base must be a revision number (0 or more)");
-		return -1;
-	}
-	c->message = req_query(r, "message");
-	if (c->message == NULL)
-		c->message = "";
-	if (strlen(c->message) > STORE_MESSAGE_MAX) {
-		resp_error(r, ATR_E_BAD_REQUEST, "the message is longer than 4096 bytes");
-		return -1;
-	}
-	return 0;
-}
-
 /*
- * The elements a commit changed: the Atrium-Elements header, a JSON array
- * of strings, at most COMMIT_ELEMENTS_MAX (and within the request's
- * headers' 32 KiB). *els borrows from *doc (the caller's to decref).
- * -1 after responding.
+ * The elements a commit changed: the Atrium-Elements header, else the
+ * ?elements= query parameter, a JSON array of strings, at most
+ * COMMIT_ELEMENTS_MAX (and within the 32 KiB of headers or the 16 KiB of
+ * the URL). *els borrows from *doc (the caller's to decref; both set on
+ * failure too). -1 after responding.
  */
 #define COMMIT_ELEMENTS_MAX 1000
 
@@ -397,11 +362,11 @@ commit_elements(struct req *r, json_t **doc, const char ***els, size_t *n)
 	*doc = NULL;
 	*els = NULL;
 	*n = 0;
-	if (h == NULL)
+	if (h == NULL && (h = req_query(r, "elements")) == NULL)
 		return 0;
 	if ((*doc = json_loads(h, JSON_REJECT_DUPLICATES, &jerr)) == NULL || !json_is_array(*doc)) {
 		resp_error(r, ATR_E_BAD_REQUEST,
-		    "Atrium-Elements must be a JSON array of element names, e.g. [\"a\",\"b\"]");
+		    "Atrium-Elements (or ?elements=) must be a JSON array of element names, e.g. [\"a\",\"b\"]");
 		return -1;
 	}
 	if (json_array_size(*doc) > COMMIT_ELEMENTS_MAX) {
@@ -431,6 +396,45 @@ commit_elements(struct req *r, json_t **doc, const char ***els, size_t *n)
 	return 0;
 }
 
+/* Checks a commit's parameters and elements (commit_elements); -1 after
+ * responding. The message is read last: req_query() reuses its buffer. */
+static int
+commit_params(struct req *r, struct commit_req *c, json_t **doc, const char ***els, size_t *n)
+{
+	const char *b, *k;
+	char *end;
+
+	if ((c->name = api_project_param(r)) == NULL || api_branch_query(r, c->branch) == -1)
+		return -1;
+	k = req_query(r, "keep_locks");
+	c->keep_locks = k != NULL && (strcmp(k, "true") == 0 || strcmp(k, "1") == 0);
+	if (k != NULL && !c->keep_locks && strcmp(k, "false") != 0 && strcmp(k, "0") != 0) {
+		resp_error(r, ATR_E_BAD_REQUEST, "keep_locks must be true or false");
+		return -1;
+	}
+	if ((b = req_query(r, "base")) == NULL) {
+		resp_error(r, ATR_E_BAD_REQUEST,
+		    "add ?base=N: the newest revision you have seen (0 for a new project)");
+		return -1;
+	}
+	errno = 0;
+	c->base = strtoll(b, &end, 10);
+	if (errno != 0 || *end != '\0' || end == b || c->base < 0) {
+		resp_error(r, ATR_E_BAD_REQUEST, "base must be a revision number (0 or more)");
+		return -1;
+	}
+	if (commit_elements(r, doc, els, n) == -1)
+		return -1;
+	c->message = req_query(r, "message");
+	if (c->message == NULL)
+		c->message = "";
+	if (strlen(c->message) > STORE_MESSAGE_MAX) {
+		resp_error(r, ATR_E_BAD_REQUEST, "the message is longer than 4096 bytes");
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_revision_begin(struct req *r)
 {
@@ -439,20 +443,17 @@ api_revision_begin(struct req *r)
 	struct store_revision head;
 	struct store_blob_writer *w;
 	struct commit_req c;
-	json_t *doc;
-	const char **els;
+	json_t *doc = NULL;
+	const char **els = NULL;
 	size_t n;
+	int rc;
 
-	if (commit_params(r, &c) == -1)
-		return;
 	/* A bad element list is refused before the content is sent. */
-	if (commit_elements(r, &doc, &els, &n) == -1) {
-		free(els);
-		json_decref(doc);
-		return;
-	}
+	rc = commit_params(r, &c, &doc, &els, &n);
 	free(els);
 	json_decref(doc);
+	if (rc == -1)
+		return;
 	if (store_branch_get(req_store(r), c.name, c.branch, &b, &err) == -1)
 		return resp_err(r, &err);
 	/* Refuse a stale base before the content is sent, not after. */
@@ -493,9 +494,7 @@ api_revision_commit(struct req *r)
 	int64_t size, released = 0;
 	size_t n;
 
-	if (commit_params(r, &c) == -1)
-		return;
-	if (commit_elements(r, &doc, &els, &n) == -1)
+	if (commit_params(r, &c, &doc, &els, &n) == -1)
 		goto out;
 	if (req_upload_flush(r, &err) == -1) {
 		atr_error("storing a revision of '%s' failed: %s", c.name, atr_err_msg(&err));
@@ -542,8 +541,8 @@ api_revision_commit(struct req *r)
 		 "%lld lock(s) released)",
 	    req_user(r)->name, (long long)c.base + 1, c.branch, c.name, (long long)size, sha256,
 	    (long long)released);
-	resp_json(r, 201, json_pack("{s:I,s:s,s:s,s:I,s:I}", "revision", (json_int_t)(c.base + 1),
-	    "branch", c.branch, "sha256", sha256, "size", (json_int_t)size, "locks_released",
+	resp_json(r, 201, json_pack("{s:I,s:s,s:I,s:s,s:I}", "revision", (json_int_t)(c.base + 1),
+	    "sha256", sha256, "size", (json_int_t)size, "branch", c.branch, "locks_released",
 	    (json_int_t)released));
 out:
 	free(els);

@@ -424,13 +424,18 @@ keep_first(const struct store_lock *l, void *arg)
 int
 store_lock_acquire(struct store_conn *sc, const char *project, const char *element, const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
 {
+	struct store_lock other;
 	int64_t taken = 0;
 
-	if (store_locks_take(sc, project, STORE_TRUNK, &element, 1, user, now, keep_first, held,
+	memset(&other, 0, sizeof(other));
+	if (store_locks_take(sc, project, STORE_TRUNK, &element, 1, user, now, keep_first, &other,
 		&taken, err) == -1) {
-		if (err != NULL && err->code == ATR_E_CONFLICT && held != NULL)
+		if (err != NULL && err->code == ATR_E_CONFLICT) {
 			atr_err_set(err, ATR_E_CONFLICT, "'%s' in project '%s' is locked by %s",
-			    element, project, held->holder);
+			    element, project, other.holder);
+			if (held != NULL)
+				*held = other;
+		}
 		return -1;
 	}
 	if (taken == 1) {

@@ -13,6 +13,7 @@ cases_branches
 cases_tags
 cases_locks
 cases_state "live"
+cases_cli "$T/data"
 
 stop_atriumd
 bstart "$T/data" || exit 1
