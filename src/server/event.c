@@ -59,6 +59,7 @@ event_kinds_parse(const char *list, char *out, size_t size, struct atr_err *err)
 			atr_err_set(err, ATR_E_BAD_REQUEST,
 			    i < 0 ? "'%.*s' is not a kind of event (one of revision.committed, "
 				    "project.created, project.deleted, lock.taken, lock.released, "
+				    "branch.created, branch.deleted, tag.created, tag.deleted, "
 				    "user.created, user.deleted, certificate.renewed, "
 				    "certificate.expiring, or *)"
 				  : "'%.*s' is only sent by the test command; it cannot be asked for",
