@@ -71,6 +71,7 @@ CREATE TABLE revisions(project_id BIGINT NOT NULL REFERENCES projects(id) ON DEL
 CREATE TABLE locks(project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE, element TEXT NOT NULL, holder TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE, since BIGINT NOT NULL, PRIMARY KEY (project_id, element));
 CREATE TABLE atrium_schema(version INTEGER NOT NULL);
 INSERT INTO atrium_schema VALUES (2);
+INSERT INTO users VALUES ('admin', '$(pg_sql "$PG_PORT_main" atrium "SELECT hash FROM users WHERE name = 'admin'")', 'admin', 1);
 INSERT INTO users VALUES ('carol', 'x', 'user', 1);
 INSERT INTO projects(name, description, created, created_by, head) VALUES ('legacy', '', 1, 'carol', 2);
 INSERT INTO revisions VALUES (1, 1, 'carol', 'one', 1, 0, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
@@ -85,4 +86,43 @@ as "$TOKEN" GET /api/v1/projects/legacy/revisions
 expect_match "its revisions are trunk's" "$(out)" '"number":2,"author":"carol","message":"two",.*"branch":"trunk"\},\{"number":1,.*"branch":"trunk"'
 as "$TOKEN" GET /api/v1/projects/legacy/locks
 expect_match "its lock is a trunk lock" "$(out)" '^\{"locks":\[\{"element":"valve","holder":"carol","since":"[^"]*","branch":"trunk"\}\]\}$'
+stop_atriumd
+
+# migrate copies branches (their revisions verified), tags and locks.
+STORE_ARGS=""
+LOG=$T/src.log
+bstart "$T/src" || exit 1
+make_users
+printf 'm1\n' >"$T/m1"
+printf 'm2\n' >"$T/m2"
+printf 'b2\n' >"$T/b2"
+api POST /api/v1/projects -d '{"name":"mp"}' >/dev/null
+commit "$ALICE" mp trunk 0 "$T/m1"
+commit "$ALICE" mp trunk 1 "$T/m2"
+as "$ALICE" POST /api/v1/projects/mp/branches -d '{"name":"mb","from":{"revision":1}}'
+commit "$ALICE" mp mb 1 "$T/b2"
+as "$ALICE" POST /api/v1/projects/mp/tags -d '{"name":"mt","branch":"mb"}'
+as "$ALICE" POST /api/v1/projects/mp/locks -d '{"elements":["e1","e2"],"branch":"mb"}'
+as "$ALICE" GET "/api/v1/projects/mp/revisions?branch=mb"
+src_revs=$(out)
+stop_atriumd
+pg_sql "$PG_PORT_main" postgres "CREATE DATABASE mig" >/dev/null
+MURL=$(pg_url "$PG_PORT_main" mig)
+"$ATRIUMD" --data "$T/src" migrate --to "$MURL" >"$T/mig.out" 2>&1
+check "migrate succeeds" test $? -eq 0
+expect_match "it counts every branch's revisions" "$(cat "$T/mig.out")" "project 'mp': 4 revisions: 4 copied, 0 already there; 4 verified"
+STORE_ARGS="--set database=$MURL"
+LOG=$T/dst.log
+bstart "$T/dst" || exit 1
+ALICE=$(login_token alice alice-secret-1)
+as "$ALICE" GET "/api/v1/projects/mp/revisions?branch=mb"
+expect_eq "the branch's revisions are as they were" "$(out)" "$src_revs"
+as "$ALICE" GET "/api/v1/projects/mp/revisions/2/content?branch=mb"
+check "with their content" cmp "$T/out" "$T/b2"
+as "$ALICE" GET /api/v1/projects/mp/tags/mt
+expect_match "the tag is copied" "$(out)" '"name":"mt","branch":"mb","revision":2,'
+as "$ALICE" GET "/api/v1/projects/mp/locks?branch=mb"
+expect_match "the branch's locks are copied" "$(out)" '"element":"e1","holder":"alice",.*"element":"e2","holder":"alice"'
+"$ATRIUMD" --data "$T/src" migrate --to "$MURL" >"$T/mig2.out" 2>&1
+expect_match "a second migrate finds everything there" "$(cat "$T/mig2.out")" "project 'mp': 4 revisions: 0 copied, 4 already there"
 finish
