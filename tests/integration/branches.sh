@@ -14,6 +14,10 @@ cases_tags
 cases_locks
 cases_state "live"
 cases_cli "$T/data"
+"$ATRIUMD" --data "$T/data" backup "$T/bk" >"$T/bk.out" 2>&1
+check "a backup while serving succeeds" test $? -eq 0
+"$ATRIUMD" --data "$T/bk" check >"$T/bkcheck.out" 2>&1
+check "the backup holds every branch's content (check finds it clean)" grep -q 'store is clean' "$T/bkcheck.out"
 
 stop_atriumd
 bstart "$T/data" || exit 1
