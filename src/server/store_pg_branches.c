@@ -93,7 +93,7 @@ static int
 project_id(struct pg_conn *c, const char *project, int64_t *id, struct atr_err *err)
 {
 	PGresult *res = pg_query(c, err, "reading a project", 0,
-	    "SELECT id FROM projects WHERE name = $1 FOR SHARE", "t", project);
+	    "SELECT id FROM projects WHERE name = $1", "t", project);
 
 	if (res == NULL)
 		return -1;
@@ -119,20 +119,43 @@ branch_from_row(const PGresult *res, int row, struct store_branch *b)
 
 #define BRANCH_COLUMNS "SELECT name, from_branch, from_revision, head, created, created_by"
 
-/* The project's id and the branch; with lock, its row is locked until the
- * transaction ends. ATR_E_NOT_FOUND naming what is missing. */
+/*
+ * The project's id and the branch; ATR_E_NOT_FOUND naming what is missing.
+ * With lock, the branch's row is locked until the transaction ends, and
+ * nothing else is: a trunk commit then updates its project's row, and a
+ * share lock on that row taken by each of two commits would deadlock
+ * them. A project's deletion (which deletes its branches) waits too.
+ */
 static int
 branch_of(struct pg_conn *c, const char *project, const char *name, int lock, int64_t *id,
     struct store_branch *b, struct atr_err *err)
 {
 	PGresult *res;
 
+	if (lock) {
+		res = pg_query(c, err, "reading a branch", 0,
+		    "SELECT b.name, b.from_branch, b.from_revision, b.head, b.created, b.created_by,"
+		    " b.project_id FROM branches b JOIN projects p ON p.id = b.project_id"
+		    " WHERE p.name = $1 AND b.name = $2 FOR UPDATE OF b",
+		    "tt", project, name);
+		if (res == NULL)
+			return -1;
+		if (PQntuples(res) == 1) {
+			branch_from_row(res, 0, b);
+			*id = pg_int(res, 0, 6);
+			PQclear(res);
+			return 0;
+		}
+		PQclear(res);
+		if (project_id(c, project, id, err) == -1)
+			return -1;
+		return atr_err_set(err, ATR_E_NOT_FOUND, "project '%s' has no branch named '%s'",
+		    project, name);
+	}
 	if (project_id(c, project, id, err) == -1)
 		return -1;
 	res = pg_query(c, err, "reading a branch", 0,
-	    lock ? BRANCH_COLUMNS " FROM branches WHERE project_id = $1 AND name = $2 FOR UPDATE"
-		 : BRANCH_COLUMNS " FROM branches WHERE project_id = $1 AND name = $2",
-	    "it", *id, name);
+	    BRANCH_COLUMNS " FROM branches WHERE project_id = $1 AND name = $2", "it", *id, name);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
