@@ -74,7 +74,8 @@ static const struct cli_usage checkout_usage = {
 
 /* Prints the hints after a conflict: how to get the newer revision and retry. */
 static void
-conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
+conflict_hints(const struct cli_reply *rep, const char *name, const char *branch,
+    const char *file)
 {
 	const json_t *head = json_object_get(rep->json, "head");
 	const json_t *num = json_object_get(head, "number");
@@ -88,13 +89,19 @@ conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
 	qf = cli_shell_quote(file);
 	if (asprintf(&other, "%s.r%" JSON_INTEGER_FORMAT, file, n) != -1)
 		qo = cli_shell_quote(other);
-	if (qn != NULL && qf != NULL && qo != NULL)
+	if (qn != NULL && qf != NULL && qo != NULL) {
+		char *qb = branch != NULL ? cli_shell_quote(branch) : NULL;
+		char on[300] = "";
+		if (qb != NULL)
+			snprintf(on, sizeof(on), " --branch %s", qb);
 		fprintf(stderr,
 		    "To go on:\n"
-		    "  atrium checkout %s -r %" JSON_INTEGER_FORMAT " -o %s\n"
+		    "  atrium checkout %s%s -r %" JSON_INTEGER_FORMAT " -o %s\n"
 		    "  (merge the changes of %s into %s)\n"
-		    "  atrium commit %s %s -m MESSAGE --base %" JSON_INTEGER_FORMAT "\n",
-		    qn, n, qo, qo, qf, qn, qf, n);
+		    "  atrium commit %s %s -m MESSAGE%s --base %" JSON_INTEGER_FORMAT "\n",
+		    qn, on, n, qo, qo, qf, qn, qf, on, n);
+		free(qb);
+	}
 	free(other);
 	free(qo);
 	free(qf);
@@ -213,7 +220,7 @@ commit_main(int argc, char **argv)
 		cli_progress_finish(pg, 0);
 		status = cli_fail(&err);
 		if (err.code == ATR_E_CONFLICT)
-			conflict_hints(&rep, name, file);
+			conflict_hints(&rep, name, a.val[COMMIT_BRANCH], file);
 		goto out;
 	}
 	cli_progress_finish(pg, 1);

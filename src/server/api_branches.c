@@ -13,24 +13,6 @@
 #include "atrium/util.h"
 #include "server/api.h"
 
-int
-api_branch_query(struct req *r, char *out)
-{
-	const char *b = req_query(r, "branch");
-	const char *problem;
-
-	if (b == NULL || *b == '\0') {
-		snprintf(out, STORE_NAME_MAX + 1, "%s", STORE_TRUNK);
-		return 0;
-	}
-	if ((problem = api_name_problem(b)) != NULL) {
-		resp_error(r, ATR_E_BAD_NAME, "bad branch name: %s", problem);
-		return -1;
-	}
-	snprintf(out, STORE_NAME_MAX + 1, "%s", b);
-	return 0;
-}
-
 static json_t *
 branch_json(const struct store_branch *b)
 {

@@ -7,6 +7,8 @@
  * who and why. Until per-project roles exist, the "lock administrator"
  * is a server admin.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atrium/log.h"
@@ -17,31 +19,6 @@
 /* Conflicts named in the sentence of a 409 (the answer's "conflicts"
  * lists them all). */
 #define CONFLICTS_IN_SENTENCE 10
-
-json_t *
-api_lock_json(const struct store_lock *l)
-{
-	char t[32];
-
-	api_time(l->since, t);
-	return json_pack("{s:s,s:s,s:s,s:s}", "element", l->element, "holder", l->holder, "since",
-	    t, "branch", l->branch);
-}
-
-const char *
-api_element_problem(const char *element)
-{
-	size_t len = strlen(element);
-
-	if (len == 0)
-		return "the element name is empty";
-	if (len > STORE_ELEMENT_MAX)
-		return "the element name is longer than 256 bytes";
-	if (atr_text_problem(element, len, NULL, NULL) != NULL)
-		return atr_utf8_valid(element, len) ? "the element name contains a control character"
-						    : "the element name is not valid UTF-8";
-	return NULL;
-}
 
 static int
 add_lock(const struct store_lock *l, void *arg)

@@ -42,19 +42,6 @@ project_json(const struct store_project *p)
 	return j;
 }
 
-const char *
-api_project_param(struct req *r)
-{
-	const char *name = req_param(r, 0);
-	const char *problem = api_name_problem(name);
-
-	if (problem != NULL) {
-		resp_error(r, ATR_E_BAD_NAME, "bad project name: %s", problem);
-		return NULL;
-	}
-	return name;
-}
-
 static int
 add_project(const struct store_project *p, void *arg)
 {

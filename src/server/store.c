@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "atrium/util.h"
 #include "server/store_int.h"
@@ -329,33 +328,6 @@ unique_elements(const char *const *elements, size_t n, const char ***out, size_t
 	*out = el;
 	*nout = k;
 	return 0;
-}
-
-char *
-store_lock_event(const char *project, const char *branch, const char *const *elements,
-    size_t n, const char *holder, const char *released_by, int forced)
-{
-	json_t *j = json_pack("{s:s, s:s, s:[], s:s}", "project", project, "branch", branch,
-	    "elements", "holder", holder != NULL ? holder : "");
-	json_t *arr;
-	char *text = NULL;
-
-	if (j == NULL)
-		return NULL;
-	arr = json_object_get(j, "elements");
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_string(elements[i])) == -1)
-			goto out;
-	if (n == 1 && json_object_set_new(j, "element", json_string(elements[0])) == -1)
-		goto out;
-	if (released_by != NULL &&
-	    (json_object_set_new(j, "released_by", json_string(released_by)) == -1 ||
-		json_object_set_new(j, "forced", json_boolean(forced)) == -1))
-		goto out;
-	text = json_dumps(j, JSON_COMPACT);
-out:
-	json_decref(j);
-	return text;
 }
 
 int

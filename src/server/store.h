@@ -249,8 +249,8 @@ int store_lock_list(struct store_conn *sc, const char *project,
  * Takes the n elements (at most STORE_LOCKS_PER_CALL; duplicates count
  * once) of branch (NULL: trunk) for user: all or none. Elements user
  * holds already are kept as they are. When any is held by someone else
- * nothing is taken: conflict() is called with each such lock, in the
- * order given, and the call fails with ATR_E_CONFLICT. *taken (may be
+ * nothing is taken: conflict() is called with each such lock, by element
+ * (bytewise), and the call fails with ATR_E_CONFLICT. *taken (may be
  * NULL) counts the locks taken now; they are written as one lock.taken
  * event.
  */

@@ -147,14 +147,6 @@ struct store_blob_reader {
 	struct store *st;
 };
 
-/*
- * The data of a lock.taken (released_by NULL) or lock.released event:
- * {project, branch, elements, holder[, released_by, forced]}, plus
- * "element" when n is 1 (malloc'd; NULL without memory).
- */
-char *store_lock_event(const char *project, const char *branch, const char *const *elements,
-    size_t n, const char *holder, const char *released_by, int forced);
-
 /* The backends' constructors. */
 struct store *store_sqlite_open(const struct atr_config *cfg, const char *datadir,
     struct atr_err *err);

@@ -666,7 +666,7 @@ pg_revision_commit(struct store_conn *sc, const struct store_commit *cm,
 		goto rollback;
 	if (mine != NULL && PQntuples(mine) > 0 &&
 	    pg_event_write(sc, "lock.released", cm->project,
-		store_lock_event(cm->project, b.name, gone, (size_t)PQntuples(mine), cm->author,
+		event_lock_data(cm->project, b.name, gone, (size_t)PQntuples(mine), cm->author,
 		    cm->author, 0),
 		err) == -1)
 		goto rollback;
@@ -764,7 +764,7 @@ pg_locks_take(struct store_conn *sc, const char *project, const char *branch,
 	nfresh = PQntuples(res);
 	if (nfresh > 0 &&
 	    pg_event_write(sc, "lock.taken", project,
-		store_lock_event(project, branch, fresh, (size_t)nfresh, user, NULL, 0), err) == -1)
+		event_lock_data(project, branch, fresh, (size_t)nfresh, user, NULL, 0), err) == -1)
 		goto fail;
 	if (pg_commit(c, err) == -1)
 		goto fail;
@@ -844,7 +844,7 @@ pg_locks_release(struct store_conn *sc, const char *project, const char *branch,
 		goto fail;
 	if (ngone > 0 &&
 	    pg_event_write(sc, "lock.released", project,
-		store_lock_event(project, branch, gone, (size_t)ngone, several ? "" : first, user,
+		event_lock_data(project, branch, gone, (size_t)ngone, several ? "" : first, user,
 		    forced),
 		err) == -1)
 		goto fail;

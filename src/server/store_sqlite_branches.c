@@ -703,7 +703,7 @@ sq_revision_commit(struct store_conn *sc, const struct store_commit *c,
 		goto rollback;
 	if (nmine > 0 &&
 	    sq_event_write(sc, "lock.released", c->project,
-		store_lock_event(c->project, b.name, mine, nmine, c->author, c->author, 0),
+		event_lock_data(c->project, b.name, mine, nmine, c->author, c->author, 0),
 		err) == -1)
 		goto rollback;
 	if (sq_exec(sc, "COMMIT", err) == -1)
@@ -788,7 +788,7 @@ sq_locks_take(struct store_conn *sc, const char *project, const char *branch,
 			goto fail;
 	if (nfresh > 0 &&
 	    sq_event_write(sc, "lock.taken", project,
-		store_lock_event(project, branch, fresh, nfresh, user, NULL, 0), err) == -1)
+		event_lock_data(project, branch, fresh, nfresh, user, NULL, 0), err) == -1)
 		goto fail;
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
@@ -914,7 +914,7 @@ sq_locks_release(struct store_conn *sc, const char *project, const char *branch,
 	}
 	if (gone.n > 0 &&
 	    sq_event_write(sc, "lock.released", project,
-		store_lock_event(project, branch, (const char *const *)gone.v, gone.n,
+		event_lock_data(project, branch, (const char *const *)gone.v, gone.n,
 		    several ? "" : first_holder, user, forced),
 		err) == -1)
 		goto fail;
