@@ -71,7 +71,8 @@
 	X(PASSWORD_LOGIN_OFF, "password_login_off", 403, 1, "password login is off: log in with a certificate") \
 	X(DATABASE,         "database",         500, 1, "the database failed") \
 	X(NOT_SUPPORTED,    "not_supported",    501, 1, "this server's store cannot do that yet") \
-	X(CHUNKS_MISSING,   "chunks_missing",   409, 1, "some chunks of the content are not on the server; send them first")
+	X(CHUNKS_MISSING,   "chunks_missing",   409, 1, "some chunks of the content are not on the server; send them first") \
+	X(LOCKED,           "locked",           423, 1, "an element is locked by someone else")
 
 enum atr_errcode {
 #define ATR_ERR_ENUM_(name, wire, http, exitc, text) ATR_E_##name,

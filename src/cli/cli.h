@@ -6,6 +6,9 @@
 #ifndef ATRIUM_CLI_H
 #define ATRIUM_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #define CLI_OK 0
 #define CLI_FAIL 1
 #define CLI_USAGE 2
@@ -21,5 +24,13 @@ int cmd_keytool(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+int cmd_branch(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
+int cmd_locks(int argc, char **argv);
+
+/* "BRANCH" or "BRANCH:REV" (cmd_branch.c): *rev is -1 without ":REV". */
+int cli_parse_branch_rev(const char *text, char *branch, size_t n, int64_t *rev);
 
 #endif

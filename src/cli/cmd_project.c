@@ -51,15 +51,16 @@ static const struct cli_usage delete_usage = {
 	delete_opts,
 };
 
-enum { LOG_JSON };
+enum { LOG_JSON, LOG_BRANCH };
 
 static const struct cli_opt log_opts[] = {
 	[LOG_JSON] = {"json", 0, NULL, "print the server's JSON instead of a table"},
+	[LOG_BRANCH] = {"branch", 0, "BRANCH", "the branch's revisions (default: trunk)"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage log_usage = {
-	"atrium project log", "NAME [--json]",
+	"atrium project log", "NAME [--branch B] [--json]",
 	"Shows a project's revisions, newest first: number, time, author, size\n"
 	"and message (its first line).",
 	log_opts,
@@ -257,6 +258,16 @@ log_main(int argc, char **argv)
 		goto fail;
 	if ((path = cli_api_path("projects", a.pos[0], "revisions", NULL)) == NULL)
 		goto nomem;
+	if (a.val[LOG_BRANCH] != NULL) {
+		char *eb = cli_pct_encode(a.val[LOG_BRANCH]), *full = NULL;
+		if (eb == NULL || asprintf(&full, "%s?branch=%s", path, eb) == -1) {
+			free(eb);
+			goto nomem;
+		}
+		free(eb);
+		free(path);
+		path = full;
+	}
 	if (cli_http_call(c.http, "GET", path, NULL, 200, &rep, &err) == -1)
 		goto fail;
 	list = json_object_get(rep.json, "revisions");

@@ -29,42 +29,50 @@
 
 #define MESSAGE_MAX 4096 /* bytes of a commit message (docs/api.md) */
 
-enum { COMMIT_MESSAGE, COMMIT_BASE, COMMIT_WHOLE };
+enum { COMMIT_MESSAGE, COMMIT_BASE, COMMIT_BRANCH, COMMIT_ELEMENTS, COMMIT_KEEP_LOCKS, COMMIT_WHOLE };
 
 static const struct cli_opt commit_opts[] = {
 	[COMMIT_MESSAGE] = {"message", 'm', "MSG", "what changed (required)"},
 	[COMMIT_BASE] = {"base", 0, "N",
 	    "the revision FILE is based on (default: the newest this client has "
-	    "checked out or committed)"},
+	    "checked out or committed on the branch)"},
+	[COMMIT_BRANCH] = {"branch", 0, "BRANCH", "the branch to commit to (default: trunk)"},
+	[COMMIT_ELEMENTS] = {"elements", 0, "E1,E2,...",
+	    "the elements this revision changed (at most 1000): refused if someone else "
+	    "locked one; your locks on them are released"},
+	[COMMIT_KEEP_LOCKS] = {"keep-locks", 0, NULL, "keep your locks on --elements"},
 	[COMMIT_WHOLE] = {"whole", 0, NULL,
 	    "send the whole file, not only the chunks the server lacks"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage commit_usage = {
-	"atrium commit", "NAME FILE -m MSG [--base N] [--whole]",
+	"atrium commit",
+	"NAME FILE -m MSG [--base N] [--branch B] [--elements E1,E2] [--keep-locks] [--whole]",
 	"Sends FILE as the next revision of project NAME. The server takes it only\n"
-	"when the base is still the newest revision; otherwise it says who\n"
-	"committed what, and you check that revision out, merge, and commit again\n"
-	"with --base set to it. Only the chunks of FILE the server does not have\n"
-	"yet are sent (docs/delta.md); --whole sends all of it.",
+	"when the base is still the newest revision of the branch; otherwise it says\n"
+	"who committed what, and you check that revision out, merge, and commit\n"
+	"again with --base set to it. Only the chunks of FILE the server does not\n"
+	"have yet are sent (docs/delta.md); --whole sends all of it.",
 	commit_opts,
 };
 
-enum { CHECKOUT_REVISION, CHECKOUT_OUTPUT, CHECKOUT_WHOLE };
+enum { CHECKOUT_REVISION, CHECKOUT_OUTPUT, CHECKOUT_BRANCH, CHECKOUT_TAG, CHECKOUT_WHOLE };
 
 static const struct cli_opt checkout_opts[] = {
 	[CHECKOUT_REVISION] = {"revision", 'r', "N", "the revision to get (default: the newest)"},
 	[CHECKOUT_OUTPUT] = {"output", 'o', "FILE",
 	    "where to write it (default: ./NAME; a directory gets NAME inside; "
 	    "- for standard output)"},
+	[CHECKOUT_BRANCH] = {"branch", 0, "BRANCH", "the branch (default: trunk)"},
+	[CHECKOUT_TAG] = {"tag", 0, "TAG", "the revision a tag names (instead of --branch, -r)"},
 	[CHECKOUT_WHOLE] = {"whole", 0, NULL,
 	    "download the whole file, not only the chunks the file there lacks"},
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct cli_usage checkout_usage = {
-	"atrium checkout", "NAME [-r N] [-o FILE] [--whole]",
+	"atrium checkout", "NAME [-r N] [--branch B | --tag T] [-o FILE] [--whole]",
 	"Downloads a revision of project NAME. The file appears under its name\n"
 	"only when complete and its SHA-256 matches the server's; an interrupted\n"
 	"checkout leaves the old file as it was. The chunks the file already there\n"
@@ -75,7 +83,8 @@ static const struct cli_usage checkout_usage = {
 
 /* Prints the hints after a conflict: how to get the newer revision and retry. */
 static void
-conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
+conflict_hints(const struct cli_reply *rep, const char *name, const char *branch,
+    const char *file)
 {
 	const json_t *head = json_object_get(rep->json, "head");
 	const json_t *num = json_object_get(head, "number");
@@ -89,13 +98,19 @@ conflict_hints(const struct cli_reply *rep, const char *name, const char *file)
 	qf = cli_shell_quote(file);
 	if (asprintf(&other, "%s.r%" JSON_INTEGER_FORMAT, file, n) != -1)
 		qo = cli_shell_quote(other);
-	if (qn != NULL && qf != NULL && qo != NULL)
+	if (qn != NULL && qf != NULL && qo != NULL) {
+		char *qb = branch != NULL ? cli_shell_quote(branch) : NULL;
+		char on[300] = "";
+		if (qb != NULL)
+			snprintf(on, sizeof(on), " --branch %s", qb);
 		fprintf(stderr,
 		    "To go on:\n"
-		    "  atrium checkout %s -r %" JSON_INTEGER_FORMAT " -o %s\n"
+		    "  atrium checkout %s%s -r %" JSON_INTEGER_FORMAT " -o %s\n"
 		    "  (merge the changes of %s into %s)\n"
-		    "  atrium commit %s %s -m MESSAGE --base %" JSON_INTEGER_FORMAT "\n",
-		    qn, n, qo, qo, qf, qn, qf, n);
+		    "  atrium commit %s %s -m MESSAGE%s --base %" JSON_INTEGER_FORMAT "\n",
+		    qn, on, n, qo, qo, qf, qn, qf, on, n);
+		free(qb);
+	}
 	free(other);
 	free(qo);
 	free(qf);
@@ -114,6 +129,45 @@ delta_report(const char *verb, const struct cli_delta_stats *ds)
 	    " bytes).\n", verb, ds->moved, ds->chunks, raw, wire, ds->wire_bytes);
 }
 
+/* The key of a branch's head in the client's heads file: the project's
+ * name for trunk (as before branches), "NAME:BRANCH" otherwise. */
+static int
+cli_head_key(const char *name, const char *branch, char **key)
+{
+	if (branch == NULL || strcmp(branch, "trunk") == 0)
+		*key = strdup(name);
+	else if (asprintf(key, "%s:%s", name, branch) == -1)
+		*key = NULL;
+	return *key != NULL ? 0 : -1;
+}
+
+/* "E1,E2" as the percent-encoded JSON array of ?elements=; NULL without memory. */
+static char *
+elements_query(const char *list)
+{
+	json_t *a = json_array();
+	char *copy = strdup(list), *save = NULL, *e, *text = NULL, *enc = NULL;
+
+	if (a == NULL || copy == NULL)
+		goto out;
+	for (e = strtok_r(copy, ",", &save); e != NULL; e = strtok_r(NULL, ",", &save))
+		if (*e != '\0' && json_array_append_new(a, json_string(e)) == -1)
+			goto out;
+	if ((text = json_dumps(a, JSON_COMPACT)) != NULL)
+		enc = cli_pct_encode(text);
+out:
+	if (text != NULL) {
+		/* jansson's allocator (cli_init() sets one that wipes). */
+		json_malloc_t m;
+		json_free_t f;
+		json_get_alloc_funcs(&m, &f);
+		f(text);
+	}
+	free(copy);
+	json_decref(a);
+	return enc;
+}
+
 static int
 commit_main(int argc, char **argv)
 {
@@ -125,6 +179,7 @@ commit_main(int argc, char **argv)
 	struct stat st, st2;
 	const char *name, *file, *msg, *sha;
 	char *path = NULL, *emsg = NULL, *label = NULL, sent[65], size_s[32];
+	char *ebranch = NULL, *eelements = NULL, *key = NULL;
 	uint64_t base = 0;
 	json_t *rev;
 	int fd = -1, status, delta, chunked = 0;
@@ -154,16 +209,25 @@ commit_main(int argc, char **argv)
 	}
 	if (cli_ctx_open(&c, &err) == -1)
 		goto fail;
+	if (cli_head_key(name, a.val[COMMIT_BRANCH], &key) == -1)
+		goto nomem;
 	if (a.val[COMMIT_BASE] == NULL &&
-	    cli_heads_get(c.home, c.session.server, name, &base) == -1)
+	    cli_heads_get(c.home, c.session.server, key, &base) == -1)
 		base = 0; /* never seen: right for a new project, a conflict otherwise */
 	if ((path = cli_api_path("projects", name, "revisions", NULL)) == NULL ||
-	    (emsg = cli_pct_encode(msg)) == NULL)
+	    (emsg = cli_pct_encode(msg)) == NULL ||
+	    (ebranch = cli_pct_encode(a.val[COMMIT_BRANCH] != NULL ? a.val[COMMIT_BRANCH] : "trunk")) ==
+		NULL)
+		goto nomem;
+	if (a.val[COMMIT_ELEMENTS] != NULL &&
+	    (eelements = elements_query(a.val[COMMIT_ELEMENTS])) == NULL)
 		goto nomem;
 	{
 		char *full;
 
-		if (asprintf(&full, "%s?base=%" PRIu64 "&message=%s", path, base, emsg) == -1)
+		if (asprintf(&full, "%s?base=%" PRIu64 "&branch=%s%s%s%s&message=%s", path, base,
+		    ebranch, eelements != NULL ? "&elements=" : "", eelements != NULL ? eelements : "",
+		    a.val[COMMIT_KEEP_LOCKS] != NULL ? "&keep_locks=true" : "", emsg) == -1)
 			goto nomem;
 		free(path);
 		path = full;
@@ -186,7 +250,7 @@ commit_main(int argc, char **argv)
 		cli_progress_finish(pg, 0);
 		status = cli_fail(&err);
 		if (err.code == ATR_E_CONFLICT)
-			conflict_hints(&rep, name, file);
+			conflict_hints(&rep, name, a.val[COMMIT_BRANCH], file);
 		goto out;
 	}
 	cli_progress_finish(pg, 1);
@@ -203,7 +267,7 @@ commit_main(int argc, char **argv)
 		    json_integer_value(rev), sha, sent);
 		goto out;
 	}
-	if (cli_heads_set(c.home, c.session.server, name, (uint64_t)json_integer_value(rev),
+	if (cli_heads_set(c.home, c.session.server, key, (uint64_t)json_integer_value(rev),
 	    0, &err) == -1)
 		fprintf(stderr, "atrium: warning: %s\n", atr_err_msg(&err));
 	if (fstat(fd, &st2) == 0 && (st2.st_size != st.st_size ||
@@ -211,8 +275,16 @@ commit_main(int argc, char **argv)
 		fprintf(stderr, "atrium: warning: %s changed while it was being sent; the "
 		    "revision holds what was read\n", file);
 	cli_format_size((uint64_t)st.st_size, size_s, sizeof(size_s));
-	printf("Committed %s as %s revision %" JSON_INTEGER_FORMAT " (%s, sha256 %.12s).\n",
-	    file, name, json_integer_value(rev), size_s, sent);
+	if (a.val[COMMIT_BRANCH] != NULL)
+		printf("Committed %s as %s revision %" JSON_INTEGER_FORMAT " on %s (%s, sha256 "
+		       "%.12s).\n",
+		    file, name, json_integer_value(rev), a.val[COMMIT_BRANCH], size_s, sent);
+	else
+		printf("Committed %s as %s revision %" JSON_INTEGER_FORMAT " (%s, sha256 %.12s).\n",
+		    file, name, json_integer_value(rev), size_s, sent);
+	if (json_integer_value(json_object_get(rep.json, "locks_released")) > 0)
+		printf("Released %" JSON_INTEGER_FORMAT " of your locks.\n",
+		    json_integer_value(json_object_get(rep.json, "locks_released")));
 	if (chunked)
 		delta_report("Sent", &ds);
 	status = CLI_OK;
@@ -225,12 +297,28 @@ out:
 	cli_progress_free(pg);
 	free(label);
 	free(emsg);
+	free(ebranch);
+	free(eelements);
+	free(key);
 	free(path);
 	cli_reply_clear(&rep);
 	cli_ctx_close(&c);
 	if (fd != -1)
 		close(fd);
 	return status;
+}
+
+/* Appends ?branch=EBRANCH to *path (replaced); -1 without memory. */
+static int
+with_branch(char **path, const char *ebranch)
+{
+	char *full;
+
+	if (asprintf(&full, "%s?branch=%s", *path, ebranch) == -1)
+		return -1;
+	free(*path);
+	*path = full;
+	return 0;
 }
 
 /* Whether s is 64 lowercase or uppercase hex digits. */
@@ -312,7 +400,7 @@ checkout_main(int argc, char **argv)
 	const char *name, *want = "head", *sha;
 	char *meta_path = NULL, *content_path = NULL, *target = NULL, *tmp = NULL;
 	char *dir_copy = NULL, *base_copy = NULL, *label = NULL, num[32], size_s[32];
-	char want_sha[65];
+	char want_sha[65], branch[256] = "trunk", *ebranch = NULL, *key = NULL;
 	uint64_t rev = 0, size;
 	const json_t *jnum, *jsize;
 	int fd = -1, to_stdout, status, delta = CLI_DELTA_FALLBACK;
@@ -329,14 +417,47 @@ checkout_main(int argc, char **argv)
 		snprintf(num, sizeof(num), "%" PRIu64, rev);
 		want = num;
 	}
+	if (a.val[CHECKOUT_TAG] != NULL &&
+	    (a.val[CHECKOUT_BRANCH] != NULL || a.val[CHECKOUT_REVISION] != NULL))
+		return cli_usage_error(&checkout_usage, "--tag names a branch and a revision: "
+		    "give it without --branch and -r");
 	to_stdout = a.val[CHECKOUT_OUTPUT] != NULL && strcmp(a.val[CHECKOUT_OUTPUT], "-") == 0;
 	if (to_stdout && isatty(STDOUT_FILENO))
 		return cli_failf("standard output is a terminal: redirect it, or use -o FILE");
 	if (cli_ctx_open(&c, &err) == -1)
 		goto fail;
 
+	if (a.val[CHECKOUT_BRANCH] != NULL)
+		snprintf(branch, sizeof(branch), "%s", a.val[CHECKOUT_BRANCH]);
+	if (a.val[CHECKOUT_TAG] != NULL) {
+		/* A tag names a branch and a revision; it never moves. */
+		const json_t *tr;
+		if ((meta_path = cli_api_path("projects", name, "tags", a.val[CHECKOUT_TAG], NULL)) ==
+		    NULL)
+			goto nomem;
+		if (cli_http_call(c.http, "GET", meta_path, NULL, 200, &rep, &err) == -1)
+			goto fail;
+		tr = json_object_get(rep.json, "revision");
+		if (!json_is_integer(tr) || json_integer_value(tr) < 1 ||
+		    json_string_value(json_object_get(rep.json, "branch")) == NULL) {
+			status = cli_failf("the server's description of tag %s is incomplete",
+			    a.val[CHECKOUT_TAG]);
+			goto out;
+		}
+		snprintf(branch, sizeof(branch), "%s",
+		    json_string_value(json_object_get(rep.json, "branch")));
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(tr));
+		want = num;
+		rev = (uint64_t)json_integer_value(tr);
+		cli_reply_clear(&rep);
+		free(meta_path);
+		meta_path = NULL;
+	}
+	if ((ebranch = cli_pct_encode(branch)) == NULL)
+		goto nomem;
 	/* What the revision is: its number (when asked for head), size and SHA-256. */
-	if ((meta_path = cli_api_path("projects", name, "revisions", want, NULL)) == NULL)
+	if ((meta_path = cli_api_path("projects", name, "revisions", want, NULL)) == NULL ||
+	    with_branch(&meta_path, ebranch) == -1)
 		goto nomem;
 	if (cli_http_call(c.http, "GET", meta_path, NULL, 200, &rep, &err) == -1)
 		goto fail;
@@ -359,7 +480,7 @@ checkout_main(int argc, char **argv)
 	snprintf(num, sizeof(num), "%" PRIu64, rev);
 	/* Ask for that number, not "head": a commit in between must not slip in. */
 	if ((content_path = cli_api_path("projects", name, "revisions", num, "content",
-	    NULL)) == NULL)
+	    NULL)) == NULL || with_branch(&content_path, ebranch) == -1)
 		goto nomem;
 
 	if (to_stdout) {
@@ -389,7 +510,8 @@ checkout_main(int argc, char **argv)
 	}
 	pg = cli_progress_new(label, size);
 	delta = to_stdout || (a.val[CHECKOUT_WHOLE] != NULL) ? CLI_DELTA_FALLBACK :
-	    cli_delta_checkout(c.http, name, rev, size, want_sha, target, fd, pg, &ds, &err);
+	    cli_delta_checkout(c.http, name, ebranch, rev, size, want_sha, target, fd, pg, &ds,
+		&err);
 	if (delta == -1) {
 		cli_progress_finish(pg, 0);
 		goto fail;
@@ -437,11 +559,19 @@ written:
 		tmp = NULL;
 		atr_fsync_dir_of(target);
 	}
-	if (cli_heads_set(c.home, c.session.server, name, rev, 1, &err) == -1)
-		fprintf(stderr, "atrium: warning: %s\n", atr_err_msg(&err));
+	if (cli_head_key(name, branch, &key) == -1 ||
+	    cli_heads_set(c.home, c.session.server, key, rev, 1, &err) == -1)
+		fprintf(stderr, "atrium: warning: %s\n", key != NULL ? atr_err_msg(&err) :
+		    "out of memory");
 	cli_format_size(size, size_s, sizeof(size_s));
-	fprintf(to_stdout ? stderr : stdout, "Checked out %s revision %" PRIu64 " to %s (%s).\n",
-	    name, rev, to_stdout ? "standard output" : target, size_s);
+	if (strcmp(branch, "trunk") != 0)
+		fprintf(to_stdout ? stderr : stdout,
+		    "Checked out %s revision %" PRIu64 " of %s to %s (%s).\n", name, rev, branch,
+		    to_stdout ? "standard output" : target, size_s);
+	else
+		fprintf(to_stdout ? stderr : stdout,
+		    "Checked out %s revision %" PRIu64 " to %s (%s).\n", name, rev,
+		    to_stdout ? "standard output" : target, size_s);
 	if (delta == 0)
 		delta_report("Fetched", &ds);
 	status = CLI_OK;
@@ -463,6 +593,8 @@ out:
 	free(target);
 	free(content_path);
 	free(meta_path);
+	free(ebranch);
+	free(key);
 	cli_reply_clear(&rep);
 	cli_ctx_close(&c);
 	return status;

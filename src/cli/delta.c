@@ -401,8 +401,8 @@ get_chunk(struct cli_http *h, const char *project, const char *sha, uint32_t siz
 }
 
 static int
-delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
-    const char *want, const char *have, int outfd, struct cli_progress *pg,
+delta_checkout(struct cli_http *h, const char *project, const char *ebranch, uint64_t rev,
+    uint64_t size, const char *want, const char *have, int outfd, struct cli_progress *pg,
     struct cli_delta_stats *st, struct atr_err *err)
 {
 	struct cli_reply rep = {0};
@@ -429,6 +429,16 @@ delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t s
 	    NULL) {
 		atr_err_set(err, ATR_E_NOMEM, NULL);
 		goto out;
+	}
+	if (ebranch != NULL) {
+		char *full;
+
+		if (asprintf(&full, "%s?branch=%s", path, ebranch) == -1) {
+			atr_err_set(err, ATR_E_NOMEM, NULL);
+			goto out;
+		}
+		free(path);
+		path = full;
 	}
 	if (cli_http_call(h, "GET", path, NULL, 200, &rep, err) == -1) {
 		if (no_protocol(&rep))
@@ -536,14 +546,14 @@ cli_delta_commit(struct cli_http *h, const char *commit_path, int fd, uint64_t s
 }
 
 int
-cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
-    const char *want, const char *have, int outfd, struct cli_progress *pg,
+cli_delta_checkout(struct cli_http *h, const char *project, const char *ebranch, uint64_t rev,
+    uint64_t size, const char *want, const char *have, int outfd, struct cli_progress *pg,
     struct cli_delta_stats *st, struct atr_err *err)
 {
 	int rc;
 
 	cli_http_interruptible(1);
-	rc = delta_checkout(h, project, rev, size, want, have, outfd, pg, st, err);
+	rc = delta_checkout(h, project, ebranch, rev, size, want, have, outfd, pg, st, err);
 	cli_http_interruptible(0);
 	return rc;
 }

@@ -37,15 +37,16 @@ int cli_delta_commit(struct cli_http *h, const char *commit_path, int fd, uint64
 /*
  * Writes revision rev of project (size bytes, SHA-256 want) to outfd,
  * taking every chunk that the file at have (may be NULL or missing) holds
- * from it and fetching the others. 0 when written and verified,
+ * from it and fetching the others. ebranch: the branch, percent-encoded (NULL:
+ * trunk). 0 when written and verified,
  * CLI_DELTA_FALLBACK when the server has no manifest for it (a whole
  * file, or an older server), when there is no file at have, or when more
  * than half the content would have to be fetched (one whole download is
  * then cheaper than a request per chunk); nothing is written then. -1
  * with err.
  */
-int cli_delta_checkout(struct cli_http *h, const char *project, uint64_t rev, uint64_t size,
-    const char *want, const char *have, int outfd, struct cli_progress *pg,
+int cli_delta_checkout(struct cli_http *h, const char *project, const char *ebranch,
+    uint64_t rev, uint64_t size, const char *want, const char *have, int outfd, struct cli_progress *pg,
     struct cli_delta_stats *st, struct atr_err *err);
 
 #endif

@@ -202,6 +202,7 @@ static const struct {
 	{414, "URI Too Long"},
 	{416, "Range Not Satisfiable"},
 	{417, "Expectation Failed"},
+	{423, "Locked"},
 	{429, "Too Many Requests"},
 	{431, "Request Header Fields Too Large"},
 	{500, "Internal Server Error"},

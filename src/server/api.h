@@ -22,6 +22,16 @@ int api_new_name(struct store_conn *sc, const char *kind, const char *name,
  * after answering 400 when it is not a valid name. */
 const char *api_project_param(struct req *r);
 
+/* The ?branch= of the request (trunk when absent) into out
+ * (STORE_NAME_MAX + 1 bytes); -1 after answering 400 for a bad name. */
+int api_branch_query(struct req *r, char *out);
+
+/* NULL when an element's name is acceptable, else what is wrong with it
+ * (api_locks.c). Elements are opaque: UTF-8 without control characters. */
+const char *api_element_problem(const char *element);
+/* A lock as the API shows it: {element, branch, holder, since}. */
+json_t *api_lock_json(const struct store_lock *l);
+
 /*
  * A listing being built by a store's each() callback. An item that could
  * not be built (NULL: a text jansson refuses, no memory) stops the
@@ -106,6 +116,16 @@ int api_content_ref(struct req *r, int64_t *size, char sha256[65]);
 void api_locks_list(struct req *r);
 void api_lock_take(struct req *r);
 void api_lock_release(struct req *r);
+void api_locks_release(struct req *r);
+
+void api_branches_list(struct req *r);
+void api_branch_create(struct req *r);
+void api_branch_get(struct req *r);
+void api_branch_delete(struct req *r);
+void api_tags_list(struct req *r);
+void api_tag_create(struct req *r);
+void api_tag_get(struct req *r);
+void api_tag_delete(struct req *r);
 
 void api_users_list(struct req *r);
 void api_user_create(struct req *r);

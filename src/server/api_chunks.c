@@ -265,11 +265,11 @@ api_revision_manifest(struct req *r)
 	struct store_revision rev;
 	struct store_chunk_ref *c = NULL;
 	const char *name = project_param(r), *num;
-	char *end;
+	char *end, branch[STORE_NAME_MAX + 1];
 	long long n = -1;
 	int cnt = 0;
 
-	if (name == NULL)
+	if (name == NULL || api_branch_query(r, branch) == -1)
 		return;
 	num = req_param(r, 1);
 	if (strcmp(num, "head") != 0) {
@@ -278,7 +278,7 @@ api_revision_manifest(struct req *r)
 			return resp_error(r, ATR_E_BAD_REQUEST,
 			    "'%s' is not a revision number (1, 2, ... or 'head')", num);
 	}
-	if (store_revision_get(req_store(r), name, (int64_t)n, &rev, &err) == -1 ||
+	if (store_revision_get_in(req_store(r), name, branch, (int64_t)n, &rev, &err) == -1 ||
 	    store_content_manifest(req_store(r), rev.sha256, &c, &cnt, &err) == -1)
 		return resp_err(r, &err);
 	resp_json(r, 200, manifest_json(&rev, c, cnt));

@@ -379,6 +379,12 @@ each_project(const struct store_project *p, void *arg)
 	return json_object_set_new(b->heads, p->name, json_integer(p->head)) == -1;
 }
 
+static int
+each_branch(const struct store_branch *br, void *arg)
+{
+	return json_array_append_new(arg, json_string(br->name)) == -1;
+}
+
 /* The content of every revision the snapshot in b->partial holds, read
  * through the store interface on the snapshot itself. */
 static int
@@ -407,10 +413,25 @@ put_blobs(struct bk *b)
 	b->sc = sc;
 	json_object_foreach(b->heads, name, v) {
 		struct walk w = {b, name, 0};
-		if (store_revision_list(sc, name, each_revision, &w, &err) == -1) {
-			fail("backup", "reading the snapshot: %s", atr_err_msg(&err));
+		json_t *branches = json_array();
+		size_t k;
+		/* Every branch's revisions: a branch's content may be its own. */
+		if (branches == NULL || store_branch_list(sc, name, each_branch, branches, &err) == -1) {
+			json_decref(branches);
+			fail("backup", "reading the snapshot: %s",
+			    branches == NULL ? "out of memory" : atr_err_msg(&err));
 			goto out;
 		}
+		for (k = 0; k < json_array_size(branches) && w.rc == 0; k++) {
+			if (store_revision_list_in(sc, name,
+				json_string_value(json_array_get(branches, k)), each_revision, &w,
+				&err) == -1) {
+				json_decref(branches);
+				fail("backup", "reading the snapshot: %s", atr_err_msg(&err));
+				goto out;
+			}
+		}
+		json_decref(branches);
 		if (w.rc != 0) {
 			rc = w.rc;
 			goto out;

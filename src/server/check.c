@@ -373,30 +373,84 @@ check_deliveries(struct chk *c, sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Each project's revisions must be numbered 1..head with no gap. */
+/* Whether db has a table of that name (a store from before branches has
+ * no branches table): 1, 0, or -1 on a failure. */
 static int
-check_heads(struct chk *c, sqlite3 *db)
+has_table(sqlite3 *db, const char *name)
 {
-	static const char sql[] =
-	    "SELECT p.name, p.head, count(r.number), coalesce(min(r.number), 0),"
-	    " coalesce(max(r.number), 0) FROM projects p LEFT JOIN revisions r"
-	    " ON r.project_id = p.id GROUP BY p.id ORDER BY p.name";
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+		-1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Each branch's revisions must be numbered 1..head with no gap, every
+ * project must have trunk, and the project's head must be trunk's. A
+ * store from before branches: each project's revisions, 1..head.
+ */
+static int
+check_heads(struct chk *c, sqlite3 *db)
+{
+	static const char old_sql[] =
+	    "SELECT p.name, 'trunk', p.head, count(r.number), coalesce(min(r.number), 0),"
+	    " coalesce(max(r.number), 0) FROM projects p LEFT JOIN revisions r"
+	    " ON r.project_id = p.id GROUP BY p.id ORDER BY p.name";
+	static const char sql[] =
+	    "SELECT p.name, b.name, b.head, count(r.number), coalesce(min(r.number), 0),"
+	    " coalesce(max(r.number), 0) FROM branches b JOIN projects p ON p.id = b.project_id"
+	    " LEFT JOIN revisions r ON r.project_id = b.project_id AND r.branch = b.name"
+	    " GROUP BY b.project_id, b.name ORDER BY p.name, b.name";
+	static const char trunk_sql[] =
+	    "SELECT p.name, p.head, b.head FROM projects p LEFT JOIN branches b"
+	    " ON b.project_id = p.id AND b.name = 'trunk'"
+	    " WHERE b.head IS NULL OR b.head <> p.head ORDER BY p.name";
+	sqlite3_stmt *s;
+	int rc, branches = has_table(db, "branches");
+
+	if (branches == -1 ||
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM projects", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		c->projects += sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, branches ? sql : old_sql, -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
-		int64_t head = sqlite3_column_int64(s, 1), n = sqlite3_column_int64(s, 2);
-		int64_t lo = sqlite3_column_int64(s, 3), hi = sqlite3_column_int64(s, 4);
-		c->projects++;
+		const char *branch = (const char *)sqlite3_column_text(s, 1);
+		int64_t head = sqlite3_column_int64(s, 2), n = sqlite3_column_int64(s, 3);
+		int64_t lo = sqlite3_column_int64(s, 4), hi = sqlite3_column_int64(s, 5);
 		if (n == head && hi == head && (n == 0 || lo == 1))
 			continue;
-		problem(c, "project '%s': its head is %lld but it has %lld revision rows numbered "
-			   "%lld..%lld; restore atrium.db from a backup",
-		    name != NULL ? name : "?", (long long)head, (long long)n, (long long)lo,
-		    (long long)hi);
+		problem(c, "project '%s' branch '%s': its head is %lld but it has %lld revision rows "
+			   "numbered %lld..%lld; restore atrium.db from a backup",
+		    name != NULL ? name : "?", branch != NULL ? branch : "?", (long long)head,
+		    (long long)n, (long long)lo, (long long)hi);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (!branches)
+		return 0;
+	if (sqlite3_prepare_v2(db, trunk_sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		if (sqlite3_column_type(s, 2) == SQLITE_NULL)
+			problem(c, "project '%s' has no trunk; restore atrium.db from a backup",
+			    name != NULL ? name : "?");
+		else
+			problem(c, "project '%s': its head is %lld but trunk's is %lld; restore "
+				   "atrium.db from a backup",
+			    name != NULL ? name : "?", (long long)sqlite3_column_int64(s, 1),
+			    (long long)sqlite3_column_int64(s, 2));
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -799,11 +853,36 @@ check_pg_revision(struct chk *c, struct store_conn *sc, const char *project,
 		    r->sha256);
 }
 
+/* A project's branches, for check_pg. */
+struct branch_list {
+	struct store_branch *v;
+	size_t n, cap;
+};
+
+static int
+each_branch(const struct store_branch *b, void *arg)
+{
+	struct branch_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *bigger = realloc(l->v, cap * sizeof(*l->v));
+		if (bigger == NULL)
+			return 1;
+		l->v = bigger;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *b;
+	return 0;
+}
+
 static int
 check_pg(struct chk *c, const struct atr_config *cfg0, const char *datadir)
 {
 	struct atr_config *cfg = atr_config_dup(cfg0);
 	struct names projects = {0};
+	struct branch_list branches = {0};
+	struct store_branch bb;
 	struct store *st = NULL;
 	struct store_conn *sc = NULL;
 	struct store_revision *r = malloc(sizeof(*r));
@@ -837,18 +916,29 @@ check_pg(struct chk *c, const struct atr_config *cfg0, const char *datadir)
 			continue;
 		}
 		c->projects++;
-		for (int64_t n = 1; n <= p.head; n++) {
-			if (store_revision_get(sc, name, n, r, &err) == 0)
-				check_pg_revision(c, sc, name, r);
-			else if (store_project_get(sc, name, &p, &err) == 0)
-				problem(c, "project '%s': revision %lld of %lld is missing; restore the "
-					   "database from a backup",
-				    name, (long long)n, (long long)p.head);
+		branches.n = 0;
+		if (store_branch_list(sc, name, each_branch, &branches, &err) == -1) {
+			if (err.code != ATR_E_NOT_FOUND)
+				problem(c, "project '%s': %s", name, atr_err_msg(&err));
+			continue;
+		}
+		for (size_t k = 0; k < branches.n; k++) {
+			const struct store_branch *b = &branches.v[k];
+			for (int64_t n = 1; n <= b->head; n++) {
+				if (store_revision_get_in(sc, name, b->name, n, r, &err) == 0)
+					check_pg_revision(c, sc, name, r);
+				else if (err.code != ATR_E_NOT_FOUND ||
+				    store_branch_get(sc, name, b->name, &bb, &err) == 0)
+					problem(c, "project '%s' branch '%s': revision %lld of %lld is "
+						   "missing; restore the database from a backup",
+					    name, b->name, (long long)n, (long long)b->head);
+			}
 		}
 	}
 	rc = 0;
 out:
 	free(projects.v);
+	free(branches.v);
 	free(r);
 	store_conn_close(sc);
 	store_close(st);

@@ -59,6 +59,7 @@ event_kinds_parse(const char *list, char *out, size_t size, struct atr_err *err)
 			atr_err_set(err, ATR_E_BAD_REQUEST,
 			    i < 0 ? "'%.*s' is not a kind of event (one of revision.committed, "
 				    "project.created, project.deleted, lock.taken, lock.released, "
+				    "branch.created, branch.deleted, tag.created, tag.deleted, "
 				    "user.created, user.deleted, certificate.renewed, "
 				    "certificate.expiring, or *)"
 				  : "'%.*s' is only sent by the test command; it cannot be asked for",
@@ -167,4 +168,31 @@ event_msg_id(char *out)
 	}
 	memcpy(out, "msg_", 4);
 	atr_hex(raw, sizeof(raw), out + 4);
+}
+
+char *
+event_lock_data(const char *project, const char *branch, const char *const *elements,
+    size_t n, const char *holder, const char *released_by, int forced)
+{
+	json_t *j = json_pack("{s:s, s:s, s:[], s:s}", "project", project, "branch", branch,
+	    "elements", "holder", holder != NULL ? holder : "");
+	json_t *arr;
+	char *text = NULL;
+
+	if (j == NULL)
+		return NULL;
+	arr = json_object_get(j, "elements");
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(arr, json_string(elements[i])) == -1)
+			goto out;
+	if (n == 1 && json_object_set_new(j, "element", json_string(elements[0])) == -1)
+		goto out;
+	if (released_by != NULL &&
+	    (json_object_set_new(j, "released_by", json_string(released_by)) == -1 ||
+		json_object_set_new(j, "forced", json_boolean(forced)) == -1))
+		goto out;
+	text = json_dumps(j, JSON_COMPACT);
+out:
+	json_decref(j);
+	return text;
 }

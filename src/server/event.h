@@ -18,6 +18,10 @@
 	X(PROJECT_DELETED, "project.deleted")            \
 	X(LOCK_TAKEN, "lock.taken")                      \
 	X(LOCK_RELEASED, "lock.released")                \
+	X(BRANCH_CREATED, "branch.created")              \
+	X(BRANCH_DELETED, "branch.deleted")              \
+	X(TAG_CREATED, "tag.created")                    \
+	X(TAG_DELETED, "tag.deleted")                    \
 	X(USER_CREATED, "user.created")                  \
 	X(USER_DELETED, "user.deleted")                  \
 	X(CERTIFICATE_RENEWED, "certificate.renewed")    \
@@ -52,6 +56,13 @@ char *event_payload(const char *type, int64_t time_ms, int64_t seq, const char *
  * new webhook-id ("msg_" + 32 random hex digits) into out (48 bytes).
  */
 char *event_data(const char *fmt, ...);
+/*
+ * The data of a lock.taken (released_by NULL) or lock.released event:
+ * {project, branch, elements, holder[, released_by, forced]}, plus
+ * "element" when n is 1 (malloc'd; NULL without memory).
+ */
+char *event_lock_data(const char *project, const char *branch, const char *const *elements,
+    size_t n, const char *holder, const char *released_by, int forced);
 void event_msg_id(char *out);
 
 #endif

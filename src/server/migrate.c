@@ -236,7 +236,7 @@ verify(struct mig *m, const char *project, const struct store_revision *want)
 	char sha[65];
 	int64_t off = 0;
 
-	if (store_revision_get(m->dsc, project, want->number, &r, &err) == -1) {
+	if (store_revision_get_in(m->dsc, project, want->branch, want->number, &r, &err) == -1) {
 		fail(m, "'%s' revision %lld: %s", project, (long long)want->number, atr_err_msg(&err));
 		return -1;
 	}
@@ -285,13 +285,132 @@ each_lock(const struct store_lock *l, void *arg)
 {
 	struct lock_copy *lc = arg;
 	struct atr_err err;
-	int rc = store_lock_acquire(lc->m->dsc, lc->project, l->element, l->holder, l->since, NULL,
-	    &err);
+	const char *el = l->element;
+	int64_t taken = 0;
+	int rc = store_locks_take(lc->m->dsc, lc->project, l->branch, &el, 1, l->holder, l->since,
+	    NULL, NULL, &taken, &err);
 
-	if (rc == 1)
+	if (rc == 0 && taken == 1)
 		lc->m->locks_new++;
 	else if (rc == -1 && err.code != ATR_E_CONFLICT)
 		fail(lc->m, "'%s' lock on '%s': %s", lc->project, l->element, atr_err_msg(&err));
+	return 0;
+}
+
+/* A project's branches, copied from the listing. */
+struct branch_list {
+	struct store_branch *v;
+	size_t n, cap;
+};
+
+static int
+each_branch(const struct store_branch *b, void *arg)
+{
+	struct branch_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *bigger = realloc(l->v, cap * sizeof(*l->v));
+		if (bigger == NULL)
+			return 1;
+		l->v = bigger;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *b;
+	return 0;
+}
+
+static int
+cmp_branch(const void *a, const void *b)
+{
+	const struct store_branch *x = a, *y = b;
+	int tx = strcmp(x->name, STORE_TRUNK) == 0, ty = strcmp(y->name, STORE_TRUNK) == 0;
+
+	if (tx != ty)
+		return ty - tx;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int
+each_tag(const struct store_tag *t, void *arg)
+{
+	struct lock_copy *lc = arg;
+	struct atr_err err;
+
+	if (store_tag_create(lc->m->dsc, lc->project, t->name, t->branch, t->revision, t->created_by,
+		t->created, NULL, &err) == -1 &&
+	    err.code != ATR_E_EXISTS)
+		fail(lc->m, "'%s' tag '%s': %s", lc->project, t->name, atr_err_msg(&err));
+	return 0;
+}
+
+/*
+ * Copies branch b of project name: creates it (its revision 1 is then the
+ * copy of its origin, as in the source), adds the revisions PostgreSQL
+ * lacks, and verifies every one. -1 when the project must be left alone.
+ */
+static int
+copy_branch(struct mig *m, const char *name, const struct store_branch *b,
+    struct store_revision *r, struct store_revision *have, int64_t *copied, int64_t *kept)
+{
+	struct store_branch db;
+	struct store_revision head;
+	struct atr_err err;
+
+	if (strcmp(b->name, STORE_TRUNK) != 0 &&
+	    store_branch_get(m->dsc, name, b->name, &db, &err) == -1) {
+		if (err.code != ATR_E_NOT_FOUND ||
+		    store_branch_create(m->dsc, name, b->name, b->from_branch,
+			b->from_revision > 0 ? b->from_revision : -1, b->created_by, b->created, NULL,
+			&err) == -1) {
+			fail(m, "'%s' branch '%s': %s", name, b->name, atr_err_msg(&err));
+			return -1;
+		}
+	}
+	for (int64_t n = 1; n <= b->head; n++) {
+		if (store_revision_get_in(m->ssc, name, b->name, n, r, &err) == -1) {
+			fail(m, "'%s' %s revision %lld: %s", name, b->name, (long long)n,
+			    atr_err_msg(&err));
+			return -1;
+		}
+		if (store_revision_get_in(m->dsc, name, b->name, n, have, &err) == 0) {
+			if (strcmp(have->sha256, r->sha256) != 0) {
+				fail(m, "'%s' %s revision %lld differs in PostgreSQL (sha256 %.12s... by "
+					"%s, here %.12s... by %s): the two stores have diverged; this "
+					"project is left alone",
+				    name, b->name, (long long)n, have->sha256, have->author, r->sha256,
+				    r->author);
+				return -1;
+			}
+			(*kept)++;
+			continue;
+		}
+		if (err.code != ATR_E_NOT_FOUND) {
+			fail(m, "'%s' %s revision %lld: %s", name, b->name, (long long)n,
+			    atr_err_msg(&err));
+			return -1;
+		}
+		if (copy_content(m, name, r) == -1)
+			return -1;
+		struct store_commit c = {name, b->name, n - 1, r->author, r->message, r->time,
+			r->size, r->sha256, NULL, 0, 0};
+		if (store_revision_commit_in(m->dsc, &c, &head, NULL, NULL, &err) == -1) {
+			fail(m, "'%s' %s revision %lld: %s", name, b->name, (long long)n,
+			    atr_err_msg(&err));
+			return -1;
+		}
+		(*copied)++;
+	}
+	for (int64_t n = 1; n <= b->head; n++) {
+		if (store_revision_get_in(m->ssc, name, b->name, n, r, &err) == -1) {
+			fail(m, "'%s' %s revision %lld: %s", name, b->name, (long long)n,
+			    atr_err_msg(&err));
+			return -1;
+		}
+		verify(m, name, r);
+	}
 	return 0;
 }
 
@@ -300,10 +419,10 @@ copy_project(struct mig *m, const char *name)
 {
 	struct store_project sp, dp;
 	struct store_revision *r = malloc(sizeof(*r)), *have = malloc(sizeof(*have));
-	struct store_revision head;
 	struct lock_copy lc = {m, name};
+	struct branch_list bl = {NULL, 0, 0};
 	struct atr_err err;
-	int64_t copied = 0, kept = 0, verified = m->revs_verified;
+	int64_t copied = 0, kept = 0, total = 0, verified = m->revs_verified;
 	int failures = m->failures;
 
 	memset(&sp, 0, sizeof(sp));
@@ -325,42 +444,19 @@ copy_project(struct mig *m, const char *name)
 		fail(m, "project '%s': %s", name, atr_err_msg(&err));
 		goto out;
 	}
-	for (int64_t n = 1; n <= sp.head; n++) {
-		if (store_revision_get(m->ssc, name, n, r, &err) == -1) {
-			fail(m, "'%s' revision %lld: %s", name, (long long)n, atr_err_msg(&err));
-			goto out;
-		}
-		if (store_revision_get(m->dsc, name, n, have, &err) == 0) {
-			if (strcmp(have->sha256, r->sha256) != 0) {
-				fail(m, "'%s' revision %lld differs in PostgreSQL (sha256 %.12s... by %s, "
-					"here %.12s... by %s): the two stores have diverged; this project "
-					"is left alone",
-				    name, (long long)n, have->sha256, have->author, r->sha256, r->author);
-				goto out;
-			}
-			kept++;
-			continue;
-		}
-		if (err.code != ATR_E_NOT_FOUND) {
-			fail(m, "'%s' revision %lld: %s", name, (long long)n, atr_err_msg(&err));
-			goto out;
-		}
-		if (copy_content(m, name, r) == -1)
-			goto out;
-		if (store_revision_commit(m->dsc, name, n - 1, r->author, r->message, r->time, r->size,
-			r->sha256, &head, &err) == -1) {
-			fail(m, "'%s' revision %lld: %s", name, (long long)n, atr_err_msg(&err));
-			goto out;
-		}
-		copied++;
+	if (store_branch_list(m->ssc, name, each_branch, &bl, &err) == -1) {
+		fail(m, "'%s' branches: %s", name, atr_err_msg(&err));
+		goto out;
 	}
-	for (int64_t n = 1; n <= sp.head; n++) {
-		if (store_revision_get(m->ssc, name, n, r, &err) == -1) {
-			fail(m, "'%s' revision %lld: %s", name, (long long)n, atr_err_msg(&err));
+	/* Oldest first (trunk first): a branch's origin is copied before it. */
+	qsort(bl.v, bl.n, sizeof(*bl.v), cmp_branch);
+	for (size_t k = 0; k < bl.n; k++) {
+		total += bl.v[k].head;
+		if (copy_branch(m, name, &bl.v[k], r, have, &copied, &kept) == -1)
 			goto out;
-		}
-		verify(m, name, r);
 	}
+	if (store_tag_list(m->ssc, name, each_tag, &lc, &err) == -1)
+		fail(m, "'%s' tags: %s", name, atr_err_msg(&err));
 	if (store_lock_list(m->ssc, name, each_lock, &lc, &err) == -1)
 		fail(m, "'%s' locks: %s", name, atr_err_msg(&err));
 out:
@@ -368,11 +464,12 @@ out:
 	m->revs_kept += kept;
 	printf("project '%s': %lld revisions: %lld copied, %lld already there; %lld verified "
 	       "(sha256)%s\n",
-	    name, (long long)(r != NULL ? sp.head : 0), (long long)copied, (long long)kept,
+	    name, (long long)total, (long long)copied, (long long)kept,
 	    (long long)(m->revs_verified - verified), m->failures > failures ? "; FAILED" : "");
 	fflush(stdout);
 	free(r);
 	free(have);
+	free(bl.v);
 }
 
 /* Holds DIR/atriumd.lock so that no atriumd serves DIR meanwhile. */

@@ -1,6 +1,8 @@
 /* The store's calls, dispatched to the configured backend (store_int.h). */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
 
 #include "atrium/util.h"
 #include "server/store_int.h"
@@ -185,41 +187,288 @@ store_project_delete(struct store_conn *sc, const char *name, const char *by, st
 	return after(sc, sc->st->ops->project_delete(sc, name, by, err));
 }
 
+static const char *
+branch_or_trunk(const char *branch)
+{
+	return branch != NULL ? branch : STORE_TRUNK;
+}
+
 int
 store_revision_list(struct store_conn *sc, const char *project, int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
 {
-	return sc->st->ops->revision_list(sc, project, each, arg, err);
+	return sc->st->ops->revision_list(sc, project, STORE_TRUNK, each, arg, err);
 }
 
 int
 store_revision_get(struct store_conn *sc, const char *project, int64_t number, struct store_revision *r, struct atr_err *err)
 {
-	return sc->st->ops->revision_get(sc, project, number, r, err);
+	return sc->st->ops->revision_get(sc, project, STORE_TRUNK, number, r, err);
 }
 
 int
 store_revision_commit(struct store_conn *sc, const char *project, int64_t base, const char *author, const char *message, int64_t now, int64_t size, const char *sha256, struct store_revision *head, struct atr_err *err)
 {
-	return after(sc, sc->st->ops->revision_commit(sc, project, base, author, message, now, size,
-	    sha256, head, err));
+	struct store_commit c = {project, STORE_TRUNK, base, author, message, now, size, sha256,
+		NULL, 0, 0};
+
+	return store_revision_commit_in(sc, &c, head, NULL, NULL, err);
+}
+
+int
+store_revision_list_in(struct store_conn *sc, const char *project, const char *branch,
+    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->revision_list(sc, project, branch_or_trunk(branch), each, arg, err);
+}
+
+int
+store_revision_get_in(struct store_conn *sc, const char *project, const char *branch,
+    int64_t number, struct store_revision *r, struct atr_err *err)
+{
+	return sc->st->ops->revision_get(sc, project, branch_or_trunk(branch), number, r, err);
+}
+
+/* Sorts and removes duplicates from a copy of elements (*out, the
+ * caller's to free); -1 with err. */
+static int
+unique_elements(const char *const *elements, size_t n, const char ***out, size_t *nout,
+    struct atr_err *err);
+
+int
+store_revision_commit_in(struct store_conn *sc, const struct store_commit *c,
+    struct store_revision *head, struct store_lock *locked, int64_t *released,
+    struct atr_err *err)
+{
+	struct store_commit u = *c;
+	const char **el = NULL;
+	int rc;
+
+	u.branch = branch_or_trunk(c->branch);
+	if (c->nelements > 0) {
+		if (unique_elements(c->elements, c->nelements, &el, &u.nelements, err) == -1)
+			return -1;
+		u.elements = el;
+	}
+	if (released != NULL)
+		*released = 0;
+	rc = after(sc, sc->st->ops->revision_commit(sc, &u, head, locked, released, err));
+	free(el);
+	return rc;
+}
+
+int
+store_branch_create(struct store_conn *sc, const char *project, const char *name,
+    const char *from_branch, int64_t from_revision, const char *by, int64_t now,
+    struct store_branch *b, struct atr_err *err)
+{
+	return after(sc, sc->st->ops->branch_create(sc, project, name, branch_or_trunk(from_branch),
+	    from_revision, by, now, b, err));
+}
+
+int
+store_branch_get(struct store_conn *sc, const char *project, const char *name,
+    struct store_branch *b, struct atr_err *err)
+{
+	return sc->st->ops->branch_get(sc, project, name, b, err);
+}
+
+int
+store_branch_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_branch *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->branch_list(sc, project, each, arg, err);
+}
+
+int
+store_branch_delete(struct store_conn *sc, const char *project, const char *name,
+    const char *by, struct atr_err *err)
+{
+	if (strcmp(name, STORE_TRUNK) == 0)
+		return atr_err_set(err, ATR_E_FORBIDDEN,
+		    "trunk cannot be deleted; it goes with its project");
+	return after(sc, sc->st->ops->branch_delete(sc, project, name, by, err));
+}
+
+int
+store_tag_create(struct store_conn *sc, const char *project, const char *name,
+    const char *branch, int64_t revision, const char *by, int64_t now, struct store_tag *t,
+    struct atr_err *err)
+{
+	return after(sc, sc->st->ops->tag_create(sc, project, name, branch_or_trunk(branch),
+	    revision, by, now, t, err));
+}
+
+int
+store_tag_get(struct store_conn *sc, const char *project, const char *name,
+    struct store_tag *t, struct atr_err *err)
+{
+	return sc->st->ops->tag_get(sc, project, name, t, err);
+}
+
+int
+store_tag_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_tag *, void *), void *arg, struct atr_err *err)
+{
+	return sc->st->ops->tag_list(sc, project, each, arg, err);
+}
+
+int
+store_tag_delete(struct store_conn *sc, const char *project, const char *name, const char *by,
+    struct atr_err *err)
+{
+	return after(sc, sc->st->ops->tag_delete(sc, project, name, by, err));
+}
+
+/* ---- element locks */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+unique_elements(const char *const *elements, size_t n, const char ***out, size_t *nout,
+    struct atr_err *err)
+{
+	const char **el;
+	size_t k = 0;
+
+	if (n > STORE_LOCKS_PER_CALL)
+		return atr_err_set(err, ATR_E_TOO_LARGE,
+		    "%zu elements in one call; at most %d", n, STORE_LOCKS_PER_CALL);
+	if ((el = malloc((n > 0 ? n : 1) * sizeof(*el))) == NULL)
+		return atr_err_set(err, ATR_E_NOMEM, NULL);
+	memcpy(el, elements, n * sizeof(*el));
+	/* Sorted: two calls over overlapping sets take their rows in one
+	 * order (PostgreSQL row locks), and the answers list elements by name. */
+	qsort(el, n, sizeof(*el), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || strcmp(el[k - 1], el[i]) != 0)
+			el[k++] = el[i];
+	*out = el;
+	*nout = k;
+	return 0;
+}
+
+int
+store_locks_take(struct store_conn *sc, const char *project, const char *branch,
+    const char *const *elements, size_t n, const char *user, int64_t now,
+    int (*conflict)(const struct store_lock *, void *), void *arg, int64_t *taken,
+    struct atr_err *err)
+{
+	const char **el;
+	size_t k;
+	int64_t dummy;
+	int rc;
+
+	if (unique_elements(elements, n, &el, &k, err) == -1)
+		return -1;
+	rc = after(sc, sc->st->ops->locks_take(sc, project, branch_or_trunk(branch), el, k, user,
+	    now, conflict, arg, taken != NULL ? taken : &dummy, err));
+	free(el);
+	return rc;
+}
+
+int
+store_locks_release(struct store_conn *sc, const char *project, const char *branch,
+    const char *const *elements, size_t n, const char *holder, const char *user, int force,
+    int64_t *released, struct atr_err *err)
+{
+	const char **el = NULL;
+	size_t k = 0;
+	int64_t dummy;
+	int rc;
+
+	if (elements != NULL && unique_elements(elements, n, &el, &k, err) == -1)
+		return -1;
+	rc = after(sc, sc->st->ops->locks_release(sc, project, branch_or_trunk(branch), el, k,
+	    holder, user, force, released != NULL ? released : &dummy, err));
+	free(el);
+	return rc;
+}
+
+int
+store_locks_list(struct store_conn *sc, const char *project, const char *branch,
+    const char *holder, int (*each)(const struct store_lock *, void *), void *arg,
+    struct atr_err *err)
+{
+	return sc->st->ops->locks_list(sc, project, branch, holder, each, arg, err);
+}
+
+int
+store_lock_get(struct store_conn *sc, const char *project, const char *branch,
+    const char *element, struct store_lock *l, struct atr_err *err)
+{
+	return sc->st->ops->lock_get(sc, project, branch_or_trunk(branch), element, l, err);
+}
+
+/* The single-element calls of before branches, on trunk. */
+static int
+keep_first(const struct store_lock *l, void *arg)
+{
+	struct store_lock *out = arg;
+
+	if (out != NULL)
+		*out = *l;
+	return 1;
 }
 
 int
 store_lock_acquire(struct store_conn *sc, const char *project, const char *element, const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
 {
-	return after(sc, sc->st->ops->lock_acquire(sc, project, element, user, now, held, err));
+	struct store_lock other;
+	int64_t taken = 0;
+
+	memset(&other, 0, sizeof(other));
+	if (store_locks_take(sc, project, STORE_TRUNK, &element, 1, user, now, keep_first, &other,
+		&taken, err) == -1) {
+		if (err != NULL && err->code == ATR_E_CONFLICT) {
+			atr_err_set(err, ATR_E_CONFLICT, "'%s' in project '%s' is locked by %s",
+			    element, project, other.holder);
+			if (held != NULL)
+				*held = other;
+		}
+		return -1;
+	}
+	if (taken == 1) {
+		if (held != NULL) {
+			snprintf(held->branch, sizeof(held->branch), "%s", STORE_TRUNK);
+			snprintf(held->element, sizeof(held->element), "%s", element);
+			snprintf(held->holder, sizeof(held->holder), "%s", user);
+			held->since = now;
+		}
+		return 1;
+	}
+	if (held != NULL) {
+		struct store_lock l;
+		int found = sc->st->ops->lock_get(sc, project, STORE_TRUNK, element, &l, err);
+		if (found == -1)
+			return -1;
+		if (found)
+			*held = l;
+	}
+	return 0;
 }
 
 int
 store_lock_release(struct store_conn *sc, const char *project, const char *element, const char *user, int force, struct atr_err *err)
 {
-	return after(sc, sc->st->ops->lock_release(sc, project, element, user, force, err));
+	int64_t released = 0;
+
+	if (store_locks_release(sc, project, STORE_TRUNK, &element, 1, NULL, user, force,
+		&released, err) == -1)
+		return -1;
+	if (released == 0)
+		return atr_err_set(err, ATR_E_NOT_FOUND, "'%s' in project '%s' is not locked",
+		    element, project);
+	return 0;
 }
 
 int
 store_lock_list(struct store_conn *sc, const char *project, int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err)
 {
-	return sc->st->ops->lock_list(sc, project, each, arg, err);
+	return sc->st->ops->locks_list(sc, project, NULL, NULL, each, arg, err);
 }
 
 struct store_blob_writer *

@@ -24,6 +24,8 @@
 #define STORE_MESSAGE_MAX 4096
 #define STORE_DESC_MAX 4096
 #define STORE_ELEMENT_MAX 256
+#define STORE_TRUNK "trunk"      /* every project's first branch */
+#define STORE_LOCKS_PER_CALL 100000 /* elements in one lock or release call */
 
 struct store;
 struct store_conn;
@@ -37,6 +39,7 @@ struct store_user {
 };
 
 struct store_revision {
+	char branch[STORE_NAME_MAX + 1]; /* numbers count per branch, from 1 */
 	int64_t number;
 	char author[STORE_NAME_MAX + 1];
 	char message[STORE_MESSAGE_MAX + 1];
@@ -45,8 +48,10 @@ struct store_revision {
 	char sha256[65];
 };
 
-/* A lock on one element of a project's model: one holder at a time. */
+/* A lock on one element of a project's model on one branch: one holder
+ * at a time. */
 struct store_lock {
+	char branch[STORE_NAME_MAX + 1];
 	char element[STORE_ELEMENT_MAX + 1];
 	char holder[STORE_NAME_MAX + 1];
 	int64_t since;
@@ -57,8 +62,29 @@ struct store_project {
 	char description[STORE_DESC_MAX + 1];
 	int64_t created;
 	char created_by[STORE_NAME_MAX + 1];
-	int64_t head;               /* 0: no revision yet */
+	int64_t head;               /* trunk's newest revision; 0: none yet */
 	struct store_revision last; /* valid when head > 0 */
+};
+
+/* A line of revisions. trunk exists from the project's creation; another
+ * branch starts from a revision of an existing one (from_branch,
+ * from_revision) and its revision 1 is a copy of that revision. */
+struct store_branch {
+	char name[STORE_NAME_MAX + 1];
+	char from_branch[STORE_NAME_MAX + 1]; /* "" for trunk */
+	int64_t from_revision;                /* 0 for trunk */
+	int64_t head;                         /* 0: no revision yet */
+	int64_t created;
+	char created_by[STORE_NAME_MAX + 1];
+};
+
+/* A name on one revision of one branch; never changes once made. */
+struct store_tag {
+	char name[STORE_NAME_MAX + 1];
+	char branch[STORE_NAME_MAX + 1];
+	int64_t revision;
+	int64_t created;
+	char created_by[STORE_NAME_MAX + 1];
 };
 
 /* Opens the backend named by cfg's `database` with data under datadir
@@ -138,43 +164,145 @@ int store_project_list(struct store_conn *sc, int (*each)(const struct store_pro
 int store_project_delete(struct store_conn *sc, const char *name, const char *by,
     struct atr_err *err);
 
-/* Revisions, newest first. */
+/* Revisions of trunk (the calls of before branches; see the _in calls). */
 int store_revision_list(struct store_conn *sc, const char *project,
     int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err);
 int store_revision_get(struct store_conn *sc, const char *project, int64_t number,
     struct store_revision *r, struct atr_err *err);
-
-/*
- * Adds revision base+1 to project if base is still its head. The content
- * must already be durable (store_blob_finish()). On a newer head: -1 with
- * ATR_E_CONFLICT and *head filled with the newest revision.
- */
+/* store_revision_commit_in() on trunk, naming no elements. */
 int store_revision_commit(struct store_conn *sc, const char *project, int64_t base,
     const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
     struct store_revision *head, struct atr_err *err);
 
+/* Revisions of a branch (NULL: trunk), newest first. ATR_E_NOT_FOUND
+ * without such a project or branch. */
+int store_revision_list_in(struct store_conn *sc, const char *project, const char *branch,
+    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err);
+/* number < 0: the branch's head. */
+int store_revision_get_in(struct store_conn *sc, const char *project, const char *branch,
+    int64_t number, struct store_revision *r, struct atr_err *err);
+
+/* A commit: the content must already be durable (store_blob_finish()). */
+struct store_commit {
+	const char *project;
+	const char *branch;             /* NULL: trunk */
+	int64_t base;                   /* the branch's head the author saw */
+	const char *author;
+	const char *message;
+	int64_t now;
+	int64_t size;
+	const char *sha256;
+	const char *const *elements;    /* the elements it changed (may be none) */
+	size_t nelements;
+	int keep_locks;                 /* 1: the author keeps their locks on them */
+};
+
 /*
- * Element locks: at most one holder per (project, element).
+ * Adds revision base+1 to the branch if base is still its head, in one
+ * transaction that also releases the author's locks on c->elements
+ * (unless keep_locks; one lock.released event) and writes
+ * revision.committed. Refusals, with nothing changed:
+ *   ATR_E_CONFLICT: a newer head; *head filled with it (may be NULL);
+ *   ATR_E_LOCKED: an element is locked by someone else; *locked filled
+ *   with the first such lock (may be NULL).
+ * *released (may be NULL) counts the locks released.
+ */
+int store_revision_commit_in(struct store_conn *sc, const struct store_commit *c,
+    struct store_revision *head, struct store_lock *locked, int64_t *released,
+    struct atr_err *err);
+
+/*
+ * Branches. store_branch_create() makes name from revision from_revision
+ * (< 0: the head) of from_branch; its revision 1 is a copy of that one
+ * (same content and author, message "branch NAME from B:N", time now), or
+ * it starts empty when from_branch has no revision yet. ATR_E_EXISTS when
+ * the name is taken, ATR_E_NOT_FOUND without the project, branch or
+ * revision. Writes branch.created. Fills *b when not NULL.
+ */
+int store_branch_create(struct store_conn *sc, const char *project, const char *name,
+    const char *from_branch, int64_t from_revision, const char *by, int64_t now,
+    struct store_branch *b, struct atr_err *err);
+int store_branch_get(struct store_conn *sc, const char *project, const char *name,
+    struct store_branch *b, struct atr_err *err);
+/* By name. */
+int store_branch_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_branch *, void *), void *arg, struct atr_err *err);
+/*
+ * Deletes a branch with its revisions and locks (content no other
+ * revision uses goes too). Refused: trunk (ATR_E_FORBIDDEN), a branch
+ * that tags point at (ATR_E_CONFLICT naming them). Writes branch.deleted.
+ */
+int store_branch_delete(struct store_conn *sc, const char *project, const char *name,
+    const char *by, struct atr_err *err);
+
+/* Tags: unique per project. revision < 0: the branch's head (a branch
+ * without revisions cannot be tagged: ATR_E_NOT_FOUND). ATR_E_EXISTS when
+ * the name is taken. Writes tag.created / tag.deleted. */
+int store_tag_create(struct store_conn *sc, const char *project, const char *name,
+    const char *branch, int64_t revision, const char *by, int64_t now, struct store_tag *t,
+    struct atr_err *err);
+int store_tag_get(struct store_conn *sc, const char *project, const char *name,
+    struct store_tag *t, struct atr_err *err);
+int store_tag_list(struct store_conn *sc, const char *project,
+    int (*each)(const struct store_tag *, void *), void *arg, struct atr_err *err);
+int store_tag_delete(struct store_conn *sc, const char *project, const char *name,
+    const char *by, struct atr_err *err);
+
+/*
+ * Element locks: at most one holder per (project, branch, element).
  *
- * store_lock_acquire() takes element of project for user at time now.
- * Returns 1 when taken now, 0 when user already held it (its `since` is
- * kept), -1 on failure: ATR_E_NOT_FOUND without such a project,
+ * store_lock_acquire() takes element of project's trunk for user at time
+ * now. Returns 1 when taken now, 0 when user already held it (its `since`
+ * is kept), -1 on failure: ATR_E_NOT_FOUND without such a project,
  * ATR_E_CONFLICT when someone else holds it. When held is not NULL it is
  * filled with the lock as it stands (on 1, 0 and ATR_E_CONFLICT).
  */
 int store_lock_acquire(struct store_conn *sc, const char *project, const char *element,
     const char *user, int64_t now, struct store_lock *held, struct atr_err *err);
 /*
- * Releases element of project. Only its holder may, unless force (an
- * admin). ATR_E_NOT_FOUND when the project or the lock does not exist,
- * ATR_E_FORBIDDEN when user is not the holder and force is 0.
+ * Releases element of project's trunk. Only its holder may, unless force
+ * (an admin). ATR_E_NOT_FOUND when the project or the lock does not
+ * exist, ATR_E_FORBIDDEN when user is not the holder and force is 0.
  */
 int store_lock_release(struct store_conn *sc, const char *project, const char *element,
     const char *user, int force, struct atr_err *err);
-/* Every lock of project, by element name. ATR_E_NOT_FOUND without such a
- * project. each() returning non-zero stops the listing. */
+/* Every lock of project on every branch, by branch then element. */
 int store_lock_list(struct store_conn *sc, const char *project,
     int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err);
+
+/*
+ * Takes the n elements (at most STORE_LOCKS_PER_CALL; duplicates count
+ * once) of branch (NULL: trunk) for user: all or none. Elements user
+ * holds already are kept as they are. When any is held by someone else
+ * nothing is taken: conflict() is called with each such lock, by element
+ * (bytewise), and the call fails with ATR_E_CONFLICT. *taken (may be
+ * NULL) counts the locks taken now; they are written as one lock.taken
+ * event.
+ */
+int store_locks_take(struct store_conn *sc, const char *project, const char *branch,
+    const char *const *elements, size_t n, const char *user, int64_t now,
+    int (*conflict)(const struct store_lock *, void *), void *arg, int64_t *taken,
+    struct atr_err *err);
+/*
+ * Releases locks of branch (NULL: trunk): the n elements given, or with
+ * elements NULL every lock held by holder. Elements not locked are
+ * skipped. Locks held by someone other than user are released only with
+ * force; without it the call fails (ATR_E_FORBIDDEN, naming the first)
+ * and releases nothing. One lock.released event; *released (may be NULL)
+ * counts them.
+ */
+int store_locks_release(struct store_conn *sc, const char *project, const char *branch,
+    const char *const *elements, size_t n, const char *holder, const char *user, int force,
+    int64_t *released, struct atr_err *err);
+/* The lock on element of branch (NULL: trunk) into *l: 1 when there is
+ * one, 0 when not. */
+int store_lock_get(struct store_conn *sc, const char *project, const char *branch,
+    const char *element, struct store_lock *l, struct atr_err *err);
+/* Locks of project on branch (NULL: every branch) held by holder (NULL:
+ * anyone), by branch then element. each() returning non-zero stops. */
+int store_locks_list(struct store_conn *sc, const char *project, const char *branch,
+    const char *holder, int (*each)(const struct store_lock *, void *), void *arg,
+    struct atr_err *err);
 
 /*
  * Blobs (revision content), written and read in pieces so that nothing
@@ -219,10 +347,22 @@ void store_blob_reader_close(struct store_blob_reader *rd);
  *
  *   store_project_create   project.created   {project, description, created_by}
  *   store_project_delete   project.deleted   {project, deleted_by}
- *   store_revision_commit  revision.committed {project, revision, author, message,
- *                                              size, sha256}
- *   store_lock_acquire     lock.taken        {project, element, holder}   (when newly taken)
- *   store_lock_release     lock.released     {project, element, holder, released_by, forced}
+ *   store_revision_commit  revision.committed {project, branch, revision, author,
+ *                                              message, size, sha256}
+ *                          (and lock.released for the locks the commit releases)
+ *   store_branch_create    branch.created    {project, branch, from_branch, from_revision,
+ *                                              created_by}
+ *   store_branch_delete    branch.deleted    {project, branch, deleted_by}
+ *   store_tag_create       tag.created       {project, tag, branch, revision, created_by}
+ *   store_tag_delete       tag.deleted       {project, tag, branch, revision, deleted_by}
+ *   store_lock_acquire,    lock.taken        {project, branch, elements: [...], holder}
+ *   store_locks_take                         plus element when there is exactly one
+ *                                            (one event per call, when any is newly taken)
+ *   store_lock_release,    lock.released     {project, branch, elements: [...], holder,
+ *   store_locks_release                       released_by, forced} plus element when
+ *                                            exactly one; holder is "" when several
+ *                                            holders' locks went in one call; forced
+ *                                            when any was someone else's
  *   store_user_create      user.created      {user, role, created_by}
  *   store_user_delete      user.deleted      {user, deleted_by}
  *

@@ -48,20 +48,41 @@ struct store_ops {
 	    void *, struct atr_err *);
 	int (*project_delete)(struct store_conn *, const char *, const char *, struct atr_err *);
 
-	int (*revision_list)(struct store_conn *, const char *,
+	int (*revision_list)(struct store_conn *, const char *, const char *,
 	    int (*)(const struct store_revision *, void *), void *, struct atr_err *);
-	int (*revision_get)(struct store_conn *, const char *, int64_t, struct store_revision *,
+	int (*revision_get)(struct store_conn *, const char *, const char *, int64_t,
+	    struct store_revision *, struct atr_err *);
+	int (*revision_commit)(struct store_conn *, const struct store_commit *,
+	    struct store_revision *, struct store_lock *, int64_t *, struct atr_err *);
+
+	int (*branch_create)(struct store_conn *, const char *, const char *, const char *,
+	    int64_t, const char *, int64_t, struct store_branch *, struct atr_err *);
+	int (*branch_get)(struct store_conn *, const char *, const char *, struct store_branch *,
 	    struct atr_err *);
-	int (*revision_commit)(struct store_conn *, const char *, int64_t, const char *,
-	    const char *, int64_t, int64_t, const char *, struct store_revision *,
+	int (*branch_list)(struct store_conn *, const char *,
+	    int (*)(const struct store_branch *, void *), void *, struct atr_err *);
+	int (*branch_delete)(struct store_conn *, const char *, const char *, const char *,
+	    struct atr_err *);
+	int (*tag_create)(struct store_conn *, const char *, const char *, const char *, int64_t,
+	    const char *, int64_t, struct store_tag *, struct atr_err *);
+	int (*tag_get)(struct store_conn *, const char *, const char *, struct store_tag *,
+	    struct atr_err *);
+	int (*tag_list)(struct store_conn *, const char *, int (*)(const struct store_tag *, void *),
+	    void *, struct atr_err *);
+	int (*tag_delete)(struct store_conn *, const char *, const char *, const char *,
 	    struct atr_err *);
 
-	int (*lock_acquire)(struct store_conn *, const char *, const char *, const char *, int64_t,
+	/* Elements are deduplicated by store.c before these are called. */
+	int (*locks_take)(struct store_conn *, const char *, const char *, const char *const *,
+	    size_t, const char *, int64_t, int (*)(const struct store_lock *, void *), void *,
+	    int64_t *, struct atr_err *);
+	int (*locks_release)(struct store_conn *, const char *, const char *, const char *const *,
+	    size_t, const char *, const char *, int, int64_t *, struct atr_err *);
+	int (*locks_list)(struct store_conn *, const char *, const char *, const char *,
+	    int (*)(const struct store_lock *, void *), void *, struct atr_err *);
+	/* The lock on one element: 1 found, 0 none. */
+	int (*lock_get)(struct store_conn *, const char *, const char *, const char *,
 	    struct store_lock *, struct atr_err *);
-	int (*lock_release)(struct store_conn *, const char *, const char *, const char *, int,
-	    struct atr_err *);
-	int (*lock_list)(struct store_conn *, const char *, int (*)(const struct store_lock *, void *),
-	    void *, struct atr_err *);
 
 	struct store_blob_writer *(*blob_writer_new)(struct store *, struct atr_err *);
 	int (*blob_write)(struct store_blob_writer *, struct store_conn *, const void *, size_t,

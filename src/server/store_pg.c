@@ -38,8 +38,10 @@
 
 /* 1: users, sessions, projects, revisions, locks, content.
  * 2: events, integrations, deliveries (store_pg_events.c), added to a
- *    database of schema 1 by the same CREATE ... IF NOT EXISTS. */
-#define SCHEMA_VERSION 2
+ *    database of schema 1 by the same CREATE ... IF NOT EXISTS.
+ * 3: branches and tags; revisions and locks keyed by branch
+ *    (store_pg_branches.c: an older database's go to trunk). */
+#define SCHEMA_VERSION 3
 #define SCHEMA_LOCK_KEY 2026112706 /* advisory lock while creating the schema */
 #define GC_AGE (24 * 3600)         /* abandoned work older than this is collected */
 #define GC_EVERY 3600
@@ -380,8 +382,8 @@ pg_cmd(struct pg_conn *c, struct atr_err *err, const char *what, const char *sql
 }
 
 /* The number of rows the last command of res changed. */
-static int64_t
-changed(const PGresult *res)
+int64_t
+pg_changed(const PGresult *res)
 {
 	return strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
 }
@@ -423,8 +425,8 @@ pg_int(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static void
-copy_text(char *dst, size_t size, const PGresult *res, int row, int col)
+void
+pg_copy_text(char *dst, size_t size, const PGresult *res, int row, int col)
 {
 	snprintf(dst, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
@@ -639,7 +641,7 @@ ensure_schema(struct pg_conn *c, struct atr_err *err)
 	if (version < SCHEMA_VERSION) {
 		/* Every statement is idempotent: a new database gets everything,
 		 * an older one what it lacks. */
-		const char *const parts[] = {schema_sql, pg_events_schema};
+		const char *const parts[] = {schema_sql, pg_events_schema, pg_branches_schema};
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 			res = PQexec(c->db, parts[i]);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -833,7 +835,7 @@ store_pg_user_import(struct store_conn *sc, const struct store_user *u, const ch
 
 	if (res == NULL)
 		return -1;
-	added = changed(res) == 1;
+	added = pg_changed(res) == 1;
 	PQclear(res);
 	return added;
 }
@@ -841,8 +843,8 @@ store_pg_user_import(struct store_conn *sc, const struct store_user *u, const ch
 static void
 user_from_row(const PGresult *res, int row, struct store_user *u)
 {
-	copy_text(u->name, sizeof(u->name), res, row, 0);
-	copy_text(u->role, sizeof(u->role), res, row, 1);
+	pg_copy_text(u->name, sizeof(u->name), res, row, 0);
+	pg_copy_text(u->role, sizeof(u->role), res, row, 1);
 	u->created = pg_int(res, row, 2);
 }
 
@@ -861,7 +863,7 @@ pg_user_get(struct store_conn *sc, const char *name, struct store_user *u, char 
 	}
 	user_from_row(res, 0, u);
 	if (hash != NULL)
-		copy_text(hash, hashlen, res, 0, 3);
+		pg_copy_text(hash, hashlen, res, 0, 3);
 	/* The hash was in libpq's buffer: wipe it there too. */
 	atr_wipe(PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
 	PQclear(res);
@@ -945,7 +947,7 @@ pg_user_set_password(struct store_conn *sc, const char *name, const char *hash,
 	if ((res = pg_query(c, err, "changing a password", 0,
 		 "UPDATE users SET hash = $1 WHERE name = $2", "tt", hash, name)) == NULL)
 		goto fail;
-	if (changed(res) == 0) {
+	if (pg_changed(res) == 0) {
 		PQclear(res);
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
 		goto fail;
@@ -1029,9 +1031,9 @@ pg_user_get_profile(struct store_conn *sc, const char *name, struct store_user_p
 		PQclear(res);
 		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no user named '%s'", name);
 	}
-	copy_text(p->display_name, sizeof(p->display_name), res, 0, 0);
-	copy_text(p->email, sizeof(p->email), res, 0, 1);
-	copy_text(p->source, sizeof(p->source), res, 0, 2);
+	pg_copy_text(p->display_name, sizeof(p->display_name), res, 0, 0);
+	pg_copy_text(p->email, sizeof(p->email), res, 0, 1);
+	pg_copy_text(p->source, sizeof(p->source), res, 0, 2);
 	PQclear(res);
 	return 0;
 }
@@ -1139,6 +1141,8 @@ pg_project_create(struct store_conn *sc, const char *name, const char *descripti
 			atr_err_set(err, ATR_E_EXISTS, "a project named '%s' already exists", name);
 		goto fail;
 	}
+	if (pg_branch_add_trunk(c, name, created_by, now, err) == -1)
+		goto fail;
 	if (pg_event_write(sc, "project.created", name,
 		event_data("{s:s, s:s, s:s}", "project", name, "description", description,
 		    "created_by", created_by),
@@ -1151,32 +1155,34 @@ fail:
 	return -1;
 }
 
-static void
-revision_from_row(const PGresult *res, int row, int col, struct store_revision *r)
+void
+pg_revision_from_row(const PGresult *res, int row, int col, struct store_revision *r)
 {
+	pg_copy_text(r->branch, sizeof(r->branch), res, row, col + 6);
 	r->number = pg_int(res, row, col);
-	copy_text(r->author, sizeof(r->author), res, row, col + 1);
-	copy_text(r->message, sizeof(r->message), res, row, col + 2);
+	pg_copy_text(r->author, sizeof(r->author), res, row, col + 1);
+	pg_copy_text(r->message, sizeof(r->message), res, row, col + 2);
 	r->time = pg_int(res, row, col + 3);
 	r->size = pg_int(res, row, col + 4);
-	copy_text(r->sha256, sizeof(r->sha256), res, row, col + 5);
+	pg_copy_text(r->sha256, sizeof(r->sha256), res, row, col + 5);
 }
 
 #define PROJECT_COLUMNS                                                                    \
 	"SELECT p.name, p.description, p.created, p.created_by, p.head,"                   \
-	" r.number, r.author, r.message, r.time, r.size, r.sha256 FROM projects p"         \
-	" LEFT JOIN revisions r ON r.project_id = p.id AND r.number = p.head"
+	" r.number, r.author, r.message, r.time, r.size, r.sha256, r.branch FROM projects p" \
+	" LEFT JOIN revisions r ON r.project_id = p.id AND r.branch = 'trunk'"            \
+	" AND r.number = p.head"
 
 static void
 project_from_row(const PGresult *res, int row, struct store_project *p)
 {
-	copy_text(p->name, sizeof(p->name), res, row, 0);
-	copy_text(p->description, sizeof(p->description), res, row, 1);
+	pg_copy_text(p->name, sizeof(p->name), res, row, 0);
+	pg_copy_text(p->description, sizeof(p->description), res, row, 1);
 	p->created = pg_int(res, row, 2);
-	copy_text(p->created_by, sizeof(p->created_by), res, row, 3);
+	pg_copy_text(p->created_by, sizeof(p->created_by), res, row, 3);
 	p->head = pg_int(res, row, 4);
 	if (p->head > 0)
-		revision_from_row(res, row, 5, &p->last);
+		pg_revision_from_row(res, row, 5, &p->last);
 	else
 		memset(&p->last, 0, sizeof(p->last));
 }
@@ -1229,8 +1235,8 @@ pg_project_list(struct store_conn *sc, int (*each)(const struct store_project *,
  * one of them in the meantime is seen (READ COMMITTED takes a snapshot
  * per statement).
  */
-static int
-remove_unreferenced(struct pg_conn *c, const char *shas, struct atr_err *err)
+int
+pg_remove_unreferenced(struct pg_conn *c, const char *shas, struct atr_err *err)
 {
 	PGresult *res;
 
@@ -1277,13 +1283,13 @@ pg_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 	if ((res = pg_query(c, err, "deleting a project", 0, "DELETE FROM projects WHERE name = $1",
 		 "t", name)) == NULL)
 		goto fail;
-	if (changed(res) == 0) {
+	if (pg_changed(res) == 0) {
 		PQclear(res);
 		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", name);
 		goto fail;
 	}
 	PQclear(res);
-	if (remove_unreferenced(c, shas, err) == -1 ||
+	if (pg_remove_unreferenced(c, shas, err) == -1 ||
 	    pg_event_write(sc, "project.deleted", name,
 		event_data("{s:s, s:s?}", "project", name, "deleted_by", by), err) == -1 ||
 	    pg_commit(c, err) == -1)
@@ -1294,70 +1300,6 @@ fail:
 	pg_rollback(c);
 	free(shas);
 	return -1;
-}
-
-/* ---- revisions */
-
-#define REVISION_COLUMNS "SELECT r.number, r.author, r.message, r.time, r.size, r.sha256"
-
-static int
-pg_revision_list(struct store_conn *sc, const char *project,
-    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
-{
-	struct store_project p;
-	struct store_revision *r;
-	PGresult *res;
-
-	if (pg_project_get(sc, project, &p, err) == -1)
-		return -1;
-	res = pg_query(PGC(sc), err, "listing revisions", 0,
-	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
-			     " WHERE p.name = $1 ORDER BY r.number DESC",
-	    "t", project);
-	if (res == NULL)
-		return -1;
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		PQclear(res);
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		revision_from_row(res, i, 0, r);
-		if (each(r, arg) != 0)
-			break;
-	}
-	PQclear(res);
-	free(r);
-	return 0;
-}
-
-static int
-pg_revision_get(struct store_conn *sc, const char *project, int64_t number,
-    struct store_revision *r, struct atr_err *err)
-{
-	struct store_project p;
-	PGresult *res;
-
-	if (pg_project_get(sc, project, &p, err) == -1)
-		return -1;
-	if (number < 0)
-		number = p.head;
-	res = pg_query(PGC(sc), err, "reading a revision", 0,
-	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
-			     " WHERE p.name = $1 AND r.number = $2",
-	    "ti", project, number);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1) {
-		revision_from_row(res, 0, 0, r);
-		PQclear(res);
-		return 0;
-	}
-	PQclear(res);
-	if (p.head == 0)
-		return atr_err_set(err, ATR_E_NOT_FOUND, "project '%s' has no revisions yet", project);
-	return atr_err_set(err, ATR_E_NOT_FOUND,
-	    "project '%s' has no revision %lld (its newest is %lld)", project, (long long)number,
-	    (long long)p.head);
 }
 
 void
@@ -1371,247 +1313,8 @@ pg_blob_unpin(struct pg_conn *c, const char *sha256)
 	if (pg_cmd(c, NULL, "releasing content",
 		"UPDATE blobs SET pending = greatest(pending - 1, 0) WHERE sha256 = $1", "t",
 		sha256) == -1 ||
-	    remove_unreferenced(c, shas, NULL) == -1 || pg_commit(c, NULL) == -1)
+	    pg_remove_unreferenced(c, shas, NULL) == -1 || pg_commit(c, NULL) == -1)
 		pg_rollback(c);
-}
-
-/*
- * One statement (one round trip, one synchronous commit): lock the
- * project's row, which serialises commits to it on every node; if its
- * head is still base, release the content's pin (its row must exist:
- * content that is not in the database is refused), add the revision and
- * move the head. FOR UPDATE returns the newest version of the row, so a
- * commit that won a race is seen here.
- */
-static int
-pg_revision_commit(struct store_conn *sc, const char *project, int64_t base, const char *author,
-    const char *message, int64_t now, int64_t size, const char *sha256,
-    struct store_revision *head, struct atr_err *err)
-{
-	struct pg_conn *c = PGC(sc);
-	struct store_project p;
-	PGresult *res;
-	int64_t found, cur, pinned, added;
-
-	/* One transaction: the revision and its event commit together. */
-	if (pg_begin(c, err) == -1)
-		goto unpin;
-	res = pg_query(c, err, "adding a revision", 0,
-	    "WITH p AS (SELECT id, head FROM projects WHERE name = $1 FOR UPDATE),"
-	    " ok AS (SELECT id FROM p WHERE head = $2),"
-	    " b AS (UPDATE blobs SET pending = greatest(pending - 1, 0)"
-	    "   WHERE sha256 = $7 AND size = $6 AND EXISTS (SELECT 1 FROM ok) RETURNING 1),"
-	    " r AS (INSERT INTO revisions(project_id, number, author, message, time, size, sha256)"
-	    "   SELECT ok.id, $2 + 1, $3, $4, $5, $6, $7 FROM ok"
-	    "   WHERE EXISTS (SELECT 1 FROM b) RETURNING 1),"
-	    " h AS (UPDATE projects SET head = $2 + 1 WHERE id = (SELECT id FROM ok)"
-	    "   AND EXISTS (SELECT 1 FROM b) RETURNING 1)"
-	    " SELECT (SELECT count(*) FROM p), (SELECT head FROM p), (SELECT count(*) FROM b),"
-	    "   (SELECT count(*) FROM r) + (SELECT count(*) FROM h)",
-	    "tittiit", project, base, author, message, now, size, sha256);
-	if (res == NULL)
-		goto rollback;
-	found = pg_int(res, 0, 0);
-	cur = pg_int(res, 0, 1);
-	pinned = pg_int(res, 0, 2);
-	added = pg_int(res, 0, 3);
-	PQclear(res);
-	if (found == 1 && cur == base && pinned == 1 && added == 2) {
-		if (pg_event_write(sc, "revision.committed", project,
-			event_data("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
-			    (json_int_t)(base + 1), "author", author, "message", message, "size",
-			    (json_int_t)size, "sha256", sha256),
-			err) == -1 ||
-		    pg_commit(c, err) == -1)
-			goto rollback;
-		return 0;
-	}
-	/* Nothing was written; the head is read after the rollback. */
-	pg_rollback(c);
-	if (found == 0) {
-		atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
-	} else if (cur != base) {
-		if (pg_project_get(sc, project, &p, err) == -1)
-			goto unpin;
-		if (head != NULL)
-			*head = p.last;
-		atr_err_set(err, ATR_E_CONFLICT,
-		    "%s committed revision %lld (\"%s\") at %lld after your base %lld", p.last.author,
-		    (long long)p.head, p.last.message, (long long)p.last.time, (long long)base);
-	} else {
-		atr_err_set(err, ATR_E_IO,
-		    "the content %s (%lld bytes) is not in the database; send it again", sha256,
-		    (long long)size);
-	}
-	goto unpin;
-rollback:
-	pg_rollback(c);
-unpin:
-	pg_blob_unpin(c, sha256);
-	return -1;
-}
-
-/* ---- element locks */
-
-/* The id of project into *id, locking its row against a concurrent
- * delete; ATR_E_NOT_FOUND when there is none. */
-static int
-project_id(struct pg_conn *c, const char *project, int64_t *id, struct atr_err *err)
-{
-	PGresult *res = pg_query(c, err, "reading a project", 0,
-	    "SELECT id FROM projects WHERE name = $1 FOR SHARE", "t", project);
-
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
-	}
-	*id = pg_int(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-static void
-lock_from_row(const PGresult *res, int row, struct store_lock *l)
-{
-	copy_text(l->element, sizeof(l->element), res, row, 0);
-	copy_text(l->holder, sizeof(l->holder), res, row, 1);
-	l->since = pg_int(res, row, 2);
-}
-
-static int
-pg_lock_acquire(struct store_conn *sc, const char *project, const char *element,
-    const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
-{
-	struct pg_conn *c = PGC(sc);
-	struct store_lock l;
-	PGresult *res;
-	int64_t id;
-	int taken;
-
-	if (pg_begin(c, err) == -1)
-		return -1;
-	if (project_id(c, project, &id, err) == -1)
-		goto fail;
-	/* Insert, or read who holds it, in one statement so that two nodes
-	 * racing for the same element see one winner. A holder that commits
-	 * after the statement's snapshot is not visible to its read: then
-	 * the next attempt (a new snapshot) sees it. */
-	for (int attempt = 0;; attempt++) {
-		res = pg_query(c, err, "taking a lock", 0,
-		    "WITH ins AS (INSERT INTO locks(project_id, element, holder, since)"
-		    "   VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, element) DO NOTHING"
-		    "   RETURNING element, holder, since)"
-		    " SELECT element, holder, since, 1 FROM ins"
-		    " UNION ALL SELECT element, holder, since, 0 FROM locks"
-		    "   WHERE project_id = $1 AND element = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
-		    "itti", id, element, user, now);
-		if (res == NULL)
-			goto fail;
-		if (PQntuples(res) == 1)
-			break;
-		PQclear(res);
-		if (attempt == 4) {
-			atr_err_set(err, ATR_E_UNAVAILABLE,
-			    "the lock on '%s' keeps changing hands; try again", element);
-			goto fail;
-		}
-	}
-	lock_from_row(res, 0, &l);
-	taken = pg_int(res, 0, 3) == 1;
-	PQclear(res);
-	if (held != NULL)
-		*held = l;
-	if (!taken && strcmp(l.holder, user) != 0) {
-		atr_err_set(err, ATR_E_CONFLICT, "'%s' in project '%s' is locked by %s", element,
-		    project, l.holder);
-		goto fail;
-	}
-	if (taken && pg_event_write(sc, "lock.taken", project,
-			 event_data("{s:s, s:s, s:s}", "project", project, "element", element,
-			     "holder", user),
-			 err) == -1)
-		goto fail;
-	if (pg_commit(c, err) == -1)
-		goto fail;
-	return taken;
-fail:
-	pg_rollback(c);
-	return -1;
-}
-
-static int
-pg_lock_release(struct store_conn *sc, const char *project, const char *element,
-    const char *user, int force, struct atr_err *err)
-{
-	struct pg_conn *c = PGC(sc);
-	struct store_lock l;
-	PGresult *res;
-	int64_t id;
-
-	if (pg_begin(c, err) == -1)
-		return -1;
-	if (project_id(c, project, &id, err) == -1)
-		goto fail;
-	res = pg_query(c, err, "releasing a lock", 0,
-	    "SELECT element, holder, since FROM locks WHERE project_id = $1 AND element = $2"
-	    " FOR UPDATE",
-	    "it", id, element);
-	if (res == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		atr_err_set(err, ATR_E_NOT_FOUND, "'%s' in project '%s' is not locked", element,
-		    project);
-		goto fail;
-	}
-	lock_from_row(res, 0, &l);
-	PQclear(res);
-	if (!force && strcmp(l.holder, user) != 0) {
-		atr_err_set(err, ATR_E_FORBIDDEN,
-		    "'%s' in project '%s' is locked by %s; only %s or an admin may release it",
-		    element, project, l.holder, l.holder);
-		goto fail;
-	}
-	if (pg_cmd(c, err, "releasing a lock",
-		"DELETE FROM locks WHERE project_id = $1 AND element = $2", "it", id, element) == -1 ||
-	    pg_event_write(sc, "lock.released", project,
-		event_data("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
-		    "holder", l.holder, "released_by", user,
-		    "forced", force && strcmp(l.holder, user) != 0),
-		err) == -1 ||
-	    pg_commit(c, err) == -1)
-		goto fail;
-	return 0;
-fail:
-	pg_rollback(c);
-	return -1;
-}
-
-static int
-pg_lock_list(struct store_conn *sc, const char *project,
-    int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err)
-{
-	struct pg_conn *c = PGC(sc);
-	struct store_lock l;
-	PGresult *res;
-	int64_t id;
-
-	if (project_id(c, project, &id, err) == -1)
-		return -1;
-	res = pg_query(c, err, "listing locks", 0,
-	    "SELECT element, holder, since FROM locks WHERE project_id = $1 ORDER BY element", "i",
-	    id);
-	if (res == NULL)
-		return -1;
-	for (int i = 0; i < PQntuples(res); i++) {
-		lock_from_row(res, i, &l);
-		if (each(&l, arg) != 0)
-			break;
-	}
-	PQclear(res);
-	return 0;
 }
 
 static const struct store_ops pg_ops = {
@@ -1641,9 +1344,18 @@ static const struct store_ops pg_ops = {
 	.revision_list = pg_revision_list,
 	.revision_get = pg_revision_get,
 	.revision_commit = pg_revision_commit,
-	.lock_acquire = pg_lock_acquire,
-	.lock_release = pg_lock_release,
-	.lock_list = pg_lock_list,
+	.branch_create = pg_branch_create,
+	.branch_get = pg_branch_get,
+	.branch_list = pg_branch_list,
+	.branch_delete = pg_branch_delete,
+	.tag_create = pg_tag_create,
+	.tag_get = pg_tag_get,
+	.tag_list = pg_tag_list,
+	.tag_delete = pg_tag_delete,
+	.locks_take = pg_locks_take,
+	.locks_release = pg_locks_release,
+	.locks_list = pg_locks_list,
+	.lock_get = pg_lock_get,
 	.blob_writer_new = pg_blob_writer_new,
 	.blob_write = pg_blob_write,
 	.blob_written = pg_blob_written,

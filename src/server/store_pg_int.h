@@ -141,6 +141,51 @@ int64_t pg_blob_read(struct store_blob_reader *rd, struct store_conn *sc, void *
     int64_t off, struct atr_err *err);
 void pg_blob_reader_close(struct store_blob_reader *rd);
 
+/* store_pg.c, for the files beside it: text and counts of results, a
+ * revision from a row's columns col.. (number, author, message, time,
+ * size, sha256, branch), and the removal of content in shas (an array
+ * literal) that nothing references or pins, in c's transaction. */
+void pg_copy_text(char *dst, size_t size, const PGresult *res, int row, int col);
+int64_t pg_changed(const PGresult *res);
+void pg_revision_from_row(const PGresult *res, int row, int col, struct store_revision *r);
+int pg_remove_unreferenced(struct pg_conn *c, const char *shas, struct atr_err *err);
+
+/* store_pg_branches.c: branches, tags, revisions, locks (schema 3). */
+extern const char pg_branches_schema[];
+int pg_branch_add_trunk(struct pg_conn *c, const char *project, const char *by, int64_t now,
+    struct atr_err *err);
+int pg_revision_list(struct store_conn *, const char *, const char *,
+    int (*)(const struct store_revision *, void *), void *, struct atr_err *);
+int pg_revision_get(struct store_conn *, const char *, const char *, int64_t,
+    struct store_revision *, struct atr_err *);
+int pg_revision_commit(struct store_conn *, const struct store_commit *, struct store_revision *,
+    struct store_lock *, int64_t *, struct atr_err *);
+int pg_branch_create(struct store_conn *, const char *, const char *, const char *, int64_t,
+    const char *, int64_t, struct store_branch *, struct atr_err *);
+int pg_branch_get(struct store_conn *, const char *, const char *, struct store_branch *,
+    struct atr_err *);
+int pg_branch_list(struct store_conn *, const char *, int (*)(const struct store_branch *, void *),
+    void *, struct atr_err *);
+int pg_branch_delete(struct store_conn *, const char *, const char *, const char *,
+    struct atr_err *);
+int pg_tag_create(struct store_conn *, const char *, const char *, const char *, int64_t,
+    const char *, int64_t, struct store_tag *, struct atr_err *);
+int pg_tag_get(struct store_conn *, const char *, const char *, struct store_tag *,
+    struct atr_err *);
+int pg_tag_list(struct store_conn *, const char *, int (*)(const struct store_tag *, void *),
+    void *, struct atr_err *);
+int pg_tag_delete(struct store_conn *, const char *, const char *, const char *,
+    struct atr_err *);
+int pg_locks_take(struct store_conn *, const char *, const char *, const char *const *, size_t,
+    const char *, int64_t, int (*)(const struct store_lock *, void *), void *, int64_t *,
+    struct atr_err *);
+int pg_locks_release(struct store_conn *, const char *, const char *, const char *const *,
+    size_t, const char *, const char *, int, int64_t *, struct atr_err *);
+int pg_locks_list(struct store_conn *, const char *, const char *, const char *,
+    int (*)(const struct store_lock *, void *), void *, struct atr_err *);
+int pg_lock_get(struct store_conn *, const char *, const char *, const char *,
+    struct store_lock *, struct atr_err *);
+
 /*
  * store_pg_events.c: the tables (created with the schema, and added by the
  * upgrade from schema 1) and the calls. pg_event_write() writes an event

@@ -57,18 +57,8 @@ static const char schema[] =
     "  expires INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS projects("
     "  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, description TEXT NOT NULL,"
-    "  created INTEGER NOT NULL, created_by TEXT NOT NULL, head INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS revisions("
-    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
-    "  number INTEGER NOT NULL, author TEXT NOT NULL, message TEXT NOT NULL,"
-    "  time INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
-    "  PRIMARY KEY (project_id, number));"
-    "CREATE INDEX IF NOT EXISTS revisions_sha256 ON revisions(sha256);"
-    "CREATE TABLE IF NOT EXISTS locks("
-    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
-    "  element TEXT NOT NULL,"
-    "  holder TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
-    "  since INTEGER NOT NULL, PRIMARY KEY (project_id, element));";
+    "  created INTEGER NOT NULL, created_by TEXT NOT NULL, head INTEGER NOT NULL DEFAULT 0);";
+/* Branches, tags, revisions and locks: store_sqlite_branches.c. */
 
 int
 sq_db_fail(struct store_conn *sc, struct atr_err *err, const char *what)
@@ -145,7 +135,7 @@ store_sqlite_open(const struct atr_config *cfg, const char *datadir, struct atr_
 		sq_conn_close(sc);
 		goto fail;
 	}
-	if (sq_profile_columns(sc, err) == -1) {
+	if (sq_profile_columns(sc, err) == -1 || sq_branches_open(sc, err) == -1) {
 		sq_conn_close(sc);
 		goto fail;
 	}
@@ -658,6 +648,8 @@ sq_project_create(struct store_conn *sc, const char *name, const char *descripti
 			atr_err_set(err, ATR_E_EXISTS, "a project named '%s' already exists", name);
 		goto fail;
 	}
+	if (sq_branch_add_trunk(sc, name, created_by, now, err) == -1)
+		goto fail;
 	if (sq_event_write(sc, "project.created", name,
 		event_data("{s:s, s:s, s:s}", "project", name, "description", description,
 		    "created_by", created_by),
@@ -670,9 +662,10 @@ fail:
 	return -1;
 }
 
-static void
-revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
+void
+sq_revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
 {
+	sq_copy_text(r->branch, sizeof(r->branch), sqlite3_column_text(s, col + 6));
 	r->number = sqlite3_column_int64(s, col);
 	sq_copy_text(r->author, sizeof(r->author), sqlite3_column_text(s, col + 1));
 	sq_copy_text(r->message, sizeof(r->message), sqlite3_column_text(s, col + 2));
@@ -683,8 +676,9 @@ revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r)
 
 #define PROJECT_COLUMNS                                                                    \
 	"SELECT p.name, p.description, p.created, p.created_by, p.head,"                   \
-	" r.number, r.author, r.message, r.time, r.size, r.sha256 FROM projects p"         \
-	" LEFT JOIN revisions r ON r.project_id = p.id AND r.number = p.head"
+	" r.number, r.author, r.message, r.time, r.size, r.sha256, r.branch FROM projects p"         \
+	" LEFT JOIN revisions r ON r.project_id = p.id AND r.branch = 'trunk'"            \
+	" AND r.number = p.head"
 
 static void
 project_from_row(sqlite3_stmt *s, struct store_project *p)
@@ -695,7 +689,7 @@ project_from_row(sqlite3_stmt *s, struct store_project *p)
 	sq_copy_text(p->created_by, sizeof(p->created_by), sqlite3_column_text(s, 3));
 	p->head = sqlite3_column_int64(s, 4);
 	if (p->head > 0)
-		revision_from_row(s, 5, &p->last);
+		sq_revision_from_row(s, 5, &p->last);
 	else
 		memset(&p->last, 0, sizeof(p->last));
 }
@@ -762,8 +756,8 @@ blob_path(const struct sq_store *st, const char *sha256, char *out, size_t size)
 
 /* Removes the blob files named by the statement's rows that no revision
  * references any more. Called with pin_lock held. */
-static void
-remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
+void
+sq_remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n)
 {
 	char path[4200];
 
@@ -822,7 +816,7 @@ sq_project_delete(struct store_conn *sc, const char *name, const char *by, struc
 		goto fail;
 	if (sq_exec(sc, "COMMIT", err) == -1)
 		goto fail;
-	remove_unreferenced(sc, shas, n);
+	sq_remove_unreferenced(sc, shas, n);
 	sq_chunks_collect(sc, shas, n);
 	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
 	free(shas);
@@ -835,78 +829,8 @@ out_unlock:
 	return -1;
 }
 
-#define REVISION_COLUMNS "SELECT r.number, r.author, r.message, r.time, r.size, r.sha256"
-
-static int
-sq_revision_list(struct store_conn *sc, const char *project,
-    int (*each)(const struct store_revision *, void *), void *arg, struct atr_err *err)
-{
-	struct store_project p;
-	sqlite3_stmt *s;
-	struct store_revision *r;
-	int rc = SQLITE_DONE;
-
-	if (sq_project_get(sc, project, &p, err) == -1)
-		return -1;
-	s = sq_prep(sc, err,
-	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
-			     " WHERE p.name = ? ORDER BY r.number DESC",
-	    "t", project);
-	if (s == NULL)
-		return -1;
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		sq_release(sc, s);
-		return atr_err_set(err, ATR_E_NOMEM, NULL);
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		revision_from_row(s, 0, r);
-		if (each(r, arg) != 0)
-			break;
-	}
-	sq_release(sc, s);
-	free(r);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sq_db_fail(sc, err, "listing revisions");
-	return 0;
-}
-
-static int
-sq_revision_get(struct store_conn *sc, const char *project, int64_t number,
-    struct store_revision *r, struct atr_err *err)
-{
-	struct store_project p;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (sq_project_get(sc, project, &p, err) == -1)
-		return -1;
-	if (number < 0)
-		number = p.head;
-	s = sq_prep(sc, err,
-	    REVISION_COLUMNS " FROM revisions r JOIN projects p ON p.id = r.project_id"
-			     " WHERE p.name = ? AND r.number = ?",
-	    "ti", project, number);
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		revision_from_row(s, 0, r);
-	sq_release(sc, s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE) {
-		if (p.head == 0)
-			return atr_err_set(err, ATR_E_NOT_FOUND,
-			    "project '%s' has no revisions yet", project);
-		return atr_err_set(err, ATR_E_NOT_FOUND,
-		    "project '%s' has no revision %lld (its newest is %lld)", project,
-		    (long long)number, (long long)p.head);
-	}
-	return sq_db_fail(sc, err, "reading a revision");
-}
-
-static void
-unpin(struct sq_store *st, const char *sha256)
+void
+sq_unpin(struct sq_store *st, const char *sha256)
 {
 	for (int i = 0; i < st->npins; i++) {
 		if (strcmp(st->pins[i], sha256) == 0) {
@@ -914,224 +838,6 @@ unpin(struct sq_store *st, const char *sha256)
 			return;
 		}
 	}
-}
-
-static int
-sq_revision_commit(struct store_conn *sc, const char *project, int64_t base,
-    const char *author, const char *message, int64_t now, int64_t size, const char *sha256,
-    struct store_revision *head, struct atr_err *err)
-{
-	struct store_project p;
-	int rc = -1;
-
-	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
-		goto out;
-	if (sq_project_get(sc, project, &p, err) == -1)
-		goto rollback;
-	if (p.head != base) {
-		if (head != NULL)
-			*head = p.last;
-		atr_err_set(err, ATR_E_CONFLICT,
-		    "%s committed revision %lld (\"%s\") at %lld after your base %lld",
-		    p.last.author, (long long)p.head, p.last.message, (long long)p.last.time,
-		    (long long)base);
-		goto rollback;
-	}
-	if (sq_run(sc, err, "adding a revision",
-		sq_prep(sc, err,
-		    "INSERT INTO revisions(project_id, number, author, message, time, size, sha256)"
-		    " SELECT id, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ?",
-		    "ittiitt", base + 1, author, message, now, size, sha256, project)) == -1)
-		goto rollback;
-	if (sq_run(sc, err, "moving the head",
-		sq_prep(sc, err, "UPDATE projects SET head = ? WHERE name = ?", "it", base + 1,
-		    project)) == -1)
-		goto rollback;
-	if (sq_event_write(sc, "revision.committed", project,
-		event_data("{s:s, s:I, s:s, s:s, s:I, s:s}", "project", project, "revision",
-		    (json_int_t)(base + 1), "author", author, "message", message, "size",
-		    (json_int_t)size, "sha256", sha256),
-		err) == -1)
-		goto rollback;
-	if (sq_exec(sc, "COMMIT", err) == -1)
-		goto rollback;
-	rc = 0;
-	goto out;
-rollback:
-	sq_exec(sc, "ROLLBACK", NULL);
-out:
-	pthread_mutex_lock(&SQ(sc)->st->pin_lock);
-	unpin(SQ(sc)->st, sha256);
-	if (rc == -1) {
-		char one[1][65];
-		memcpy(one[0], sha256, 65);
-		remove_unreferenced(sc, one, 1);
-	}
-	pthread_mutex_unlock(&SQ(sc)->st->pin_lock);
-	return rc;
-}
-
-/* ---- element locks */
-
-/* The id of project into *id; ATR_E_NOT_FOUND when there is none. */
-static int
-project_id(struct store_conn *sc, const char *project, int64_t *id, struct atr_err *err)
-{
-	sqlite3_stmt *s = sq_prep(sc, err, "SELECT id FROM projects WHERE name = ?", "t", project);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(s, 0);
-	sq_release(sc, s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return atr_err_set(err, ATR_E_NOT_FOUND, "there is no project named '%s'", project);
-	return sq_db_fail(sc, err, "reading a project");
-}
-
-/* Reads the lock on (id, element) into *l: 1 found, 0 none, -1 error. */
-static int
-lock_get(struct store_conn *sc, int64_t id, const char *element, struct store_lock *l,
-    struct atr_err *err)
-{
-	sqlite3_stmt *s = sq_prep(sc, err,
-	    "SELECT element, holder, since FROM locks WHERE project_id = ? AND element = ?", "it",
-	    id, element);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		sq_copy_text(l->element, sizeof(l->element), sqlite3_column_text(s, 0));
-		sq_copy_text(l->holder, sizeof(l->holder), sqlite3_column_text(s, 1));
-		l->since = sqlite3_column_int64(s, 2);
-	}
-	sq_release(sc, s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return sq_db_fail(sc, err, "reading a lock");
-}
-
-static int
-sq_lock_acquire(struct store_conn *sc, const char *project, const char *element,
-    const char *user, int64_t now, struct store_lock *held, struct atr_err *err)
-{
-	struct store_lock l;
-	int64_t id;
-	int found;
-
-	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
-		return -1;
-	if (project_id(sc, project, &id, err) == -1 ||
-	    (found = lock_get(sc, id, element, &l, err)) == -1)
-		goto fail;
-	if (found && strcmp(l.holder, user) != 0) {
-		if (held != NULL)
-			*held = l;
-		atr_err_set(err, ATR_E_CONFLICT, "'%s' in project '%s' is locked by %s", element,
-		    project, l.holder);
-		goto fail;
-	}
-	if (!found) {
-		if (sq_run(sc, err, "taking a lock",
-			sq_prep(sc, err,
-			    "INSERT INTO locks(project_id, element, holder, since) VALUES (?,?,?,?)",
-			    "itti", id, element, user, now)) == -1)
-			goto fail;
-		if (sq_event_write(sc, "lock.taken", project,
-			event_data("{s:s, s:s, s:s}", "project", project, "element", element,
-			    "holder", user),
-			err) == -1)
-			goto fail;
-		snprintf(l.element, sizeof(l.element), "%s", element);
-		snprintf(l.holder, sizeof(l.holder), "%s", user);
-		l.since = now;
-	}
-	if (sq_exec(sc, "COMMIT", err) == -1)
-		goto fail;
-	if (held != NULL)
-		*held = l;
-	return found ? 0 : 1;
-fail:
-	sq_exec(sc, "ROLLBACK", NULL);
-	return -1;
-}
-
-static int
-sq_lock_release(struct store_conn *sc, const char *project, const char *element,
-    const char *user, int force, struct atr_err *err)
-{
-	struct store_lock l;
-	int64_t id;
-	int found;
-
-	if (sq_exec(sc, "BEGIN IMMEDIATE", err) == -1)
-		return -1;
-	if (project_id(sc, project, &id, err) == -1 ||
-	    (found = lock_get(sc, id, element, &l, err)) == -1)
-		goto fail;
-	if (!found) {
-		atr_err_set(err, ATR_E_NOT_FOUND, "'%s' in project '%s' is not locked", element,
-		    project);
-		goto fail;
-	}
-	if (!force && strcmp(l.holder, user) != 0) {
-		atr_err_set(err, ATR_E_FORBIDDEN,
-		    "'%s' in project '%s' is locked by %s; only %s or an admin may release it",
-		    element, project, l.holder, l.holder);
-		goto fail;
-	}
-	if (sq_run(sc, err, "releasing a lock",
-		sq_prep(sc, err, "DELETE FROM locks WHERE project_id = ? AND element = ?", "it", id,
-		    element)) == -1)
-		goto fail;
-	if (sq_event_write(sc, "lock.released", project,
-		event_data("{s:s, s:s, s:s, s:s, s:b}", "project", project, "element", element,
-		    "holder", l.holder, "released_by", user, "forced", force && strcmp(l.holder, user) != 0),
-		err) == -1)
-		goto fail;
-	if (sq_exec(sc, "COMMIT", err) == -1)
-		goto fail;
-	return 0;
-fail:
-	sq_exec(sc, "ROLLBACK", NULL);
-	return -1;
-}
-
-static int
-sq_lock_list(struct store_conn *sc, const char *project,
-    int (*each)(const struct store_lock *, void *), void *arg, struct atr_err *err)
-{
-	struct store_lock l;
-	sqlite3_stmt *s;
-	int64_t id;
-	int rc;
-
-	if (project_id(sc, project, &id, err) == -1)
-		return -1;
-	s = sq_prep(sc, err,
-	    "SELECT element, holder, since FROM locks WHERE project_id = ? ORDER BY element", "i",
-	    id);
-	if (s == NULL)
-		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		sq_copy_text(l.element, sizeof(l.element), sqlite3_column_text(s, 0));
-		sq_copy_text(l.holder, sizeof(l.holder), sqlite3_column_text(s, 1));
-		l.since = sqlite3_column_int64(s, 2);
-		if (each(&l, arg) != 0)
-			break;
-	}
-	sq_release(sc, s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sq_db_fail(sc, err, "listing locks");
-	return 0;
 }
 
 static struct store_blob_writer *
@@ -1381,9 +1087,18 @@ static const struct store_ops sqlite_ops = {
 	.revision_list = sq_revision_list,
 	.revision_get = sq_revision_get,
 	.revision_commit = sq_revision_commit,
-	.lock_acquire = sq_lock_acquire,
-	.lock_release = sq_lock_release,
-	.lock_list = sq_lock_list,
+	.branch_create = sq_branch_create,
+	.branch_get = sq_branch_get,
+	.branch_list = sq_branch_list,
+	.branch_delete = sq_branch_delete,
+	.tag_create = sq_tag_create,
+	.tag_get = sq_tag_get,
+	.tag_list = sq_tag_list,
+	.tag_delete = sq_tag_delete,
+	.locks_take = sq_locks_take,
+	.locks_release = sq_locks_release,
+	.locks_list = sq_locks_list,
+	.lock_get = sq_lock_get,
 	.blob_writer_new = sq_blob_writer_new,
 	.blob_write = sq_blob_write,
 	.blob_written = sq_blob_written,

@@ -55,6 +55,52 @@ void sq_release(struct store_conn *sc, sqlite3_stmt *stmt);
 int sq_run(struct store_conn *sc, struct atr_err *err, const char *what, sqlite3_stmt *stmt);
 int sq_exec(struct store_conn *sc, const char *sql, struct atr_err *err);
 
+/* store_sqlite.c, for store_sqlite_branches.c: a revision from a row's
+ * columns col.. (number, author, message, time, size, sha256, branch);
+ * blobs no revision references (and no commit pins) are removed (call
+ * with pin_lock held); a commit's pin ends. */
+void sq_revision_from_row(sqlite3_stmt *s, int col, struct store_revision *r);
+void sq_remove_unreferenced(struct store_conn *sc, char (*shas)[65], int n);
+void sq_unpin(struct sq_store *st, const char *sha256);
+
+/* store_sqlite_branches.c: branches, tags, revisions, locks. Creates
+ * their tables at open (rebuilding those of a database from before
+ * branches); trunk is added in project creation's transaction. */
+int sq_branches_open(struct store_conn *sc, struct atr_err *err);
+int sq_branch_add_trunk(struct store_conn *sc, const char *project, const char *by, int64_t now,
+    struct atr_err *err);
+int sq_revision_list(struct store_conn *, const char *, const char *,
+    int (*)(const struct store_revision *, void *), void *, struct atr_err *);
+int sq_revision_get(struct store_conn *, const char *, const char *, int64_t,
+    struct store_revision *, struct atr_err *);
+int sq_revision_commit(struct store_conn *, const struct store_commit *, struct store_revision *,
+    struct store_lock *, int64_t *, struct atr_err *);
+int sq_branch_create(struct store_conn *, const char *, const char *, const char *, int64_t,
+    const char *, int64_t, struct store_branch *, struct atr_err *);
+int sq_branch_get(struct store_conn *, const char *, const char *, struct store_branch *,
+    struct atr_err *);
+int sq_branch_list(struct store_conn *, const char *, int (*)(const struct store_branch *, void *),
+    void *, struct atr_err *);
+int sq_branch_delete(struct store_conn *, const char *, const char *, const char *,
+    struct atr_err *);
+int sq_tag_create(struct store_conn *, const char *, const char *, const char *, int64_t,
+    const char *, int64_t, struct store_tag *, struct atr_err *);
+int sq_tag_get(struct store_conn *, const char *, const char *, struct store_tag *,
+    struct atr_err *);
+int sq_tag_list(struct store_conn *, const char *, int (*)(const struct store_tag *, void *),
+    void *, struct atr_err *);
+int sq_tag_delete(struct store_conn *, const char *, const char *, const char *,
+    struct atr_err *);
+int sq_locks_take(struct store_conn *, const char *, const char *, const char *const *, size_t,
+    const char *, int64_t, int (*)(const struct store_lock *, void *), void *, int64_t *,
+    struct atr_err *);
+int sq_locks_release(struct store_conn *, const char *, const char *, const char *const *,
+    size_t, const char *, const char *, int, int64_t *, struct atr_err *);
+int sq_locks_list(struct store_conn *, const char *, const char *, const char *,
+    int (*)(const struct store_lock *, void *), void *, struct atr_err *);
+int sq_lock_get(struct store_conn *, const char *, const char *, const char *,
+    struct store_lock *, struct atr_err *);
+
 /* store_sqlite_events.c: the tables (run at every open) and the calls. */
 extern const char sq_events_schema[];
 

@@ -73,12 +73,15 @@ if command -v sqlite3 >/dev/null; then
 	expect_match "the wrong size names revision 3" "$out" "problem: project 'plant' revision 3: its row records"
 	sqlite3 "$D/atrium.db" "UPDATE revisions SET size = size - 1 WHERE number = 3;
 		UPDATE projects SET head = 5 WHERE name = 'plant';
-		INSERT INTO locks(project_id, element, holder, since) VALUES (999, 'pump', 'admin', 1)"
+		UPDATE branches SET head = 5 WHERE name = 'trunk' AND project_id = (SELECT id FROM projects WHERE name = 'plant');
+		INSERT INTO locks(project_id, branch, element, holder, since) VALUES (999, 'trunk', 'pump', 'admin', 1)"
 	run_check
 	expect_eq "a head past the last revision and a dangling lock: exit 1" "$rc" 1
-	expect_match "the head is reported" "$out" "problem: project 'plant': its head is 5 but it has 4 revision rows"
-	expect_match "the dangling lock is reported" "$out" "problem: atrium.db: a row of locks .* refers to a missing row of projects"
-	sqlite3 "$D/atrium.db" "UPDATE projects SET head = 4 WHERE name = 'plant'; DELETE FROM locks WHERE project_id = 999"
+	expect_match "the head is reported" "$out" "problem: project 'plant' branch 'trunk': its head is 5 but it has 4 revision rows"
+	expect_match "the dangling lock is reported" "$out" "problem: atrium.db: a row of locks .* refers to a missing row of branches"
+	sqlite3 "$D/atrium.db" "UPDATE projects SET head = 4 WHERE name = 'plant';
+		UPDATE branches SET head = 4 WHERE name = 'trunk' AND project_id = (SELECT id FROM projects WHERE name = 'plant');
+		DELETE FROM locks WHERE project_id = 999"
 fi
 
 run_check

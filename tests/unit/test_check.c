@@ -145,13 +145,14 @@ bad_sha(struct fx *f)
 static void
 head_ahead(struct fx *f)
 {
-	sql(f, "UPDATE projects SET head = 7");
+	sql(f, "UPDATE projects SET head = 7; UPDATE branches SET head = 7 WHERE name = 'trunk'");
 }
 
 static void
 dangling_lock(struct fx *f)
 {
-	sql(f, "INSERT INTO locks(project_id, element, holder, since) VALUES (1, 'pump', 'ghost', 1)");
+	sql(f, "INSERT INTO locks(project_id, branch, element, holder, since)"
+	       " VALUES (1, 'trunk', 'pump', 'ghost', 1)");
 }
 
 static void

@@ -102,7 +102,8 @@ pg_wipe(void)
 	if (PQstatus(db) != CONNECTION_OK)
 		fail_msg("cannot connect to ATRIUM_TEST_PG_URL: %s", PQerrorMessage(db));
 	PQsetNoticeProcessor(db, quiet, NULL);
-	res = PQexec(db, "DROP TABLE IF EXISTS atrium_schema, locks, sessions, revisions, projects,"
+	res = PQexec(db, "DROP TABLE IF EXISTS atrium_schema, locks, tags, sessions, revisions,"
+			 " branches, projects,"
 			 " users, blobs, content_chunks, uploads, delivery_attempts, deliveries,"
 			 " integrations, events CASCADE");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -1631,10 +1632,226 @@ t_events_upgrade(void **state)
 		PGconn *db = pg_test_connect();
 		PGresult *res = PQexec(db, "SELECT max(version) FROM atrium_schema");
 		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-		assert_string_equal(PQgetvalue(res, 0, 0), "2");
+		assert_string_equal(PQgetvalue(res, 0, 0), "3");
 		PQclear(res);
 		PQfinish(db);
 	}
+}
+
+/* ---- branches, tags, lock sets */
+
+/* Commits seeded content on a branch, naming elements; the call's result. */
+static int
+commit_on(struct fx *f, const char *project, const char *branch, int64_t base,
+    const char *author, unsigned seed, const char *const *els, size_t n, int keep,
+    struct store_revision *head, struct store_lock *locked, int64_t *released,
+    struct atr_err *err)
+{
+	unsigned char data[100];
+	char sha[65];
+	struct store_conn *sc = f->sc;
+	struct store_commit c;
+
+	fill(data, sizeof(data), seed);
+	if (put_blob(f, &sc, 1, data, sizeof(data), 64 * 1024, sha, err) == -1)
+		return -1;
+	c = (struct store_commit){project, branch, base, author, "m", NOW, (int64_t)sizeof(data),
+		sha, els, n, keep};
+	return store_revision_commit_in(f->sc, &c, head, locked, released, err);
+}
+
+static int
+collect_lockname(const struct store_lock *l, void *arg)
+{
+	struct names *n = arg;
+
+	assert_true(n->n < 16);
+	snprintf(n->v[n->n++], sizeof(n->v[0]), "%s:%s:%s", l->branch, l->element, l->holder);
+	return 0;
+}
+
+/* The data of the newest event of type, malloc'd ("" when none). */
+struct last_event {
+	const char *type;
+	char *data;
+};
+
+static int
+keep_last(const struct store_event *ev, void *arg)
+{
+	struct last_event *le = arg;
+
+	if (strcmp(ev->type, le->type) == 0) {
+		free(le->data);
+		le->data = strdup(ev->data);
+	}
+	return 0;
+}
+
+static char *
+last_event(struct fx *f, const char *type)
+{
+	struct last_event le = {type, NULL};
+
+	OK(store_event_list(f->sc, 0, 0, keep_last, &le, &e_));
+	return le.data != NULL ? le.data : strdup("");
+}
+
+#define EVENT_HAS(type, text)                                                      \
+	do {                                                                       \
+		char *d_ = last_event(f, type);                                    \
+		if (strstr(d_, text) == NULL)                                      \
+			fail_msg("%s event '%s' lacks '%s'", type, d_, text);      \
+		free(d_);                                                          \
+	} while (0)
+
+/* Branches: trunk from creation, a branch's revision 1 copies its origin,
+ * numbers and stale bases per branch; tags immutable; deletion refused
+ * with tags and then taking revisions and locks along; events with each. */
+static void
+t_branches_tags(void **state)
+{
+	struct fx *f = *state;
+	struct store_branch b;
+	struct store_revision r, t1, head;
+	struct store_tag t;
+	struct names ls = {0};
+	const char *el[] = {"x"};
+
+	OK(store_user_create(f->sc, "ann", "h", "user", NULL, &e_));
+	OK(store_project_create(f->sc, "p", "", "ann", NOW, &e_));
+	OK(store_branch_get(f->sc, "p", "trunk", &b, &e_));
+	assert_int_equal(b.head, 0);
+	assert_string_equal(b.from_branch, "");
+	OK(commit_on(f, "p", NULL, 0, "ann", 1, NULL, 0, 0, NULL, NULL, NULL, &e_));
+	OK(commit_on(f, "p", "trunk", 1, "ann", 2, NULL, 0, 0, NULL, NULL, NULL, &e_));
+	EVENT_HAS("revision.committed", "\"branch\":\"trunk\"");
+	OK(store_revision_get_in(f->sc, "p", NULL, 1, &t1, &e_));
+	OK(store_branch_create(f->sc, "p", "f", "trunk", 1, "ann", NOW, &b, &e_));
+	assert_int_equal(b.head, 1);
+	assert_int_equal(b.from_revision, 1);
+	EVENT_HAS("branch.created", "\"from_branch\":\"trunk\",\"from_revision\":1");
+	OK(store_revision_get_in(f->sc, "p", "f", 1, &r, &e_));
+	assert_string_equal(r.sha256, t1.sha256);
+	assert_string_equal(r.branch, "f");
+	assert_string_equal(r.message, "branch f from trunk:1");
+	FAILS(ATR_E_EXISTS, "already has a branch named 'f'",
+	    store_branch_create(f->sc, "p", "f", "trunk", -1, "ann", NOW, NULL, &e));
+	FAILS(ATR_E_NOT_FOUND, "no revision 9",
+	    store_branch_create(f->sc, "p", "g", "trunk", 9, "ann", NOW, NULL, &e));
+	FAILS(ATR_E_NOT_FOUND, "no branch named 'nope'",
+	    store_branch_create(f->sc, "p", "g", "nope", -1, "ann", NOW, NULL, &e));
+	OK(commit_on(f, "p", "f", 1, "ann", 3, NULL, 0, 0, NULL, NULL, NULL, &e_));
+	FAILS(ATR_E_CONFLICT, "of f",
+	    commit_on(f, "p", "f", 1, "ann", 4, NULL, 0, 0, &head, NULL, NULL, &e));
+	assert_int_equal(head.number, 2);
+	assert_string_equal(head.branch, "f");
+	OK(commit_on(f, "p", "trunk", 2, "ann", 5, NULL, 0, 0, NULL, NULL, NULL, &e_));
+	OK(store_revision_get(f->sc, "p", -1, &r, &e_));
+	assert_int_equal(r.number, 3);
+
+	OK(store_tag_create(f->sc, "p", "v1", "f", -1, "ann", NOW, &t, &e_));
+	assert_int_equal(t.revision, 2);
+	EVENT_HAS("tag.created", "\"tag\":\"v1\",\"branch\":\"f\",\"revision\":2");
+	FAILS(ATR_E_EXISTS, "tags do not move",
+	    store_tag_create(f->sc, "p", "v1", "trunk", 1, "ann", NOW, NULL, &e));
+	OK(store_tag_get(f->sc, "p", "v1", &t, &e_));
+	assert_string_equal(t.branch, "f");
+	OK(store_locks_take(f->sc, "p", "f", el, 1, "ann", NOW, NULL, NULL, NULL, &e_));
+	FAILS(ATR_E_CONFLICT, "'v1'", store_branch_delete(f->sc, "p", "f", "root", &e));
+	FAILS(ATR_E_FORBIDDEN, "trunk", store_branch_delete(f->sc, "p", "trunk", "root", &e));
+	OK(store_tag_delete(f->sc, "p", "v1", "root", &e_));
+	EVENT_HAS("tag.deleted", "\"deleted_by\":\"root\"");
+	OK(store_branch_delete(f->sc, "p", "f", "root", &e_));
+	EVENT_HAS("branch.deleted", "\"branch\":\"f\"");
+	FAILS(ATR_E_NOT_FOUND, "no branch named 'f'",
+	    store_revision_get_in(f->sc, "p", "f", 1, &r, &e));
+	OK(store_locks_list(f->sc, "p", NULL, NULL, collect_lockname, &ls, &e_));
+	assert_int_equal(ls.n, 0); /* its lock went with it */
+	OK(store_revision_get(f->sc, "p", 1, &r, &e_));
+	assert_string_equal(r.sha256, t1.sha256); /* trunk's content is kept */
+	{
+		struct atr_err err;
+		struct store_blob_reader *rd = store_blob_reader_open(f->sc, r.sha256, r.size, &err);
+		if (rd == NULL)
+			fail_msg("trunk's content went with the branch: %s", atr_err_msg(&err));
+		store_blob_reader_close(rd);
+	}
+}
+
+static int
+collect_conflict(const struct store_lock *l, void *arg)
+{
+	return collect_lockname(l, arg);
+}
+
+/* Lock sets: all or none, every conflict named; a commit naming elements
+ * is refused for someone else's lock, releases exactly the committer's
+ * (unless keep_locks); releases by elements or holder; one event a call. */
+static void
+t_lock_sets(void **state)
+{
+	struct fx *f = *state;
+	struct names ls = {0}, cf = {0};
+	struct store_lock l;
+	const char *abc[] = {"c", "a", "b", "a"}, *bcd[] = {"d", "c", "b"}, *ab[] = {"a", "b"};
+	const char *az[] = {"a", "z"}, *c1[] = {"c"};
+	int64_t n;
+
+	OK(store_user_create(f->sc, "ann", "h", "user", NULL, &e_));
+	OK(store_user_create(f->sc, "bob", "h", "user", NULL, &e_));
+	OK(store_project_create(f->sc, "p", "", "ann", NOW, &e_));
+	OK(store_locks_take(f->sc, "p", NULL, abc, 4, "ann", NOW, NULL, NULL, &n, &e_));
+	assert_int_equal(n, 3); /* duplicates count once */
+	EVENT_HAS("lock.taken", "\"branch\":\"trunk\",\"elements\":[\"a\",\"b\",\"c\"],\"holder\":\"ann\"");
+	FAILS(ATR_E_CONFLICT, "2 of the 3 elements",
+	    store_locks_take(f->sc, "p", NULL, bcd, 3, "bob", NOW, collect_conflict, &cf, &n, &e));
+	assert_int_equal(cf.n, 2);
+	assert_string_equal(cf.v[0], "trunk:b:ann");
+	assert_string_equal(cf.v[1], "trunk:c:ann");
+	OK(store_locks_list(f->sc, "p", NULL, "bob", collect_lockname, &ls, &e_));
+	assert_int_equal(ls.n, 0); /* none of bob's set: d was not taken */
+
+	FAILS(ATR_E_LOCKED, "'a' on trunk of project 'p' is locked by ann",
+	    commit_on(f, "p", NULL, 0, "bob", 1, az, 2, 0, NULL, &l, NULL, &e));
+	assert_string_equal(l.holder, "ann");
+	OK(commit_on(f, "p", NULL, 0, "ann", 2, az, 2, 0, NULL, NULL, &n, &e_));
+	assert_int_equal(n, 1); /* a; z was not locked */
+	EVENT_HAS("lock.released", "\"elements\":[\"a\"],\"holder\":\"ann\",\"element\":\"a\",\"released_by\":\"ann\",\"forced\":false");
+	ls.n = 0;
+	OK(store_locks_list(f->sc, "p", "trunk", "ann", collect_lockname, &ls, &e_));
+	assert_int_equal(ls.n, 2);
+	assert_string_equal(ls.v[0], "trunk:b:ann");
+	assert_string_equal(ls.v[1], "trunk:c:ann");
+	OK(commit_on(f, "p", NULL, 1, "ann", 3, c1, 1, 1, NULL, NULL, &n, &e_));
+	assert_int_equal(n, 0); /* keep_locks */
+	assert_int_equal(store_lock_get(f->sc, "p", NULL, "c", &l, NULL), 1);
+
+	FAILS(ATR_E_FORBIDDEN, "locked by ann",
+	    store_locks_release(f->sc, "p", NULL, ab, 2, NULL, "bob", 0, &n, &e));
+	assert_int_equal(store_lock_get(f->sc, "p", NULL, "b", &l, NULL), 1); /* none released */
+	OK(store_locks_release(f->sc, "p", NULL, ab, 2, NULL, "root", 1, &n, &e_));
+	assert_int_equal(n, 1);
+	EVENT_HAS("lock.released", "\"released_by\":\"root\",\"forced\":true");
+	FAILS(ATR_E_FORBIDDEN, "only ann",
+	    store_locks_release(f->sc, "p", NULL, NULL, 0, "ann", "bob", 0, &n, &e));
+	OK(store_locks_release(f->sc, "p", NULL, NULL, 0, "ann", "ann", 0, &n, &e_));
+	assert_int_equal(n, 1); /* c */
+	ls.n = 0;
+	OK(store_locks_list(f->sc, "p", NULL, NULL, collect_lockname, &ls, &e_));
+	assert_int_equal(ls.n, 0);
+
+	/* Per branch: the same element on two branches has two holders. */
+	OK(store_branch_create(f->sc, "p", "side", NULL, -1, "ann", NOW, NULL, &e_));
+	OK(store_locks_take(f->sc, "p", "side", c1, 1, "ann", NOW, NULL, NULL, &n, &e_));
+	OK(store_locks_take(f->sc, "p", NULL, c1, 1, "bob", NOW, NULL, NULL, &n, &e_));
+	ls.n = 0;
+	OK(store_locks_list(f->sc, "p", NULL, NULL, collect_lockname, &ls, &e_));
+	assert_int_equal(ls.n, 2);
+	assert_string_equal(ls.v[0], "side:c:ann");
+	assert_string_equal(ls.v[1], "trunk:c:bob");
+	FAILS(ATR_E_NOT_FOUND, "no branch named 'x'",
+	    store_locks_take(f->sc, "p", "x", c1, 1, "bob", NOW, NULL, NULL, &n, &e));
 }
 
 /* ---- the table */
@@ -1666,6 +1883,8 @@ static const struct {
 	{"integrations: create, get, list, update, delete; purge", t_integrations_crud},
 	{"events from several connections: seq without gaps; one claim wins", t_concurrent_events},
 	{"a store from before integrations gets their tables, its data kept", t_events_upgrade},
+	{"branches and tags: per-branch numbers, copies, immutable tags, deletion", t_branches_tags},
+	{"lock sets: all or none, 423 on commit, released or kept by commits", t_lock_sets},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
