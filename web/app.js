@@ -1282,7 +1282,8 @@
 
   /* The kinds an integration may ask for (src/server/event.h), in its order. */
   const EVENT_KINDS = ['revision.committed', 'project.created', 'project.deleted', 'lock.taken',
-    'lock.released', 'user.created', 'user.deleted', 'certificate.renewed', 'certificate.expiring'];
+    'lock.released', 'branch.created', 'branch.deleted', 'tag.created', 'tag.deleted',
+    'user.created', 'user.deleted', 'certificate.renewed', 'certificate.expiring'];
   const stateBadges = { active: 'state-ok', paused: 'state-warn', disabled: 'state-bad' };
 
   function ipath(name, tail) {

@@ -36,7 +36,8 @@
 #define SERVER_HELP "the admin console as HOST[:PORT] (default: the logged-in server's " \
 	"host, port 8443)"
 #define KINDS_HELP "revision.committed, project.created, project.deleted, lock.taken, " \
-	"lock.released, user.created, user.deleted, certificate.renewed, certificate.expiring"
+	"lock.released, branch.created, branch.deleted, tag.created, tag.deleted, user.created, " \
+	"user.deleted, certificate.renewed, certificate.expiring"
 
 /* ---- options and usage ---------------------------------------------------- */
 

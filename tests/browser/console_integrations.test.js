@@ -151,7 +151,7 @@ async function main() {
     await page.waitForSelector('#int-empty:not([hidden])');
     ok('with no integration, the page says so');
     eq('the kinds are offered as checkboxes, disabled while "Every kind" is checked',
-      await page.locator('#int-kinds input.i-kind:disabled').count(), 9);
+      await page.locator('#int-kinds input.i-kind:disabled').count(), 13);
     await shot(page, '01-empty');
   });
 

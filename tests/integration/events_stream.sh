@@ -84,7 +84,7 @@ wait_for plant 'lock.released'
 expect_eq "the admin's stream has every event, in order" "$(types all)" \
 	"project.created revision.committed lock.taken lock.released user.created project.created "
 expect_match "each with its id and the event's data" "$(cat "$T/all.sse")" \
-	'id: [0-9]+.event: revision.committed.data: \{"id":[0-9]+,"type":"revision.committed","project":"plant","time":"[0-9T:.-]+Z","data":\{"project":"plant","revision":1,"author":"admin","message":"first"'
+	'id: [0-9]+.event: revision.committed.data: \{"id":[0-9]+,"type":"revision.committed","project":"plant","time":"[0-9T:.-]+Z","data":\{"project":"plant","branch":"trunk","revision":1,"author":"admin","message":"first"'
 python3 - "$T/all.sse" <<'EOF' && ok "the data's id is the event's id, increasing" || not_ok "the data's id is the event's id, increasing"
 import json, re, sys
 blocks = [b for b in open(sys.argv[1]).read().split("\n\n") if "data: " in b]
