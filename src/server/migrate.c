@@ -113,6 +113,19 @@ copy_users(struct mig *m)
 			rc = -1;
 			continue;
 		}
+		/* A directory account stays one (its profile, and no usable
+		 * password), or it could no longer log in after the move. */
+		if (added) {
+			struct store_user_profile p;
+			if (store_user_get_profile(m->ssc, u.name, &p, &err) == -1 ||
+			    (strcmp(p.source, "directory") == 0 &&
+				store_user_sync_directory(m->dsc, u.name, u.role, p.display_name,
+				    p.email, u.created, NULL, &err) == -1)) {
+				fail(m, "user '%s': %s", u.name, atr_err_msg(&err));
+				rc = -1;
+				continue;
+			}
+		}
 		if (added)
 			m->users_new++;
 		else

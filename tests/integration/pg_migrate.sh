@@ -39,6 +39,14 @@ ALICE=$(login_token alice alice-pass-1)
 TOKEN=$ALICE api POST /api/v1/projects/model/locks -d '{"element":"Pump-1"}' >/dev/null
 api GET /api/v1/projects/model/revisions >"$T/src-revs.json"
 stop_atriumd
+# A directory account (as a first directory login makes it) must stay one.
+python3 - "$T/src/atrium.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO users(name, hash, role, created, display_name, email, source)"
+           " VALUES ('dana', '!directory', 'user', 1, 'Dana Directory', 'dana@example.test', 'directory')")
+db.commit()
+PY
 
 # migrate_run NAME: runs the migration, output in $T/NAME.out.
 migrate_run() {
@@ -51,10 +59,13 @@ out=$(cat "$T/m1.out")
 expect_match "all 102 revisions copied" "$out" "revisions: 102 copied \([0-9]+ bytes\), 0 already there"
 expect_match "and all 102 verified by sha256 read back from PostgreSQL" "$out" \
 	"102 of 102 verified \(sha256 read back from PostgreSQL\)"
-expect_match "users copied with their passwords" "$out" "users: 3 copied, 0 already there"
+expect_match "users copied with their passwords" "$out" "users: 4 copied, 0 already there"
 expect_match "the model project line" "$out" \
 	"project 'model': 100 revisions: 100 copied, 0 already there; 100 verified \(sha256\)"
 expect_match "the lock copied" "$out" "locks: 1 copied"
+expect_eq "a directory account stays one, with its profile" \
+	"$(pg_sql "$PG_PORT_main" atrium "SELECT source, display_name, email, hash FROM users WHERE name = 'dana'")" \
+	"directory|Dana Directory|dana@example.test|!directory"
 expect_match "over verified TLS" "$out" "over TLS verify-full"
 expect_eq "identical content stored once in PostgreSQL" \
 	"$(pg_sql "$PG_PORT_main" atrium "SELECT count(*) FROM blobs")" \
@@ -64,7 +75,7 @@ migrate_run m2
 expect_eq "a second run exits 0" "$?" 0
 out=$(cat "$T/m2.out")
 expect_match "a second run copies nothing" "$out" "revisions: 0 copied \(0 bytes\), 102 already there; 102 of 102 verified"
-expect_match "... and keeps the users" "$out" "users: 0 copied, 3 already there"
+expect_match "... and keeps the users" "$out" "users: 0 copied, 4 already there"
 
 start_atriumd "$T/src" || exit 1
 migrate_run m3
