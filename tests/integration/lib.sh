@@ -184,6 +184,18 @@ wait_port() {
 	return 1
 }
 
+# wait_ready LOG [SECONDS]: waits until atriumd's log says it is ready (the
+# ports listen a little earlier: the deliverer and the change-stream hub
+# start between the two, each opening a store connection).
+wait_ready() {
+	local log=$1 limit=${2:-30} i
+	for i in $(seq $((limit * 20))); do
+		grep -q ' ready: ' "$log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # start_atriumd DIR [ARGS...]: starts atriumd on fresh ports with data in DIR.
 # Sets PORT, TLS_PORT, ADMIN_PORT, SERVER_PID; the log is DIR.log.
 start_atriumd() {

@@ -28,6 +28,8 @@ on() {
 	BASE=$node api "$@"
 }
 
+wait_ready "$T/a.log" || not_ok "node A says it is ready"
+wait_ready "$T/b.log" || not_ok "node B says it is ready"
 expect_match "node A logs the database's TLS protocol and cipher" "$(cat "$T/a.log")" \
 	"connection encrypted with TLSv1\.[23], [A-Z0-9_-]+ \([0-9]+-bit\); server certificate and host name verified"
 if grep -q "$PW" "$T/a.log" "$T/b.log"; then
